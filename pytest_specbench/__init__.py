@@ -1,0 +1,59 @@
+"""pytest-specbench: evaluate LLMs on agentic spec writing over MCP tools, as a pytest suite.
+
+Importing the package has no side effects and loads no model or MCP SDK; the
+pytest plugin itself is `pytest_specbench.plugin`, registered under `pytest11`.
+"""
+
+from __future__ import annotations
+
+from pytest_specbench.agent import Limits, ToolOutcome, ToolSession, run_agent
+from pytest_specbench.checks import Check
+from pytest_specbench.errors import (
+    ConfigError,
+    InfrastructureError,
+    MissingCredentials,
+    ProviderError,
+    ServerError,
+    SpecbenchError,
+)
+from pytest_specbench.models.types import (
+    AssistantTurn,
+    ModelClient,
+    ToolCall,
+    ToolSpec,
+    Usage,
+)
+from pytest_specbench.run import SpecRun
+from pytest_specbench.settings import BriefConfig, Config, ModelConfig, RunSettings
+from pytest_specbench.stats import RunStats
+from pytest_specbench.transcript import Transcript
+from pytest_specbench.tree import Feature, Requirement, SpecTree
+
+__all__ = [
+    "AssistantTurn",
+    "BriefConfig",
+    "Check",
+    "Config",
+    "ConfigError",
+    "Feature",
+    "InfrastructureError",
+    "Limits",
+    "MissingCredentials",
+    "ModelClient",
+    "ModelConfig",
+    "ProviderError",
+    "Requirement",
+    "RunSettings",
+    "RunStats",
+    "ServerError",
+    "SpecRun",
+    "SpecTree",
+    "SpecbenchError",
+    "ToolCall",
+    "ToolOutcome",
+    "ToolSession",
+    "ToolSpec",
+    "Transcript",
+    "Usage",
+    "run_agent",
+]

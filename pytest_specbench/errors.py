@@ -1,0 +1,64 @@
+"""Every exception pytest-specbench raises on purpose.
+
+The split that matters to a user is *infrastructure* against *verdict*: an
+`InfrastructureError` raised while a run is set up or driven turns the test into
+an ERROR (something around the model broke), while a model that falls short is an
+`AssertionError` from `SpecRun.verify()` and turns the test into a FAIL.
+
+    SpecbenchError
+    ├── ConfigError            a broken specbench.toml (raised as pytest.UsageError by the plugin)
+    ├── MissingCredentials     a model's API key variable is unset (skip, or error under --specbench-strict)
+    └── InfrastructureError    the run could not be carried out: test ERROR, never FAIL
+        ├── ProviderError      the model's API failed after the SDK's own retries
+        └── ServerError        the MCP server could not start, died or stopped answering
+
+Every message is one line that says what broke and what to do about it.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ConfigError",
+    "InfrastructureError",
+    "MissingCredentials",
+    "ProviderError",
+    "ServerError",
+    "SpecbenchError",
+]
+
+
+class SpecbenchError(Exception):
+    """Base class of every error pytest-specbench raises on purpose."""
+
+
+class ConfigError(SpecbenchError):
+    """A specbench.toml that cannot be used: names the file, the table, the key and the fix."""
+
+    def __init__(self, path: str, where: str, problem: str, fix: str) -> None:
+        self.path = path
+        self.where = where
+        self.problem = problem
+        self.fix = fix
+        location = f"{path}: [{where}]" if where else path
+        super().__init__(f"{location}: {problem} — {fix}")
+
+
+class MissingCredentials(SpecbenchError):
+    """The environment variable that holds a model's API key is not set."""
+
+    def __init__(self, model_id: str, variable: str) -> None:
+        self.model_id = model_id
+        self.variable = variable
+        super().__init__(f"model {model_id!r}: ${variable} is not set (export it, or set api_key_env)")
+
+
+class InfrastructureError(SpecbenchError):
+    """The run could not be carried out; the test is an ERROR, not a verdict on the model."""
+
+
+class ProviderError(InfrastructureError):
+    """The model provider could not be reached or refused the request after the SDK's retries."""
+
+
+class ServerError(InfrastructureError):
+    """The MCP server failed to start, died or stopped answering."""

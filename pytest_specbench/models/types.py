@@ -1,0 +1,130 @@
+"""Provider-neutral messages, tool schemas and assistant turns.
+
+Adapters convert these to and from one provider's wire format; the agent loop and
+everything after it only ever see these types.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol, TypeAlias, runtime_checkable
+
+__all__ = [
+    "AssistantMessage",
+    "AssistantTurn",
+    "Message",
+    "ModelClient",
+    "StopReason",
+    "ToolCall",
+    "ToolResult",
+    "ToolResultsMessage",
+    "ToolSpec",
+    "Usage",
+    "UserMessage",
+]
+
+StopReason: TypeAlias = Literal["end_turn", "tool_use", "max_tokens", "other"]
+
+
+@dataclass(frozen=True, slots=True)
+class ToolSpec:
+    """A tool the model may call, as the MCP server lists it."""
+
+    name: str
+    description: str
+    input_schema: dict[str, Any]
+    """JSON Schema of the arguments object."""
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCall:
+    """One tool call the model asked for."""
+
+    id: str
+    """The provider's call id; results are matched back by it."""
+    name: str
+    arguments: dict[str, Any] | None
+    """Parsed arguments, or None when `raw_arguments` is not a JSON object."""
+    raw_arguments: str
+    """The arguments exactly as the model sent them (a JSON text)."""
+    parse_error: str | None = None
+    """Why `raw_arguments` could not be used, if it could not."""
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """Token counts of one model request."""
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class AssistantTurn:
+    """What the model answered to one request."""
+
+    text: str
+    tool_calls: tuple[ToolCall, ...] = ()
+    usage: Usage = field(default_factory=Usage)
+    stop_reason: StopReason = "end_turn"
+    raw_stop_reason: str = ""
+    """The provider's own word for why it stopped (`stop`, `tool_calls`, `end_turn`, ...)."""
+    retries: int = 0
+    """How many times the SDK retried the request before this answer came."""
+
+
+@dataclass(frozen=True, slots=True)
+class ToolResult:
+    """The outcome of one tool call, fed back to the model."""
+
+    call_id: str
+    name: str
+    content: str
+    is_error: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class UserMessage:
+    """Text from the user (the brief)."""
+
+    text: str
+    role: Literal["user"] = "user"
+
+
+@dataclass(frozen=True, slots=True)
+class AssistantMessage:
+    """A turn the model produced, replayed to it on the next request."""
+
+    turn: AssistantTurn
+    role: Literal["assistant"] = "assistant"
+
+
+@dataclass(frozen=True, slots=True)
+class ToolResultsMessage:
+    """The results of every tool call of the previous assistant turn, in call order."""
+
+    results: tuple[ToolResult, ...]
+    reminder: str = ""
+    """Extra text appended after the results (scaffold reminders); empty for none."""
+    role: Literal["tool"] = "tool"
+
+
+Message: TypeAlias = UserMessage | AssistantMessage | ToolResultsMessage
+
+
+@runtime_checkable
+class ModelClient(Protocol):
+    """The one seam between the agent loop and a model provider.
+
+    An adapter converts formats and nothing else: retries and timeouts are the
+    SDK's (configured when the client is built), limits and the transcript are the
+    loop's. A recording or replay client wraps any other by implementing this too.
+    """
+
+    async def generate(self, system: str, messages: list[Message], tools: list[ToolSpec]) -> AssistantTurn:
+        """Send the conversation and return the model's next turn.
+
+        Raises:
+            ProviderError: the request failed after the SDK's own retries.
+        """
+        ...

@@ -1,0 +1,158 @@
+"""The resolved, typed form of specbench.toml (the loader lives in `config.py`).
+
+Precedence of the tunable settings, resolved once in `Config.settings_for`:
+model table > brief table > [defaults] > built-in defaults. A model's own limits
+win because they describe the model (a slow local model needs a longer request
+timeout, a tiny one a small `max_turns`), whatever brief it runs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "BriefConfig",
+    "Config",
+    "ModelConfig",
+    "Provider",
+    "RunSettings",
+    "ServerConfig",
+]
+
+
+class Provider(StrEnum):
+    """Which SDK talks to the model."""
+
+    OPENAI = "openai"
+    """Chat Completions through the `openai` SDK: OpenAI and every OpenAI-compatible server."""
+    ANTHROPIC = "anthropic"
+    """The Messages API through the `anthropic` SDK."""
+    LLAMACPP = "llamacpp"
+    """A llama.cpp server the plugin starts itself, spoken to through the `openai` SDK."""
+
+
+@dataclass(frozen=True, slots=True)
+class RunSettings:
+    """Limits and sampling for one run; every field may be set in [defaults], a model or a brief."""
+
+    max_turns: int = 80
+    """Model requests at most before the run is stopped."""
+    timeout_s: float = 1800.0
+    """Wall-clock seconds for the whole run."""
+    request_timeout_s: float = 300.0
+    """Seconds for one model request (the SDK's timeout)."""
+    temperature: float = 0.0
+    max_retries: int = 2
+    """The SDK's own retries of a failed request."""
+    tool_timeout_s: float = 60.0
+    """Seconds for one MCP tool call before the server counts as hung."""
+
+    @classmethod
+    def field_names(cls) -> frozenset[str]:
+        """The keys a config table may use to override these settings."""
+        return frozenset(f.name for f in dataclasses.fields(cls))
+
+
+@dataclass(frozen=True, slots=True)
+class ServerConfig:
+    """An external MCP server a brief is evaluated against instead of the reference one.
+
+    `{workspace}`, `{specs_dir}` and `{codebase}` in `command`, `env` values and
+    `specs_dir` are replaced with the run's absolute paths.
+    """
+
+    command: tuple[str, ...] = ()
+    """Argv of a stdio server; empty when `url` is used."""
+    url: str | None = None
+    """A Streamable HTTP endpoint, e.g. http://127.0.0.1:8085/mcp."""
+    env: dict[str, str] = field(default_factory=dict)
+    """Extra environment of the stdio subprocess (it gets a minimal one otherwise)."""
+    specs_dir: str = "{workspace}/specs"
+    """Where the server writes the spec tree that the checks read back."""
+
+
+@dataclass(frozen=True, slots=True)
+class ModelConfig:
+    """One `[models.<id>]` table."""
+
+    id: str
+    provider: Provider
+    model: str
+    base_url: str | None = None
+    api_key_env: str | None = None
+    """Variable holding the API key; None means the provider's default variable."""
+    max_tokens: int = 4096
+    stream: bool = False
+    """Stream responses (the SDKs' streaming helpers) instead of one JSON body."""
+    overrides: dict[str, Any] = field(default_factory=dict)
+    """RunSettings fields set in this table."""
+    xfail: str | None = None
+    """Reason this model is expected to fail; its tests are marked xfail(strict=True)."""
+    extra: dict[str, Any] = field(default_factory=dict)
+    """Provider-specific keys (llamacpp: model_path, n_ctx, chat_format)."""
+
+    @property
+    def key_variable(self) -> str | None:
+        """The environment variable read for the API key, or None when the provider takes none."""
+        if self.api_key_env:
+            return self.api_key_env
+        if self.provider is Provider.LLAMACPP:
+            return None
+        return "ANTHROPIC_API_KEY" if self.provider is Provider.ANTHROPIC else "OPENAI_API_KEY"
+
+    @property
+    def key_required(self) -> bool:
+        """Whether a run must be skipped when `key_variable` is unset.
+
+        A server on loopback (LM Studio, Ollama, vLLM, llama.cpp) takes any key or
+        none, so its variable is optional there.
+        """
+        if self.key_variable is None:
+            return False
+        return self.base_url is None or not _is_loopback(self.base_url)
+
+
+@dataclass(frozen=True, slots=True)
+class BriefConfig:
+    """One `[briefs.<id>]` table."""
+
+    id: str
+    codebase: Path
+    """Absolute directory the model reads (read-only to it)."""
+    prompt: str
+    """The brief's text (from `prompt` or `prompt_file`)."""
+    min_requirements: int = 0
+    min_features: int = 0
+    server: ServerConfig | None = None
+    """An external MCP server; None for the reference server."""
+    overrides: dict[str, Any] = field(default_factory=dict)
+    xfail: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+    """Check settings added by later checks (forbidden_topics, reference_features, ...)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    """A loaded specbench.toml."""
+
+    path: Path
+    models: dict[str, ModelConfig]
+    briefs: dict[str, BriefConfig]
+    defaults: dict[str, Any] = field(default_factory=dict)
+    """RunSettings fields set in [defaults]."""
+
+    def settings_for(self, model: ModelConfig, brief: BriefConfig) -> RunSettings:
+        """The settings of one run; the precedence is in the module docstring."""
+        merged = {**self.defaults, **brief.overrides, **model.overrides}
+        return RunSettings(**merged)
+
+
+def _is_loopback(url: str) -> bool:
+    from urllib.parse import urlsplit
+
+    host = (urlsplit(url).hostname or "").lower()
+    return host in {"localhost", "127.0.0.1", "::1"} or host.startswith("127.")
