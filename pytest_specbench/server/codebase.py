@@ -1,0 +1,297 @@
+"""Read-only tools over the brief's codebase, confined to its directory.
+
+Everything the model names is a path relative to the codebase root. `Codebase.resolve`
+is the one gate: it refuses absolute paths, `..`, and anything that resolves outside
+the root (a symlink pointing out), and the readers then refuse whatever is not a
+regular text file (devices, FIFOs, /proc, binaries). A refusal is a `ToolError` whose
+message says why, and never carries a byte of the refused file.
+
+Every output is capped (entries, lines, characters per line, total characters), so a
+huge or minified file costs the model a bounded number of tokens.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import stat
+from collections.abc import Iterator
+from pathlib import Path, PurePosixPath
+from typing import BinaryIO
+
+from mcp.server.mcpserver.exceptions import ToolError
+
+__all__ = ["Codebase"]
+
+SKIPPED_DIRS = frozenset(
+    {".git", ".hg", ".svn", "__pycache__", "node_modules", ".venv", "venv", ".mypy_cache",
+     ".pytest_cache", ".ruff_cache", ".tox", ".nox", ".idea", ".vscode", ".eggs"}
+)  # fmt: skip
+"""Version control, caches and installed packages: noise that would drown the project's own files."""
+SYSTEM_ROOTS = (Path("/proc"), Path("/sys"), Path("/dev"))
+MAX_DEPTH = 10
+MAX_ENTRIES = 500
+MAX_LINE_CHARS = 2000
+MAX_READ_LINES = 2000
+MAX_OUTPUT_CHARS = 100_000
+MAX_RESULTS = 500
+MAX_SEARCH_LINE_CHARS = 300
+MAX_SEARCH_FILE_BYTES = 2_000_000
+"""Larger files are skipped by search_code (read_file still reads them page by page)."""
+_SNIFF_BYTES = 8192
+_LINE_BYTES = MAX_LINE_CHARS * 4
+"""Enough bytes for MAX_LINE_CHARS characters of any UTF-8 text."""
+
+
+class Codebase:
+    """The directory a brief's model may read, and the three tools that read it."""
+
+    def __init__(self, root: Path) -> None:
+        """Serve the files under `root`.
+
+        Args:
+            root: The codebase directory; it must exist.
+        """
+        if not root.is_dir():
+            raise NotADirectoryError(f"codebase {root} is not a directory")
+        self.root = root.resolve()
+
+    # --- The gate ------------------------------------------------------------------------------
+
+    def resolve(self, path: str) -> Path:
+        """The real path of `path`, which must lie inside the codebase."""
+        relative = _relative(path)
+        try:
+            real = (self.root / relative).resolve()
+            exists = real.exists()
+        except (OSError, RuntimeError):  # RuntimeError: a symlink loop, on Python 3.11 and 3.12
+            raise ToolError(f"{path!r} cannot be resolved (a symlink loop, or no permission)") from None
+        if not real.is_relative_to(self.root):
+            raise ToolError(f"{path!r} is a symlink to a place outside the codebase; it cannot be read")
+        if any(real.is_relative_to(system) for system in SYSTEM_ROOTS):
+            raise ToolError(f"{path!r} is a system file; only the project's own files can be read")
+        if not exists:
+            raise ToolError(f"{path!r} does not exist; call list_files to see what does")
+        return real
+
+    def display(self, real: Path) -> str:
+        """`real` as the model names it: relative to the root, with forward slashes."""
+        return real.relative_to(self.root).as_posix() or "."
+
+    # --- list_files ----------------------------------------------------------------------------
+
+    def list_files(self, path: str = ".", depth: int = 2) -> str:
+        """A sorted tree of the files under `path`, directories marked with a trailing slash."""
+        if depth < 1:
+            raise ToolError("depth must be 1 or more (1 lists only the directory's own entries)")
+        real = self.resolve(path)
+        if not real.is_dir():
+            raise ToolError(f"{path!r} is a file, not a directory; read it with read_file")
+        lines = list(self._tree(real, min(depth, MAX_DEPTH), ""))
+        if not lines:
+            return f"{self.display(real)}/ is empty"
+        shown = lines[:MAX_ENTRIES]
+        if len(lines) > MAX_ENTRIES:
+            shown.append(
+                f"[{len(lines) - MAX_ENTRIES} more entries not shown; list a subdirectory or lower depth]"
+            )
+        return "\n".join([f"{self.display(real)}/", *shown])
+
+    def _tree(self, directory: Path, depth: int, indent: str) -> Iterator[str]:
+        for entry in self._entries(directory):
+            is_dir = entry.is_dir()
+            yield f"{indent}  {entry.name}{'/' if is_dir else ''}"
+            # A symlinked directory is listed but not entered: it may loop back on itself.
+            if is_dir and depth > 1 and not entry.is_symlink():
+                yield from self._tree(entry, depth - 1, indent + "  ")
+
+    def _entries(self, directory: Path) -> list[Path]:
+        try:
+            children = sorted(directory.iterdir(), key=lambda p: p.name)
+        except OSError:
+            return []
+        return [child for child in children if child.name not in SKIPPED_DIRS and self._listable(child)]
+
+    def _listable(self, entry: Path) -> bool:
+        """Whether a listing shows `entry`: regular files and directories that stay inside the root."""
+        try:
+            real = entry.resolve()
+            mode = real.stat().st_mode
+        except (OSError, RuntimeError):
+            return False
+        return real.is_relative_to(self.root) and (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
+
+    # --- read_file -----------------------------------------------------------------------------
+
+    def read_file(self, path: str, offset: int = 1, limit: int = 400) -> str:
+        """Lines `offset`.. of a text file, numbered, with a footer saying how to read on."""
+        if offset < 1 or limit < 1:
+            raise ToolError("offset and limit must be 1 or more (offset is the first line number to read)")
+        real = self.resolve(path)
+        with self._open_text(real, path) as handle:
+            lines, seen = _read_lines(handle, offset, min(limit, MAX_READ_LINES))
+            if any("\x00" in line for line in lines):
+                raise ToolError(f"{path!r} is a binary file; only text files can be read")
+            total = seen + _count_lines(handle)
+        if total == 0:
+            return f"{path} is empty"
+        if not lines:
+            raise ToolError(f"offset {offset} is past the end of {path!r}, which has {total} lines")
+        return _numbered(lines, offset, total, path)
+
+    def _open_text(self, real: Path, path: str) -> BinaryIO:
+        if real.is_dir():
+            raise ToolError(f"{path!r} is a directory; call list_files on it")
+        # O_NOFOLLOW | O_NONBLOCK: no symlink swapped in after resolve(), no hang opening a FIFO.
+        try:
+            fd = os.open(real, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        except OSError as exc:
+            raise ToolError(f"{path!r} cannot be read ({exc.strerror})") from None
+        handle = os.fdopen(fd, "rb")
+        try:
+            _check_regular_text(handle, path)
+        except BaseException:
+            handle.close()
+            raise
+        return handle
+
+    # --- search_code ---------------------------------------------------------------------------
+
+    def search_code(self, pattern: str, path: str = ".", max_results: int = 50) -> str:
+        """Lines matching `pattern` (a case-insensitive regex) as `path:line: text`."""
+        if not pattern:
+            raise ToolError("pattern is empty; give a regular expression or a plain word to search for")
+        if max_results < 1:
+            raise ToolError("max_results must be 1 or more")
+        regex, literal = _compile(pattern)
+        limit = min(max_results, MAX_RESULTS)
+        hits: list[str] = []
+        for file in self._files(self.resolve(path)):
+            hits.extend(self._search_file(file, regex, limit + 1 - len(hits)))
+            if len(hits) > limit:
+                break
+        return _search_report(pattern, path, hits, limit, literal)
+
+    def _files(self, real: Path) -> Iterator[Path]:
+        if not real.is_dir():
+            yield real
+            return
+        for entry in self._entries(real):
+            if entry.is_symlink():
+                continue  # the link's target, if inside the codebase, is searched where it lives
+            yield from self._files(entry) if entry.is_dir() else [entry]
+
+    def _search_file(self, file: Path, regex: re.Pattern[str], limit: int) -> list[str]:
+        try:
+            with self._open_text(file, self.display(file)) as handle:
+                if os.fstat(handle.fileno()).st_size > MAX_SEARCH_FILE_BYTES:
+                    return []
+                text = handle.read().decode("utf-8", errors="replace")
+        except ToolError:
+            return []  # binaries, devices and the like are not searched, silently
+        if "\x00" in text:
+            return []
+        hits: list[str] = []
+        for number, line in enumerate(text.split("\n"), 1):
+            if regex.search(line[:MAX_LINE_CHARS]):
+                hits.append(f"{self.display(file)}:{number}: {_clip(line.strip(), MAX_SEARCH_LINE_CHARS)}")
+                if len(hits) >= limit:
+                    break
+        return hits
+
+
+def _relative(path: str) -> PurePosixPath:
+    """`path` as a relative path that cannot climb out of the root, before any symlink is followed."""
+    if not isinstance(path, str) or not path.strip() or "\x00" in path:
+        raise ToolError("path must be a non-empty relative path such as 'src/main.py' or '.'")
+    relative = PurePosixPath(path.strip())
+    if relative.is_absolute() or path.strip().startswith("~"):
+        raise ToolError(f"{path!r} is absolute; paths are relative to the codebase root, e.g. 'src/main.py'")
+    if ".." in relative.parts:
+        raise ToolError(f"{path!r} uses '..'; only files inside the codebase can be read")
+    return relative
+
+
+def _check_regular_text(handle: BinaryIO, path: str) -> None:
+    mode = os.fstat(handle.fileno()).st_mode
+    if not stat.S_ISREG(mode):
+        raise ToolError(f"{path!r} is not a regular file (a device, socket or pipe); it cannot be read")
+    if b"\x00" in handle.read(_SNIFF_BYTES):
+        raise ToolError(f"{path!r} is a binary file; only text files can be read")
+    handle.seek(0)
+
+
+def _read_lines(handle: BinaryIO, offset: int, limit: int) -> tuple[list[str], int]:
+    """Lines offset..offset+limit-1, decoded and clipped, and how many lines were consumed.
+
+    A huge line is never held in memory whole.
+    """
+    lines: list[str] = []
+    number = 0
+    while len(lines) < limit and (line := _read_line(handle)) is not None:
+        number += 1
+        if number >= offset:
+            raw, cut = line
+            text = raw.decode("utf-8", errors="replace").rstrip("\r\n")
+            lines.append(text[:MAX_LINE_CHARS] + "…" if cut else _clip(text, MAX_LINE_CHARS))
+    return lines, number
+
+
+def _read_line(handle: BinaryIO) -> tuple[bytes, bool] | None:
+    """The next line and whether it was cut (the rest of it is skipped); None at the end of the file."""
+    raw = handle.readline(_LINE_BYTES)
+    if not raw:
+        return None
+    cut = len(raw) == _LINE_BYTES and not raw.endswith(b"\n")
+    if cut:
+        while (rest := handle.readline(1 << 16)) and not rest.endswith(b"\n"):
+            pass
+    return raw, cut
+
+
+def _count_lines(handle: BinaryIO) -> int:
+    """Lines left in the file: newlines, plus one for a last line without one."""
+    count, last = 0, b"\n"
+    while chunk := handle.read(1 << 20):
+        count, last = count + chunk.count(b"\n"), chunk[-1:]
+    return count + (last != b"\n")
+
+
+def _numbered(lines: list[str], offset: int, total: int, path: str) -> str:
+    body: list[str] = []
+    size = 0
+    for number, line in enumerate(lines, offset):
+        row = f"{number:>6}\t{line}"
+        if body and size + len(row) > MAX_OUTPUT_CHARS:
+            break
+        body.append(row)
+        size += len(row) + 1
+    last = offset + len(body) - 1
+    footer = f"[lines {offset}-{last} of {total}"
+    if last < total:
+        footer += f"; call read_file with offset={last + 1} for more"
+    return "\n".join([*body, footer + "]"])
+
+
+def _compile(pattern: str) -> tuple[re.Pattern[str], bool]:
+    """The pattern as a case-insensitive regex, or literally when it is not a valid regex."""
+    try:
+        return re.compile(pattern, re.IGNORECASE), False
+    except re.error:
+        return re.compile(re.escape(pattern), re.IGNORECASE), True
+
+
+def _search_report(pattern: str, path: str, hits: list[str], limit: int, literal: bool) -> str:
+    note = " (not a valid regular expression, so searched as plain text)" if literal else ""
+    if not hits:
+        return f"No matches for {pattern!r} in {path}{note}"
+    lines = hits[:limit]
+    if len(hits) > limit:
+        lines.append(f"[first {limit} matches shown; narrow the pattern or the path, or raise max_results]")
+    elif note:
+        lines.append(f"[{pattern!r}{note}]")
+    return "\n".join(lines)
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[:limit] + "…"
