@@ -1,0 +1,76 @@
+"""Model clients: one protocol (`ModelClient`), one adapter per provider SDK.
+
+Importing this package loads no SDK; `open_client` imports the one a model needs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import TYPE_CHECKING
+
+from ..settings import ModelConfig, Provider, RunSettings
+from .types import (
+    AssistantMessage,
+    AssistantTurn,
+    Message,
+    ModelClient,
+    StopReason,
+    ToolCall,
+    ToolResult,
+    ToolResultsMessage,
+    ToolSpec,
+    Usage,
+    UserMessage,
+)
+
+if TYPE_CHECKING:
+    from .anthropic import AnthropicMessagesClient
+    from .openai import OpenAIChatClient
+
+__all__ = [
+    "AssistantMessage",
+    "AssistantTurn",
+    "Message",
+    "ModelClient",
+    "StopReason",
+    "ToolCall",
+    "ToolResult",
+    "ToolResultsMessage",
+    "ToolSpec",
+    "Usage",
+    "UserMessage",
+    "open_client",
+]
+
+
+def open_client(
+    model: ModelConfig, settings: RunSettings, api_key: str | None
+) -> AbstractAsyncContextManager[ModelClient]:
+    """The adapter for `model.provider`, closed (with its connections) on exit.
+
+    Args:
+        model: which provider, model name, base_url, max_tokens and whether to stream.
+        settings: the SDK's `request_timeout_s` and `max_retries`, and `temperature`.
+        api_key: the key read from `model.key_variable`; None for a server that takes none.
+
+    Raises:
+        ProviderError: from `generate()`, when a request fails after the SDK's retries.
+    """
+    return _open(model, settings, api_key)
+
+
+@asynccontextmanager
+async def _open(model: ModelConfig, settings: RunSettings, api_key: str | None) -> AsyncIterator[ModelClient]:
+    if model.provider is Provider.ANTHROPIC:
+        from .anthropic import AnthropicMessagesClient
+
+        client: AnthropicMessagesClient | OpenAIChatClient = AnthropicMessagesClient(model, settings, api_key)
+    else:
+        from .openai import OpenAIChatClient
+
+        client = OpenAIChatClient(model, settings, api_key)
+    try:
+        yield client
+    finally:
+        await client.aclose()

@@ -1,0 +1,297 @@
+"""The Messages API through `anthropic.AsyncAnthropic`."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field, replace
+from typing import Literal, TypeAlias
+
+import anthropic
+import httpx2
+from anthropic import omit
+from anthropic.types import (
+    ContentBlockParam,
+    InputJSONDelta,
+    MessageParam,
+    RawContentBlockDeltaEvent,
+    RawContentBlockStartEvent,
+    RawMessageDeltaEvent,
+    RawMessageStartEvent,
+    RawMessageStreamEvent,
+    TextBlock,
+    TextDelta,
+    ToolParam,
+    ToolResultBlockParam,
+    ToolUseBlock,
+)
+from anthropic.types import Message as AnthropicMessage
+
+from ..settings import ModelConfig, RunSettings
+from ._errors import ErrorContext, UnexpectedResponse, counting_attempts, http_client, tool_call
+from .types import (
+    AssistantMessage,
+    AssistantTurn,
+    Message,
+    StopReason,
+    ToolCall,
+    ToolResult,
+    ToolResultsMessage,
+    ToolSpec,
+    Usage,
+    UserMessage,
+)
+
+__all__ = ["AnthropicMessagesClient"]
+
+NO_KEY = "not-needed"
+"""Sent when a loopback server takes no key, so the SDK does not go looking for one."""
+
+EMPTY_TURN = "(no answer)"
+"""Replayed for an assistant turn with neither text nor tool calls: the API refuses empty content."""
+
+_STOP_REASONS: dict[str, StopReason] = {
+    "tool_use": "tool_use",
+    "end_turn": "end_turn",
+    "max_tokens": "max_tokens",
+}
+_BASE_URL_HINT = "is base_url the API root (the SDK adds /v1/messages)?"
+_FAILURES = (anthropic.AnthropicError, httpx2.HTTPError, json.JSONDecodeError, UnexpectedResponse)
+
+_Role: TypeAlias = Literal["user", "assistant"]
+
+
+class AnthropicMessagesClient:
+    """A `ModelClient` over the Messages API; JSON or streamed, as `ModelConfig.stream` says.
+
+    Sampling is left at the API's defaults: this SDK has no `temperature` parameter.
+    """
+
+    def __init__(self, model: ModelConfig, settings: RunSettings, api_key: str | None) -> None:
+        """Build the SDK client; `aclose()` releases it.
+
+        Args:
+            model: the model's table; `base_url` has no `/v1` (the SDK appends `/v1/messages`).
+            settings: `request_timeout_s` and `max_retries` are used.
+            api_key: the key, or None for a server that takes none.
+        """
+        self._model = model
+        self._sdk = anthropic.AsyncAnthropic(
+            api_key=api_key or NO_KEY,
+            base_url=model.base_url,
+            max_retries=settings.max_retries,
+            timeout=settings.request_timeout_s,
+            http_client=http_client(settings.request_timeout_s),
+        )
+        self._errors = ErrorContext(
+            model_id=model.id,
+            base_url=str(self._sdk.base_url).rstrip("/"),
+            key_variable=model.key_variable,
+            request_timeout_s=settings.request_timeout_s,
+            secret=api_key,
+            base_url_hint=_BASE_URL_HINT,
+        )
+
+    async def generate(self, system: str, messages: list[Message], tools: list[ToolSpec]) -> AssistantTurn:
+        """Send the conversation and return the model's next turn (see `ModelClient`)."""
+        params = _messages(messages)
+        tool_params = [_tool(spec) for spec in tools]
+        with counting_attempts() as attempts:
+            try:
+                if self._model.stream:
+                    turn = await self._stream(system, params, tool_params)
+                else:
+                    turn = await self._complete(system, params, tool_params)
+            except _FAILURES as err:
+                raise self._errors.explain(err, attempts.retries) from err
+        return replace(turn, retries=attempts.retries)
+
+    async def aclose(self) -> None:
+        """Close the SDK client and its connections."""
+        await self._sdk.close()
+
+    async def _complete(
+        self, system: str, messages: list[MessageParam], tools: list[ToolParam]
+    ) -> AssistantTurn:
+        message = await self._sdk.messages.create(
+            model=self._model.model,
+            max_tokens=self._model.max_tokens,
+            system=system or omit,
+            messages=messages,
+            tools=tools or omit,
+        )
+        return _turn(message)
+
+    async def _stream(
+        self, system: str, messages: list[MessageParam], tools: list[ToolParam]
+    ) -> AssistantTurn:
+        # Raw events rather than the SDK's `stream()` helper: the helper raises on tool input
+        # that is not valid JSON, which is the model's mistake to report, not a failed request.
+        stream = await self._sdk.messages.create(
+            model=self._model.model,
+            max_tokens=self._model.max_tokens,
+            system=system or omit,
+            messages=messages,
+            tools=tools or omit,
+            stream=True,
+        )
+        answer = _StreamedMessage()
+        async with stream:
+            async for event in stream:
+                answer.add(event)
+        if not answer.started:
+            content_type = stream.response.headers.get("content-type", "none")
+            raise UnexpectedResponse(
+                f"the streamed answer held no message_start event (content-type {content_type})"
+            )
+        return answer.turn()
+
+
+def _tool(spec: ToolSpec) -> ToolParam:
+    return {"name": spec.name, "description": spec.description, "input_schema": spec.input_schema}
+
+
+def _messages(messages: list[Message]) -> list[MessageParam]:
+    turns: list[tuple[_Role, list[ContentBlockParam]]] = []
+    for message in messages:
+        role, blocks = _blocks(message)
+        # The API wants user and assistant turns to alternate; tool results followed by a
+        # user message (or the brief after a reminder) become one user turn.
+        if turns and turns[-1][0] == role:
+            turns[-1][1].extend(blocks)
+        else:
+            turns.append((role, blocks))
+    return [_turn_param(role, blocks) for role, blocks in turns]
+
+
+def _turn_param(role: _Role, blocks: list[ContentBlockParam]) -> MessageParam:
+    if role == "user":
+        return {"role": "user", "content": blocks}
+    return {"role": "assistant", "content": blocks}
+
+
+def _blocks(message: Message) -> tuple[_Role, list[ContentBlockParam]]:
+    if isinstance(message, UserMessage):
+        return "user", [{"type": "text", "text": message.text}]
+    if isinstance(message, AssistantMessage):
+        return "assistant", _assistant(message.turn)
+    return "user", _results(message)
+
+
+def _assistant(turn: AssistantTurn) -> list[ContentBlockParam]:
+    blocks: list[ContentBlockParam] = [{"type": "text", "text": turn.text}] if turn.text else []
+    blocks.extend(_tool_use_param(call) for call in turn.tool_calls)
+    return blocks or [{"type": "text", "text": EMPTY_TURN}]
+
+
+def _tool_use_param(call: ToolCall) -> ContentBlockParam:
+    # The API only takes an object as input; broken arguments were already reported as such.
+    return {"type": "tool_use", "id": call.id, "name": call.name, "input": call.arguments or {}}
+
+
+def _results(message: ToolResultsMessage) -> list[ContentBlockParam]:
+    blocks: list[ContentBlockParam] = [_result(result) for result in message.results]
+    if message.reminder:
+        blocks.append({"type": "text", "text": message.reminder})
+    return blocks
+
+
+def _result(result: ToolResult) -> ToolResultBlockParam:
+    block: ToolResultBlockParam = {
+        "type": "tool_result",
+        "tool_use_id": result.call_id,
+        "is_error": result.is_error,
+    }
+    if result.content:  # empty text is refused; a result without content is not
+        block["content"] = result.content
+    return block
+
+
+def _turn(message: AnthropicMessage | str) -> AssistantTurn:
+    # With a non-JSON content type the SDK hands back the body as text instead of raising.
+    if not isinstance(message, AnthropicMessage):
+        raise UnexpectedResponse(f"not JSON: {str(message)[:80]!r}")
+    content = getattr(message, "content", None)
+    if content is None:
+        raise UnexpectedResponse("the answer has no `content`")
+    usage = getattr(message, "usage", None)
+    return AssistantTurn(
+        text="".join(block.text for block in content if isinstance(block, TextBlock)),
+        tool_calls=tuple(_tool_use(block) for block in content if isinstance(block, ToolUseBlock)),
+        usage=Usage(usage.input_tokens or 0, usage.output_tokens or 0) if usage else Usage(),
+        stop_reason=_STOP_REASONS.get(message.stop_reason or "", "other"),
+        raw_stop_reason=message.stop_reason or "",
+    )
+
+
+def _tool_use(block: ToolUseBlock) -> ToolCall:
+    value: object = block.input
+    if isinstance(value, dict):
+        return tool_call(block.id, block.name, json.dumps(value))
+    # Input that is not an object is refused, with the reason a streamed answer would give.
+    raw = value if isinstance(value, str) else json.dumps(value)
+    parsed = tool_call(block.id, block.name, raw)
+    return replace(
+        parsed, arguments=None, parse_error=parsed.parse_error or "arguments are a string, not a JSON object"
+    )
+
+
+@dataclass(slots=True)
+class _Block:
+    kind: Literal["text", "tool_use"]
+    text: str = ""
+    id: str = ""
+    name: str = ""
+    initial_input: object = None
+    json_parts: list[str] = field(default_factory=list)
+
+    def tool_call(self) -> ToolCall:
+        raw = "".join(self.json_parts) or json.dumps(self.initial_input or {})
+        return tool_call(self.id, self.name, raw)
+
+
+@dataclass(slots=True)
+class _StreamedMessage:
+    """The events of one streamed answer, put back together into the turn a JSON answer gives."""
+
+    blocks: dict[int, _Block] = field(default_factory=dict)
+    started: bool = False
+    stop_reason: str = ""
+    input_tokens: int = 0
+    output_tokens: int = 0
+
+    def add(self, event: RawMessageStreamEvent) -> None:
+        if isinstance(event, RawMessageStartEvent):
+            self.started = True
+            self.input_tokens = event.message.usage.input_tokens or 0
+            self.output_tokens = event.message.usage.output_tokens or 0
+        elif isinstance(event, RawContentBlockStartEvent):
+            self._start(event)
+        elif isinstance(event, RawContentBlockDeltaEvent) and (block := self.blocks.get(event.index)):
+            if isinstance(event.delta, TextDelta):
+                block.text += event.delta.text
+            elif isinstance(event.delta, InputJSONDelta):
+                block.json_parts.append(event.delta.partial_json)
+        elif isinstance(event, RawMessageDeltaEvent):
+            self.stop_reason = event.delta.stop_reason or self.stop_reason
+            # Counts on message_delta are running totals, so they replace the start's.
+            self.output_tokens = event.usage.output_tokens or self.output_tokens
+            self.input_tokens = event.usage.input_tokens or self.input_tokens
+
+    def _start(self, event: RawContentBlockStartEvent) -> None:
+        block = event.content_block
+        if isinstance(block, TextBlock):
+            self.blocks[event.index] = _Block("text", text=block.text)
+        elif isinstance(block, ToolUseBlock):
+            self.blocks[event.index] = _Block(
+                "tool_use", id=block.id, name=block.name, initial_input=block.input
+            )
+
+    def turn(self) -> AssistantTurn:
+        ordered = [self.blocks[index] for index in sorted(self.blocks)]
+        return AssistantTurn(
+            text="".join(block.text for block in ordered if block.kind == "text"),
+            tool_calls=tuple(block.tool_call() for block in ordered if block.kind == "tool_use"),
+            usage=Usage(self.input_tokens, self.output_tokens),
+            stop_reason=_STOP_REASONS.get(self.stop_reason, "other"),
+            raw_stop_reason=self.stop_reason,
+        )
