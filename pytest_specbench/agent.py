@@ -1,0 +1,207 @@
+"""The agent loop: brief → model turn → tool calls → results → … until a final answer or a limit.
+
+A plain async function over two seams: a `ModelClient` (the model) and a
+`ToolSession` (the MCP tools). Infrastructure errors propagate; everything the
+model does wrong becomes a tool error result that it sees, and the loop goes on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from time import monotonic
+from typing import Any, Protocol
+
+import anyio
+
+from pytest_specbench.errors import InfrastructureError
+from pytest_specbench.models.types import (
+    AssistantMessage,
+    AssistantTurn,
+    Message,
+    ModelClient,
+    ToolCall,
+    ToolResult,
+    ToolResultsMessage,
+    ToolSpec,
+    UserMessage,
+)
+from pytest_specbench.transcript import (
+    AssistantEvent,
+    MessageEvent,
+    StopEvent,
+    ToolCallEvent,
+    ToolErrorKind,
+    Transcript,
+)
+
+__all__ = ["Limits", "StopCheck", "ToolOutcome", "ToolSession", "run_agent"]
+
+StopCheck = Callable[[Transcript], str | None]
+"""Looks at the transcript after each turn; a non-None detail stops the run as a loop."""
+
+
+@dataclass(frozen=True, slots=True)
+class ToolOutcome:
+    """What a tool call returned."""
+
+    content: str
+    is_error: bool = False
+    scaffold: bool = False
+    """The tool is a scaffold tool (todo, plan, notes), not one of the spec server's."""
+
+
+class ToolSession(Protocol):
+    """The tools a run may call (an MCP client session, or several behind one face)."""
+
+    async def list_tools(self) -> list[ToolSpec]:
+        """The tools to offer the model."""
+        ...
+
+    async def call_tool(self, name: str, arguments: dict[str, Any]) -> ToolOutcome:
+        """Call one tool; raises ServerError when the server is gone or hangs."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """When the loop gives up without a final answer."""
+
+    max_turns: int
+    timeout_s: float
+    max_tool_calls: int | None = None
+    max_total_tokens: int | None = None
+
+
+async def run_agent(
+    client: ModelClient,
+    tools: ToolSession,
+    *,
+    system: str,
+    prompt: str,
+    limits: Limits,
+    transcript: Transcript,
+    stop_when: StopCheck | None = None,
+    reminder: Callable[[], Awaitable[str]] | None = None,
+) -> StopEvent:
+    """Drive one run to its end and return how it ended; every step lands in `transcript`.
+
+    Raises:
+        InfrastructureError: the model or the MCP server failed; the transcript keeps
+            what happened before, closed by a `stop` event with reason `error`.
+    """
+    transcript.append(MessageEvent("system", system))
+    transcript.append(MessageEvent("user", prompt))
+    loop = _Loop(client, tools, system, limits, transcript, stop_when, reminder)
+    try:
+        stop = await loop.run(prompt)
+    except InfrastructureError as exc:
+        transcript.append(StopEvent("error", str(exc)))
+        raise
+    transcript.append(stop)
+    return stop
+
+
+@dataclass(slots=True)
+class _Loop:
+    client: ModelClient
+    tools: ToolSession
+    system: str
+    limits: Limits
+    transcript: Transcript
+    stop_when: StopCheck | None
+    reminder: Callable[[], Awaitable[str]] | None
+
+    async def run(self, prompt: str) -> StopEvent:
+        specs = await self.tools.list_tools()
+        messages: list[Message] = [UserMessage(prompt)]
+        with anyio.move_on_after(self.limits.timeout_s):
+            return await self._turns(specs, messages)
+        turns = len(self.transcript.assistant_turns())
+        return StopEvent("timeout", f"timeout_s={self.limits.timeout_s:g} reached during turn {turns}")
+
+    async def _turns(self, specs: list[ToolSpec], messages: list[Message]) -> StopEvent:
+        names = {spec.name for spec in specs}
+        for turn in range(1, self.limits.max_turns + 1):
+            reply = await self._generate(turn, messages, specs)
+            if not reply.tool_calls:
+                return StopEvent("final_answer", f"final answer at turn {turn}")
+            results = [await self._call(turn, call, names) for call in reply.tool_calls]
+            note = await self.reminder() if self.reminder else ""
+            messages.append(ToolResultsMessage(tuple(results), reminder=note))
+            if stop := self._limit_reached(turn):
+                return stop
+        return StopEvent("max_turns", f"max_turns={self.limits.max_turns} reached without a final answer")
+
+    async def _generate(self, turn: int, messages: list[Message], specs: list[ToolSpec]) -> AssistantTurn:
+        started = monotonic()
+        reply = await self.client.generate(self.system, messages, specs)
+        self.transcript.append(_assistant_event(turn, reply, monotonic() - started))
+        messages.append(AssistantMessage(reply))
+        return reply
+
+    async def _call(self, turn: int, call: ToolCall, names: set[str]) -> ToolResult:
+        started = monotonic()
+        outcome, kind = await _dispatch(self.tools, call, names)
+        self.transcript.append(
+            ToolCallEvent(
+                turn=turn,
+                call_id=call.id,
+                name=call.name,
+                arguments=call.raw_arguments,
+                result=outcome.content,
+                is_error=outcome.is_error,
+                seconds=monotonic() - started,
+                error_kind=kind,
+                scaffold=outcome.scaffold,
+            )
+        )
+        return ToolResult(call.id, call.name, outcome.content, outcome.is_error)
+
+    def _limit_reached(self, turn: int) -> StopEvent | None:
+        calls = len(self.transcript.tool_calls())
+        if self.limits.max_tool_calls is not None and calls >= self.limits.max_tool_calls:
+            return StopEvent("max_tool_calls", f"max_tool_calls={self.limits.max_tool_calls} reached")
+        tokens = sum(t.input_tokens + t.output_tokens for t in self.transcript.assistant_turns())
+        if self.limits.max_total_tokens is not None and tokens >= self.limits.max_total_tokens:
+            return StopEvent("max_total_tokens", f"max_total_tokens={self.limits.max_total_tokens} reached")
+        if self.stop_when and (detail := self.stop_when(self.transcript)):
+            return StopEvent("loop", f"stopped at turn {turn}: {detail}")
+        return None
+
+
+async def _dispatch(
+    tools: ToolSession, call: ToolCall, names: set[str]
+) -> tuple[ToolOutcome, ToolErrorKind | None]:
+    """Refuse what cannot be called; otherwise call the tool and classify its error, if any."""
+    if call.arguments is None:
+        text = f"Error: {call.parse_error or 'arguments are not a JSON object'}. Send a JSON object."
+        return ToolOutcome(text, is_error=True), "invalid_json"
+    if call.name not in names:
+        text = f"Error: unknown tool {call.name!r}. Available tools: {', '.join(sorted(names))}."
+        return ToolOutcome(text, is_error=True), "unknown_tool"
+    outcome = await tools.call_tool(call.name, call.arguments)
+    if not outcome.is_error:
+        return outcome, None
+    return outcome, "bad_arguments" if _is_validation_error(outcome.content) else "tool_error"
+
+
+def _is_validation_error(message: str) -> bool:
+    # The MCP SDK words schema violations this way (pydantic underneath); the
+    # distinction is for stats only, so a heuristic is enough.
+    lowered = message.lower()
+    return "validation error" in lowered or "field required" in lowered or "missing required" in lowered
+
+
+def _assistant_event(turn: int, reply: AssistantTurn, seconds: float) -> AssistantEvent:
+    calls = tuple({"id": c.id, "name": c.name, "arguments": c.raw_arguments} for c in reply.tool_calls)
+    return AssistantEvent(
+        turn=turn,
+        text=reply.text,
+        tool_calls=calls,
+        input_tokens=reply.usage.input_tokens,
+        output_tokens=reply.usage.output_tokens,
+        stop_reason=reply.raw_stop_reason or reply.stop_reason,
+        seconds=seconds,
+        retries=reply.retries,
+    )

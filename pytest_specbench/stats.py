@@ -1,0 +1,70 @@
+"""Numbers about a run, derived from its transcript."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+
+from pytest_specbench.transcript import ToolCallEvent, Transcript
+
+__all__ = ["RunStats", "call_key", "identical_streaks"]
+
+
+@dataclass(frozen=True, slots=True)
+class RunStats:
+    """What a run cost and how it went."""
+
+    turns: int = 0
+    tool_calls: int = 0
+    tool_errors: int = 0
+    tool_errors_by_kind: dict[str, int] = field(default_factory=dict)
+    """Keyed by `invalid_json`, `unknown_tool`, `bad_arguments`, `tool_error`."""
+    input_tokens: int = 0
+    output_tokens: int = 0
+    seconds: float = 0.0
+    retries: int = 0
+    """Requests the SDKs retried after a provider fault."""
+    max_identical_streak: int = 0
+    """Longest run of the same tool with the same arguments, back to back."""
+    scaffold_calls: int = 0
+
+    @classmethod
+    def from_transcript(cls, transcript: Transcript, seconds: float) -> RunStats:
+        """Count everything the transcript records."""
+        turns, calls = transcript.assistant_turns(), transcript.tool_calls()
+        errors = [c for c in calls if c.is_error]
+        return cls(
+            turns=len(turns),
+            tool_calls=len(calls),
+            tool_errors=len(errors),
+            tool_errors_by_kind=dict(Counter(c.error_kind or "tool_error" for c in errors)),
+            input_tokens=sum(t.input_tokens for t in turns),
+            output_tokens=sum(t.output_tokens for t in turns),
+            seconds=round(seconds, 3),
+            retries=sum(t.retries for t in turns),
+            max_identical_streak=max((n for _, _, n in identical_streaks(calls)), default=0),
+            scaffold_calls=sum(1 for c in calls if c.scaffold),
+        )
+
+
+def call_key(call: ToolCallEvent) -> str:
+    """The tool and its arguments in canonical JSON, so key order and spacing don't matter."""
+    try:
+        arguments = json.dumps(json.loads(call.arguments), sort_keys=True, separators=(",", ":"))
+    except ValueError:
+        arguments = call.arguments
+    return f"{call.name}({arguments})"
+
+
+def identical_streaks(calls: list[ToolCallEvent]) -> list[tuple[ToolCallEvent, str, int]]:
+    """Each maximal run of identical consecutive calls: its first call, its key and its length."""
+    streaks: list[tuple[ToolCallEvent, str, int]] = []
+    for call in calls:
+        key = call_key(call)
+        if streaks and streaks[-1][1] == key:
+            first, _, count = streaks[-1]
+            streaks[-1] = (first, key, count + 1)
+        else:
+            streaks.append((call, key, 1))
+    return streaks

@@ -1,0 +1,151 @@
+"""The record of one run: a list of typed events, persisted as versioned JSON Lines."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, Literal, TypeAlias
+
+__all__ = [
+    "TRANSCRIPT_VERSION",
+    "AssistantEvent",
+    "Event",
+    "MessageEvent",
+    "StopEvent",
+    "StopReason",
+    "ToolCallEvent",
+    "ToolErrorKind",
+    "Transcript",
+]
+
+TRANSCRIPT_VERSION = 1
+
+StopReason: TypeAlias = Literal[
+    "final_answer", "max_turns", "timeout", "max_tool_calls", "max_total_tokens", "loop", "error"
+]
+"""Why the loop ended; only `final_answer` is a clean termination."""
+
+ToolErrorKind: TypeAlias = Literal["invalid_json", "unknown_tool", "bad_arguments", "tool_error"]
+
+
+@dataclass(frozen=True, slots=True)
+class MessageEvent:
+    """The system prompt or the brief, as sent."""
+
+    role: Literal["system", "user"]
+    text: str
+    kind: Literal["message"] = "message"
+
+
+@dataclass(frozen=True, slots=True)
+class AssistantEvent:
+    """One model turn."""
+
+    turn: int
+    """1-based request number."""
+    text: str
+    tool_calls: tuple[dict[str, Any], ...]
+    """`{id, name, arguments}` with arguments as the raw JSON text the model sent."""
+    input_tokens: int
+    output_tokens: int
+    stop_reason: str
+    seconds: float
+    retries: int = 0
+    kind: Literal["assistant"] = "assistant"
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCallEvent:
+    """One tool call and its result."""
+
+    turn: int
+    call_id: str
+    name: str
+    arguments: str
+    """Raw JSON text of the arguments, as the model sent them."""
+    result: str
+    is_error: bool
+    seconds: float
+    error_kind: ToolErrorKind | None = None
+    scaffold: bool = False
+    """The tool belongs to the scaffold (todo, plan, notes), not the spec server."""
+    kind: Literal["tool_call"] = "tool_call"
+
+
+@dataclass(frozen=True, slots=True)
+class StopEvent:
+    """How the run ended."""
+
+    reason: StopReason
+    detail: str
+    kind: Literal["stop"] = "stop"
+
+
+Event: TypeAlias = MessageEvent | AssistantEvent | ToolCallEvent | StopEvent
+
+
+@dataclass(slots=True)
+class Transcript:
+    """Events in order; the loop appends, so a run that errors keeps what happened so far."""
+
+    events: list[Event] = field(default_factory=list)
+
+    def append(self, event: Event) -> None:
+        """Add one event."""
+        self.events.append(event)
+
+    def assistant_turns(self) -> list[AssistantEvent]:
+        """Every model turn, in order."""
+        return [e for e in self.events if isinstance(e, AssistantEvent)]
+
+    def tool_calls(self) -> list[ToolCallEvent]:
+        """Every tool call, in order."""
+        return [e for e in self.events if isinstance(e, ToolCallEvent)]
+
+    @property
+    def stop(self) -> StopEvent | None:
+        """The stop event, once the loop has ended."""
+        last = self.events[-1] if self.events else None
+        return last if isinstance(last, StopEvent) else None
+
+    @property
+    def final_text(self) -> str:
+        """The text of the last model turn ('' if there was none)."""
+        turns = self.assistant_turns()
+        return turns[-1].text if turns else ""
+
+    def to_jsonl(
+        self, redact: Callable[[str], str] = lambda s: s, header: dict[str, Any] | None = None
+    ) -> str:
+        """One JSON object per line, a versioned header first; `redact` sees every line."""
+        lines = [json.dumps({"kind": "header", "version": TRANSCRIPT_VERSION, **(header or {})})]
+        lines += [json.dumps(dataclasses.asdict(e), ensure_ascii=False) for e in self.events]
+        return "".join(redact(line) + "\n" for line in lines)
+
+    @classmethod
+    def from_jsonl(cls, text: str) -> Transcript:
+        """Read back what `to_jsonl` wrote."""
+        return cls(list(_parse_events(text)))
+
+
+_EVENT_TYPES: dict[str, type[Any]] = {
+    "message": MessageEvent,
+    "assistant": AssistantEvent,
+    "tool_call": ToolCallEvent,
+    "stop": StopEvent,
+}
+
+
+def _parse_events(text: str) -> Iterator[Event]:
+    for line in text.splitlines():
+        data = json.loads(line)
+        kind = data.pop("kind")
+        if kind == "header":
+            if data.get("version") != TRANSCRIPT_VERSION:
+                raise ValueError(f"transcript version {data.get('version')} is not {TRANSCRIPT_VERSION}")
+            continue
+        if "tool_calls" in data:
+            data["tool_calls"] = tuple(data["tool_calls"])
+        yield _EVENT_TYPES[kind](**data)
