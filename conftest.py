@@ -1,0 +1,86 @@
+"""Fixtures shared by the plugin's own tests (tests/)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from pytest_specbench.testing import FakeProvider
+
+pytest_plugins = ["pytester"]
+
+
+@pytest.fixture
+def provider() -> Iterator[FakeProvider]:
+    """A scripted model server on 127.0.0.1 speaking the OpenAI and Anthropic wire protocols."""
+    with FakeProvider() as fake:
+        yield fake
+
+
+@pytest.fixture(params=[[], ["-n", "2"]], ids=["inprocess", "xdist"])
+def xdist_args(request: pytest.FixtureRequest) -> list[str]:
+    """Run a pytester case without and with pytest-xdist, as syrupy does for its own tests."""
+    return list(request.param)
+
+
+class Suite:
+    """Writes a small eval suite into a pytester directory: config, codebase, brief, test file."""
+
+    def __init__(self, pytester: pytest.Pytester, provider: FakeProvider) -> None:
+        self.pytester = pytester
+        self.provider = provider
+        self.models: list[str] = []
+        self.briefs: list[str] = []
+
+    def model(self, model_id: str, protocol: str = "openai", **keys: object) -> str:
+        """Add a model served by the fake provider; its script is keyed by the returned model name."""
+        base_url = self.provider.openai_base_url if protocol == "openai" else self.provider.anthropic_base_url
+        table = {"provider": protocol, "model": f"scripted-{model_id}", "base_url": base_url, **keys}
+        if protocol == "anthropic":
+            table.setdefault("api_key_env", "SPECBENCH_TEST_KEY")
+        self.models.append(_table(f"models.{model_id}", table))
+        return f"scripted-{model_id}"
+
+    def brief(self, brief_id: str, **keys: object) -> None:
+        """Add a brief over a two-file codebase."""
+        codebase = self.pytester.path / "codebases" / brief_id
+        codebase.mkdir(parents=True, exist_ok=True)
+        (codebase / "README.md").write_text("# notes\nA note-taking app.\n")
+        (codebase / "app.py").write_text("def add_note(text):\n    return text.strip()\n")
+        table = {"codebase": f"codebases/{brief_id}", "prompt": "Specify this app.", **keys}
+        self.briefs.append(_table(f"briefs.{brief_id}", table))
+
+    def write(self, test_body: str | None = None, defaults: str = "max_turns = 10\n") -> None:
+        """Write specbench.toml (pointed at by the ini option) and the test module."""
+        text = f"[defaults]\n{defaults}\n" + "\n".join(self.models + self.briefs)
+        (self.pytester.path / "specbench.toml").write_text(text)
+        self.pytester.makeini("[pytest]\nspecbench_config = specbench.toml\n")
+        self.pytester.makepyfile(test_specs=test_body or DEFAULT_TEST)
+
+
+DEFAULT_TEST = """
+def test_spec(spec_run, snapshot):
+    spec_run.verify()
+    assert spec_run.tree == snapshot
+"""
+
+
+def _table(name: str, keys: dict[str, object]) -> str:
+    lines = [f"[{name}]"] + [f"{key} = {_toml(value)}" for key, value in keys.items()]
+    return "\n".join(lines) + "\n"
+
+
+def _toml(value: object) -> str:
+    import json
+
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return json.dumps(value)
+
+
+@pytest.fixture
+def suite(pytester: pytest.Pytester, provider: FakeProvider, monkeypatch: pytest.MonkeyPatch) -> Suite:
+    """A writer for a small eval suite whose models are scripted on the fake provider."""
+    monkeypatch.setenv("SPECBENCH_TEST_KEY", "sk-test-key")
+    return Suite(pytester, provider)

@@ -2,6 +2,9 @@
 
 Importing the package has no side effects and loads no model or MCP SDK; the
 pytest plugin itself is `pytest_specbench.plugin`, registered under `pytest11`.
+
+PYTEST_DONT_REWRITE: the package builds its own assertion messages, and the marker
+keeps pytest from warning when a pytester run finds it already imported.
 """
 
 from __future__ import annotations

@@ -1,0 +1,221 @@
+"""pytest entry point: options, hooks and fixtures, each forwarding to a small module.
+
+Registered under `pytest11`, so `import pytest_specbench` alone has no side effects,
+and the model SDKs and the MCP SDK are imported only by runs that use them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator, Iterator
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from pytest_specbench.connection import RunPaths, Transport
+from pytest_specbench.errors import ConfigError
+from pytest_specbench.report import ResultsCollector
+from pytest_specbench.session import RECORD_KEY, SESSION_KEY, SpecbenchSession
+from pytest_specbench.settings import BriefConfig, ModelConfig, RunSettings
+
+if TYPE_CHECKING:
+    from anyio.from_thread import BlockingPortal
+
+    from pytest_specbench.connection import MCPToolSession
+    from pytest_specbench.models.types import ModelClient
+    from pytest_specbench.run import SpecRun
+
+PARAMETRIZED = frozenset({"model", "brief"})
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """Add the --specbench-* options, the selection options and their ini twins."""
+    group = parser.getgroup("specbench", "evaluate LLMs on agentic spec writing (pytest-specbench)")
+    group.addoption(
+        "--specbench-config",
+        dest="specbench_config",
+        default=None,
+        metavar="PATH",
+        help="specbench.toml to use (default: ini specbench_config, else evals/specbench.toml).",
+    )
+    group.addoption(
+        "--models",
+        dest="specbench_models",
+        default=None,
+        metavar="IDS",
+        help="Comma-separated model ids to run (default: all in the config).",
+    )
+    group.addoption(
+        "--briefs",
+        dest="specbench_briefs",
+        default=None,
+        metavar="IDS",
+        help="Comma-separated brief ids to run (default: all in the config).",
+    )
+    group.addoption(
+        "--specbench-strict",
+        dest="specbench_strict",
+        action="store_true",
+        default=False,
+        help="A model whose API key is missing is an error, not a skip (for CI gates).",
+    )
+    group.addoption(
+        "--specbench-report",
+        dest="specbench_report",
+        default=None,
+        metavar="DIR",
+        help="Write DIR/results.json and DIR/transcripts/<test_id>.jsonl.",
+    )
+    group.addoption(
+        "--specbench-transport",
+        dest="specbench_transport",
+        default=Transport.STDIO.value,
+        choices=[t.value for t in Transport],
+        help="How the reference MCP server runs: stdio subprocess (default) or in-process memory.",
+    )
+    parser.addini("specbench_config", "specbench.toml to use, relative to the rootdir.", default="")
+    parser.addini("specbench_report", "Directory for results.json and transcripts.", default="")
+    parser.addini("specbench_strict", "Missing API keys are errors, not skips.", type="bool", default=False)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Resolve options, validate the config and, on the controller, collect results."""
+    config.addinivalue_line("markers", "specbench: a model × brief run of pytest-specbench")
+    try:
+        session = SpecbenchSession.from_config(config)
+        session.load_if_present()
+    except ConfigError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    config.stash[SESSION_KEY] = session
+    config.pluginmanager.register(SnapshotDefaults(), "specbench-snapshot")
+    if not hasattr(config, "workerinput"):  # the controller, or a run without xdist
+        config.pluginmanager.register(ResultsCollector(session.report_dir), "specbench-results")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Parametrize every test that uses a run over the selected models × briefs."""
+    if not PARAMETRIZED & set(metafunc.fixturenames):
+        return
+    try:
+        pairs = metafunc.config.stash[SESSION_KEY].pairs()
+    except ConfigError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    metafunc.parametrize(("model", "brief"), pairs)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, Any]:
+    """Attach the run's record (a plain dict) to each report so it reaches the controller."""
+    report = yield
+    params = getattr(getattr(item, "callspec", None), "params", {})
+    if "model" in params and "brief" in params:
+        report.specbench = _record_for(item, params)
+    return report
+
+
+def _record_for(item: pytest.Item, params: dict[str, Any]) -> dict[str, Any]:
+    from pytest_specbench.run import base_record
+
+    return item.stash.get(RECORD_KEY, None) or base_record(item.name, params["model"], params["brief"])
+
+
+@pytest.fixture
+def model() -> ModelConfig:
+    """The model under test, parametrized from specbench.toml."""
+    raise pytest.UsageError("`model` is parametrized from specbench.toml; is the config loaded?")
+
+
+@pytest.fixture
+def brief() -> BriefConfig:
+    """The brief under test, parametrized from specbench.toml."""
+    raise pytest.UsageError("`brief` is parametrized from specbench.toml; is the config loaded?")
+
+
+@pytest.fixture
+def specbench_settings(request: pytest.FixtureRequest, model: ModelConfig, brief: BriefConfig) -> RunSettings:
+    """The run's limits and sampling settings, model over brief over [defaults]."""
+    return request.config.stash[SESSION_KEY].config.settings_for(model, brief)
+
+
+@pytest.fixture
+def specbench_paths(brief: BriefConfig, tmp_path: Any) -> RunPaths:
+    """The run's workspace, specs directory and codebase, all under tmp_path."""
+    workspace = tmp_path / "workspace"
+    workspace.mkdir()
+    return RunPaths(workspace=workspace, specs_dir=workspace / "specs", codebase=brief.codebase)
+
+
+@pytest.fixture
+def specbench_portal() -> Iterator[BlockingPortal]:
+    """An event loop in a thread, where the async MCP and model clients live during a test."""
+    from anyio.from_thread import start_blocking_portal
+
+    with start_blocking_portal() as portal:
+        yield portal
+
+
+@pytest.fixture
+def model_client(
+    request: pytest.FixtureRequest,
+    model: ModelConfig,
+    specbench_settings: RunSettings,
+    specbench_portal: BlockingPortal,
+) -> Iterator[ModelClient]:
+    """A connected client for `model` (skipped when its API key variable is unset)."""
+    from pytest_specbench.models import open_client
+
+    api_key = request.config.stash[SESSION_KEY].api_key(model)
+    with specbench_portal.wrap_async_context_manager(
+        open_client(model, specbench_settings, api_key)
+    ) as client:
+        yield client
+
+
+@pytest.fixture
+def mcp_server(
+    request: pytest.FixtureRequest,
+    brief: BriefConfig,
+    specbench_paths: RunPaths,
+    specbench_settings: RunSettings,
+    specbench_portal: BlockingPortal,
+) -> Iterator[MCPToolSession]:
+    """A client session connected to the brief's MCP server (the reference one unless the brief names one)."""
+    from pytest_specbench.connection import open_tool_session
+
+    transport = request.config.stash[SESSION_KEY].transport
+    opened = open_tool_session(brief, specbench_paths, transport, specbench_settings.tool_timeout_s)
+    with specbench_portal.wrap_async_context_manager(opened) as session:
+        yield session
+
+
+@pytest.fixture
+def spec_run(
+    request: pytest.FixtureRequest,
+    model: ModelConfig,
+    brief: BriefConfig,
+    model_client: ModelClient,
+    mcp_server: MCPToolSession,
+    specbench_paths: RunPaths,
+    specbench_portal: BlockingPortal,
+) -> SpecRun:
+    """The finished run of `model` on `brief`: its tree, transcript, stats and checks."""
+    session = request.config.stash[SESSION_KEY]
+    return session.run(
+        request.node, specbench_portal, model_client, mcp_server, model, brief, specbench_paths
+    )
+
+
+class SnapshotDefaults:
+    """Makes `snapshot` render spec trees as Markdown in tests that use `spec_run`.
+
+    Registered in pytest_configure, after syrupy's own plugin, so this `snapshot`
+    overrides syrupy's and receives it as its base.
+    """
+
+    @pytest.fixture
+    def snapshot(self, request: pytest.FixtureRequest, snapshot: Any) -> Any:
+        """syrupy's snapshot, with the spec-tree Markdown extension where a run is under test."""
+        if "spec_run" not in request.fixturenames:
+            return snapshot
+        from pytest_specbench.snapshot import SpecTreeSnapshotExtension
+
+        return snapshot.use_extension(SpecTreeSnapshotExtension)

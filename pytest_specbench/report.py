@@ -1,0 +1,130 @@
+"""Results on the controller: one record per run, the terminal table, results.json.
+
+Workers attach a plain-dict record to each test report (`report.specbench`);
+pytest-xdist serializes report attributes, so the controller sees the same
+records whether or not the session is distributed. results.json is rewritten
+atomically after every finished test, so an interrupted session keeps what
+finished.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+__all__ = ["ResultsCollector", "outcome_of", "write_json_atomic"]
+
+TABLE_COLUMNS = (
+    ("test", "test_id"),
+    ("outcome", "outcome"),
+    ("feat", "features"),
+    ("reqs", "requirements"),
+    ("turns", "turns"),
+    ("calls", "tool_calls"),
+    ("tok in", "input_tokens"),
+    ("tok out", "output_tokens"),
+    ("secs", "seconds"),
+    ("first failed check / cause", "why"),
+)
+WHY_WIDTH = 70
+
+
+class ResultsCollector:
+    """Merges per-phase records into one record per test; registered on the controller only."""
+
+    def __init__(self, report_dir: Path | None) -> None:
+        self.report_dir = report_dir
+        self.records: dict[str, dict[str, Any]] = {}
+
+    @pytest.hookimpl
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        """Fold each phase's record and outcome into the test's record."""
+        data = getattr(report, "specbench", None)
+        if data is None:
+            return
+        record = self.records.setdefault(report.nodeid, {"nodeid": report.nodeid})
+        record.update(data)
+        outcome = outcome_of(report, record.get("outcome"))
+        if outcome is not None:
+            record["outcome"] = outcome
+            record.setdefault("error", None)
+            if outcome == "error" and not record["error"]:
+                record["error"] = _cause(report)
+        if report.when == "teardown" and self.report_dir is not None:
+            write_json_atomic(self.report_dir / "results.json", list(self.records.values()))
+
+    @pytest.hookimpl
+    def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
+        """Draw one row per run."""
+        if not self.records:
+            return
+        terminalreporter.section("specbench")
+        for line in render_table(list(self.records.values())):
+            terminalreporter.write_line(line)
+        if self.report_dir is not None:
+            terminalreporter.write_line(f"results: {self.report_dir / 'results.json'}")
+
+
+def outcome_of(report: pytest.TestReport, previous: str | None) -> str | None:
+    """The record's outcome after this phase; None leaves it as it was."""
+    xfail = hasattr(report, "wasxfail")
+    if report.when == "setup":
+        if report.skipped:
+            return "xfailed" if xfail else "skipped"
+        return "error" if report.failed else None
+    if report.when == "call":
+        if xfail:
+            return "xfailed" if report.skipped else "xpassed"
+        return "passed" if report.passed else "failed" if report.failed else "skipped"
+    return "error" if report.failed and previous != "error" else None
+
+
+def _cause(report: pytest.TestReport) -> str:
+    text = report.longreprtext.strip().splitlines()
+    errors = [line[1:].strip() for line in text if line.startswith("E ")]
+    return (errors[-1] if errors else text[-1] if text else "error").strip()
+
+
+def render_table(records: list[dict[str, Any]]) -> list[str]:
+    """The summary table as aligned lines."""
+    rows = [[h for h, _ in TABLE_COLUMNS]] + [[_cell(r, key) for _, key in TABLE_COLUMNS] for r in records]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(TABLE_COLUMNS))]
+    return ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows]
+
+
+def _cell(record: dict[str, Any], key: str) -> str:
+    if key == "why":
+        return _shorten(_why(record), WHY_WIDTH)
+    if key == "outcome":
+        return str(record.get("outcome", "?")).upper()
+    value = record.get(key)
+    if value is None:
+        return "-"
+    return f"{value:.1f}" if isinstance(value, float) else str(value)
+
+
+def _why(record: dict[str, Any]) -> str:
+    if record.get("outcome") in {"error", "skipped"}:
+        return str(record.get("error") or record.get("skip_reason") or "")
+    failed = [c for c in record.get("checks", []) if not c["passed"]]
+    return f"{failed[0]['name']}: {failed[0]['detail']}" if failed else ""
+
+
+def _shorten(text: str, width: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    """Write JSON so that a reader (or a crash) never sees half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        json.dump(data, handle, indent=2, ensure_ascii=False)
+        handle.write("\n")
+    os.replace(tmp, path)

@@ -1,0 +1,172 @@
+"""Per-process state of a pytest-specbench session, kept in `config.stash`.
+
+It resolves the options once (CLI > ini > default, in `from_config`), loads the
+config, builds the parametrization and carries a run from fixtures to a record.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from pytest_specbench.config import find_config, load_config
+from pytest_specbench.connection import RunPaths, Transport
+from pytest_specbench.errors import ConfigError, InfrastructureError, MissingCredentials
+from pytest_specbench.run import SpecRun, base_record, execute
+from pytest_specbench.settings import BriefConfig, Config, ModelConfig
+from pytest_specbench.transcript import Transcript
+
+if TYPE_CHECKING:
+    from anyio.from_thread import BlockingPortal
+
+    from pytest_specbench.agent import ToolSession
+    from pytest_specbench.models.types import ModelClient
+
+__all__ = ["RECORD_KEY", "SESSION_KEY", "SpecbenchSession"]
+
+RECORD_KEY = pytest.StashKey[dict[str, Any]]()
+
+
+@dataclass(slots=True)
+class SpecbenchSession:
+    """Options, config and the run → record path for one pytest process (controller or worker)."""
+
+    config_path: Path | None
+    explicit_config: bool
+    model_ids: tuple[str, ...]
+    brief_ids: tuple[str, ...]
+    strict: bool
+    transport: Transport
+    report_dir: Path | None
+    _config: Config | None = field(default=None, init=False)
+
+    @classmethod
+    def from_config(cls, config: pytest.Config) -> SpecbenchSession:
+        """Resolve the options: a CLI flag wins over its ini twin, which wins over the default."""
+        rootdir = config.rootpath
+        explicit = config.getoption("specbench_config")
+        ini = config.getini("specbench_config") or None
+        path = find_config(explicit, ini, rootdir, config.invocation_params.dir)
+        report = config.getoption("specbench_report") or config.getini("specbench_report") or None
+        return cls(
+            config_path=path,
+            explicit_config=bool(explicit or ini),
+            model_ids=_split(config.getoption("specbench_models")),
+            brief_ids=_split(config.getoption("specbench_briefs")),
+            strict=bool(config.getoption("specbench_strict") or config.getini("specbench_strict")),
+            transport=Transport(config.getoption("specbench_transport")),
+            report_dir=(config.invocation_params.dir / report).resolve() if report else None,
+        )
+
+    @property
+    def config(self) -> Config:
+        """The loaded config; raises ConfigError if there is none."""
+        if self._config is None:
+            if self.config_path is None or not self.config_path.exists():
+                raise ConfigError(
+                    str(self.config_path or "evals/specbench.toml"),
+                    "",
+                    "no specbench.toml found",
+                    "create evals/specbench.toml under the rootdir or pass --specbench-config=PATH",
+                )
+            self._config = load_config(self.config_path)
+            self._check_selection(self._config)
+        return self._config
+
+    def load_if_present(self) -> None:
+        """Load (and so validate) the config now, when there is one to load."""
+        if self.explicit_config or (self.config_path is not None and self.config_path.exists()):
+            _ = self.config
+
+    def _check_selection(self, config: Config) -> None:
+        for option, wanted, known in (
+            ("--models", self.model_ids, config.models),
+            ("--briefs", self.brief_ids, config.briefs),
+        ):
+            unknown = [i for i in wanted if i not in known]
+            if unknown:
+                raise ConfigError(
+                    str(config.path),
+                    "",
+                    f"{option} names unknown id(s) {', '.join(unknown)}",
+                    f"known: {', '.join(known)}",
+                )
+
+    def pairs(self) -> list[Any]:
+        """One `pytest.param(model, brief)` per selected pair, with its id and xfail mark."""
+        config = self.config
+        models = [m for i, m in config.models.items() if not self.model_ids or i in self.model_ids]
+        briefs = [b for i, b in config.briefs.items() if not self.brief_ids or i in self.brief_ids]
+        return [_param(m, b) for m in models for b in briefs]
+
+    def api_key(self, model: ModelConfig) -> str | None:
+        """The model's key from the environment; skip (or, under --specbench-strict, error) if missing."""
+        variable = model.key_variable
+        value = os.environ.get(variable) if variable else None
+        if value or not model.key_required:
+            return value or None
+        assert variable is not None
+        missing = MissingCredentials(model.id, variable)
+        if self.strict:
+            raise missing
+        pytest.skip(str(missing))
+
+    def run(
+        self,
+        item: pytest.Item,
+        portal: BlockingPortal,
+        client: ModelClient,
+        tools: ToolSession,
+        model: ModelConfig,
+        brief: BriefConfig,
+        paths: RunPaths,
+    ) -> SpecRun:
+        """Execute one run and leave its record on the item, also when it errors."""
+        __tracebackhide__ = True
+        transcript = Transcript()
+        settings = self.config.settings_for(model, brief)
+        job = functools.partial(
+            execute,
+            client,
+            tools,
+            test_id=item.name,
+            model=model,
+            brief=brief,
+            settings=settings,
+            paths=paths,
+            transcript=transcript,
+        )
+        try:
+            result = portal.call(job)
+        except InfrastructureError as exc:
+            item.stash[RECORD_KEY] = {**base_record(item.name, model, brief), "error": str(exc)}
+            self._save_transcript(item.name, transcript)
+            raise type(exc)(str(exc)) from None  # one line, not the SDK's whole stack
+        item.stash[RECORD_KEY] = result.record()
+        self._save_transcript(item.name, transcript)
+        return result
+
+    def _save_transcript(self, test_id: str, transcript: Transcript) -> None:
+        if self.report_dir is None:
+            return
+        target = self.report_dir / "transcripts" / f"{test_id}.jsonl"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(transcript.to_jsonl(header={"test_id": test_id}), encoding="utf-8")
+
+
+SESSION_KEY = pytest.StashKey[SpecbenchSession]()
+
+
+def _param(model: ModelConfig, brief: BriefConfig) -> Any:
+    reason = model.xfail or brief.xfail
+    marks = [pytest.mark.xfail(reason=reason, strict=True)] if reason else []
+    return pytest.param(model, brief, id=f"{model.id}-{brief.id}", marks=[pytest.mark.specbench, *marks])
+
+
+def _split(value: str | None) -> tuple[str, ...]:
+    return tuple(part.strip() for part in (value or "").split(",") if part.strip())
