@@ -6,6 +6,7 @@ and the model SDKs and the MCP SDK are imported only by runs that use them.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Generator, Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -89,6 +90,27 @@ def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(SnapshotDefaults(), "specbench-snapshot")
     if not hasattr(config, "workerinput"):  # the controller, or a run without xdist
         config.pluginmanager.register(ResultsCollector(session.report_dir), "specbench-results")
+        if config.pluginmanager.hasplugin("xdist"):
+            config.pluginmanager.register(WorkerSetup(session), "specbench-xdist")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """On the controller, once every worker is gone: stop the session's local model servers."""
+    session = config.stash.get(SESSION_KEY, None)
+    if session is not None and not hasattr(config, "workerinput"):
+        session.stop_local_servers()
+
+
+class WorkerSetup:
+    """Tells each xdist worker where the session's shared state lives; registered only with xdist."""
+
+    def __init__(self, session: SpecbenchSession) -> None:
+        self.session = session
+
+    def pytest_configure_node(self, node: Any) -> None:
+        """Hand the shared local-server directory and the controller's pid to a new worker."""
+        node.workerinput["specbench_local_dir"] = str(self.session.local_dir)
+        node.workerinput["specbench_owner_pid"] = os.getpid()
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -163,7 +185,9 @@ def model_client(
     """A connected client for `model` (skipped when its API key variable is unset)."""
     from pytest_specbench.models import open_client
 
-    api_key = request.config.stash[SESSION_KEY].api_key(model)
+    session = request.config.stash[SESSION_KEY]
+    api_key = session.api_key(model)
+    model = session.prepare_model(model)
     with specbench_portal.wrap_async_context_manager(
         open_client(model, specbench_settings, api_key)
     ) as client:

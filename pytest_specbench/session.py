@@ -6,8 +6,11 @@ config, builds the parametrization and carries a run from fixtures to a record.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
+import shutil
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -18,13 +21,14 @@ from pytest_specbench.config import find_config, load_config
 from pytest_specbench.connection import RunPaths, Transport
 from pytest_specbench.errors import ConfigError, InfrastructureError, MissingCredentials
 from pytest_specbench.run import SpecRun, base_record, execute
-from pytest_specbench.settings import BriefConfig, Config, ModelConfig
+from pytest_specbench.settings import BriefConfig, Config, ModelConfig, Provider
 from pytest_specbench.transcript import Transcript
 
 if TYPE_CHECKING:
     from anyio.from_thread import BlockingPortal
 
     from pytest_specbench.agent import ToolSession
+    from pytest_specbench.local import LocalServers
     from pytest_specbench.models.types import ModelClient
 
 __all__ = ["RECORD_KEY", "SESSION_KEY", "SpecbenchSession"]
@@ -43,7 +47,12 @@ class SpecbenchSession:
     strict: bool
     transport: Transport
     report_dir: Path | None
+    local_dir: Path
+    """Shared by every process of the session: where local model servers are recorded."""
+    owner_pid: int | None = None
+    """The controller's pid in a worker (local servers outlive the worker that started them)."""
     _config: Config | None = field(default=None, init=False)
+    _local: LocalServers | None = field(default=None, init=False)
 
     @classmethod
     def from_config(cls, config: pytest.Config) -> SpecbenchSession:
@@ -53,6 +62,7 @@ class SpecbenchSession:
         ini = config.getini("specbench_config") or None
         path = find_config(explicit, ini, rootdir, config.invocation_params.dir)
         report = config.getoption("specbench_report") or config.getini("specbench_report") or None
+        worker: dict[str, Any] = getattr(config, "workerinput", {})
         return cls(
             config_path=path,
             explicit_config=bool(explicit or ini),
@@ -61,6 +71,8 @@ class SpecbenchSession:
             strict=bool(config.getoption("specbench_strict") or config.getini("specbench_strict")),
             transport=Transport(config.getoption("specbench_transport")),
             report_dir=(config.invocation_params.dir / report).resolve() if report else None,
+            local_dir=Path(worker.get("specbench_local_dir") or tempfile.mkdtemp(prefix="specbench-local-")),
+            owner_pid=int(worker["specbench_owner_pid"]) if "specbench_owner_pid" in worker else None,
         )
 
     @property
@@ -116,6 +128,28 @@ class SpecbenchSession:
             raise missing
         pytest.skip(str(missing))
 
+    def prepare_model(self, model: ModelConfig) -> ModelConfig:
+        """A llamacpp model pointed at its running server (started on first use); others as they are."""
+        if model.provider is not Provider.LLAMACPP:
+            return model
+        from pytest_specbench.local import LocalServers, missing_extra
+
+        reason = missing_extra(model)
+        if reason:
+            pytest.skip(reason)
+        if self._local is None:
+            log_dir = self.report_dir or self.local_dir
+            self._local = LocalServers(self.local_dir, log_dir, owner_pid=self.owner_pid)
+        return dataclasses.replace(model, base_url=self._local.base_url(model))
+
+    def stop_local_servers(self) -> None:
+        """Stop every local model server of the session (the controller's job, after the workers)."""
+        from pytest_specbench.local import LocalServers
+
+        servers = self._local or LocalServers(self.local_dir, self.report_dir or self.local_dir)
+        servers.stop_all()
+        shutil.rmtree(self.local_dir, ignore_errors=True)
+
     def run(
         self,
         item: pytest.Item,
@@ -164,7 +198,9 @@ SESSION_KEY = pytest.StashKey[SpecbenchSession]()
 
 def _param(model: ModelConfig, brief: BriefConfig) -> Any:
     reason = model.xfail or brief.xfail
-    marks = [pytest.mark.xfail(reason=reason, strict=True)] if reason else []
+    # raises=AssertionError: only a verdict is the expected failure; an infrastructure
+    # fault of a known-bad model must still show as an ERROR.
+    marks = [pytest.mark.xfail(reason=reason, strict=True, raises=AssertionError)] if reason else []
     return pytest.param(model, brief, id=f"{model.id}-{brief.id}", marks=[pytest.mark.specbench, *marks])
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import httpx2
 import openai
@@ -95,14 +96,7 @@ class OpenAIChatClient:
     async def _complete(
         self, messages: list[ChatCompletionMessageParam], tools: list[ChatCompletionFunctionToolParam]
     ) -> AssistantTurn:
-        completion = await self._sdk.chat.completions.create(
-            model=self._model.model,
-            messages=messages,
-            tools=tools or omit,
-            temperature=self._temperature,
-            max_tokens=omit if self._is_openai else self._model.max_tokens,
-            max_completion_tokens=self._model.max_tokens if self._is_openai else omit,
-        )
+        completion = await self._sdk.chat.completions.create(**self._arguments(messages, tools))
         return _turn(completion)
 
     async def _stream(
@@ -111,14 +105,7 @@ class OpenAIChatClient:
         # Raw chunks rather than the SDK's `stream()` helper: the helper raises on
         # finish_reason "length", which is a stop reason here, not a failure.
         stream = await self._sdk.chat.completions.create(
-            model=self._model.model,
-            messages=messages,
-            tools=tools or omit,
-            temperature=self._temperature,
-            max_tokens=omit if self._is_openai else self._model.max_tokens,
-            max_completion_tokens=self._model.max_tokens if self._is_openai else omit,
-            stream=True,
-            stream_options={"include_usage": True},
+            **self._arguments(messages, tools), stream=True, stream_options={"include_usage": True}
         )
         answer = _StreamedAnswer()
         async with stream:
@@ -128,6 +115,20 @@ class OpenAIChatClient:
             content_type = stream.response.headers.get("content-type", "none")
             raise UnexpectedResponse(f"the streamed answer held no events (content-type {content_type})")
         return answer.turn()
+
+    def _arguments(
+        self, messages: list[ChatCompletionMessageParam], tools: list[ChatCompletionFunctionToolParam]
+    ) -> dict[str, Any]:
+        return {
+            "model": self._model.model,
+            "messages": messages,
+            "tools": tools or omit,
+            # Explicit, because llama-cpp-python leaves tools out of the prompt without it.
+            "tool_choice": "auto" if tools else omit,
+            "temperature": self._temperature,
+            "max_tokens": omit if self._is_openai else self._model.max_tokens,
+            "max_completion_tokens": self._model.max_tokens if self._is_openai else omit,
+        }
 
     @property
     def _is_openai(self) -> bool:
