@@ -55,6 +55,8 @@ class ResultsCollector:
             record.setdefault("error", None)
             if outcome == "error" and not record["error"]:
                 record["error"] = _cause(report)
+            if outcome == "skipped":
+                record["skip_reason"] = _skip_reason(report)
         if report.when == "teardown" and self.report_dir is not None:
             write_json_atomic(self.report_dir / "results.json", list(self.records.values()))
 
@@ -82,6 +84,12 @@ def outcome_of(report: pytest.TestReport, previous: str | None) -> str | None:
             return "xfailed" if report.skipped else "xpassed"
         return "passed" if report.passed else "failed" if report.failed else "skipped"
     return "error" if report.failed and previous != "error" else None
+
+
+def _skip_reason(report: pytest.TestReport) -> str:
+    longrepr = report.longrepr
+    reason = longrepr[2] if isinstance(longrepr, tuple) else str(longrepr)
+    return reason.removeprefix("Skipped: ")
 
 
 def _cause(report: pytest.TestReport) -> str:
