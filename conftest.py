@@ -2,11 +2,27 @@
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Iterator
 
 import pytest
 
 from pytest_specbench.testing import FakeProvider
+
+# The SDKs and their lazily imported HTTP stack are loaded before any in-process pytester
+# run: such a run unloads every module it imported first, and a module imported again later
+# defines new classes, so httpx2 (loaded early, by mcp) would no longer recognise a new
+# httpcore2's exceptions, and a dropped connection would escape as an unknown error.
+# Likewise cryptography (under mcp.server, for in-process servers) cannot be imported twice.
+_PRELOADED = (
+    "h11",
+    "httpcore2",
+    "mcp.server.mcpserver",
+    "pytest_specbench.models.anthropic",
+    "pytest_specbench.models.openai",
+)
+for _module in _PRELOADED:
+    importlib.import_module(_module)
 
 pytest_plugins = ["pytester"]
 
@@ -56,7 +72,8 @@ class Suite:
         text = f"[defaults]\n{defaults}\n" + "\n".join(self.models + self.briefs)
         (self.pytester.path / "specbench.toml").write_text(text)
         self.pytester.makeini("[pytest]\nspecbench_config = specbench.toml\n")
-        self.pytester.makepyfile(test_specs=test_body or DEFAULT_TEST)
+        # Not "test_specs": evals/test_specs.py holds that module name when the whole tree runs.
+        self.pytester.makepyfile(test_suite_specs=test_body or DEFAULT_TEST)
 
 
 DEFAULT_TEST = """
@@ -76,6 +93,10 @@ def _toml(value: object) -> str:
 
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{json.dumps(k)} = {_toml(v)}" for k, v in value.items()) + " }"
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml(v) for v in value) + "]"
     return json.dumps(value)
 
 

@@ -198,6 +198,7 @@ def test_public_names() -> None:
         "Fault",
         "FaultKind",
         "Reply",
+        "ScriptedClient",
         "Step",
         "call",
     }
