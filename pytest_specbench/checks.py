@@ -1,27 +1,61 @@
 """Verdicts on a finished run: each check is a name, passed or not, and one line saying why.
 
-A check is a plain function of the run's `Evidence`; `CHECKS` lists them in the
-order they are reported. A check that does not apply (its threshold unset)
-still reports, and passes with a detail that says it was not asked for.
+A check is a plain function of the run's `Evidence`; `CHECKS` lists them in the order
+they are reported, a cause before its symptom (a loop before the limit it ran into).
+A check that does not apply (its setting unset, or the run ended without an answer)
+still reports, and passes with a detail saying why, so every results.json record
+has the same check names.
+
+The split between the two checks about files: `files_exist` compares what the server
+reported writing with what is on disk; `no_false_claims` compares what the final
+answer says (files, ids, counts, "done") with what happened.
+
+Checks read their settings from `Evidence.settings`, one mapping resolved by
+`check_settings`: the run's `RunSettings` (model > brief > [defaults]) and the
+brief-only check keys (`CHECK_DEFAULTS`, overridden by the brief's table).
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable
-from dataclasses import dataclass
+import dataclasses
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pytest_specbench.settings import BriefConfig
+from pytest_specbench.claims import ITEM_ID, read_claims
+from pytest_specbench.loops import find_loop
+from pytest_specbench.matching import first_match, item_texts
+from pytest_specbench.quality import tree_problems
+from pytest_specbench.settings import BriefConfig, RunSettings
+from pytest_specbench.stats import identical_streaks
 from pytest_specbench.transcript import ToolCallEvent, Transcript
 from pytest_specbench.tree import SpecTree
 
-__all__ = ["CHECKS", "Check", "Evidence", "created_items", "run_checks"]
+__all__ = ["CHECKS", "CHECK_DEFAULTS", "Check", "Evidence", "check_settings", "created_items", "run_checks"]
 
-ITEM_ID = re.compile(r"\b[FR]-\d{4,}\b")
-# A path-like token ending in a file extension a spec writer would claim to have written.
-CLAIMED_PATH = re.compile(r"(?<![\w/.-])((?:[\w.-]+/)*[\w.-]+\.(?:md|markdown|ya?ml|json|txt))\b")
+CHECK_DEFAULTS: dict[str, Any] = {
+    "forbidden_topics": (),
+    "reference_features": (),
+    "min_feature_recall": None,
+    "tree_quality": True,
+    "max_empty_features": 0,
+    "max_requirements_without_criteria": 0,
+    "max_duplicate_titles": 0,
+    "max_placeholders": 0,
+}
+"""The brief-only check settings, as they are when a brief does not set them."""
+LIST_WIDTH = 3
+"""Offenders named per problem in a detail, before "and N more"."""
+
+
+def check_settings(run: RunSettings, brief: BriefConfig) -> dict[str, Any]:
+    """The one mapping the checks read: the run's settings and the brief's check keys over their defaults."""
+    return {**dataclasses.asdict(run), **CHECK_DEFAULTS, **brief.extra}
+
+
+_DEFAULTS = {**dataclasses.asdict(RunSettings()), **CHECK_DEFAULTS}
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,11 +79,29 @@ class Evidence:
     brief: BriefConfig
     workspace: Path
     specs_dir: Path
-    settings: dict[str, Any]
-    """Check settings resolved for this run (brief and model `extra`, defaults)."""
+    settings: dict[str, Any] = field(default_factory=dict)
+    """Check settings resolved for this run by `check_settings`."""
+
+    def setting(self, key: str) -> Any:
+        """One setting; a key the mapping lacks has its built-in default."""
+        return self.settings.get(key, _DEFAULTS[key])
 
 
 CheckFn = Callable[[Evidence], Check]
+
+
+def check_no_loop(ev: Evidence) -> Check:
+    """No call, or short cycle of calls, repeated `loop_threshold` times back to back."""
+    calls = ev.transcript.tool_calls()
+    threshold: int = ev.setting("loop_threshold")
+    loop = find_loop(calls, threshold)
+    if loop is None:
+        longest = max((n for _, _, n in identical_streaks(calls)), default=0)
+        return Check("no_loop", True, f"no call repeated {threshold}× in a row (longest streak {longest})")
+    stop, turns = ev.transcript.stop, ev.transcript.assistant_turns()
+    if stop is not None and stop.reason == "loop" and turns:
+        return Check("no_loop", False, f"{loop}; run stopped at turn {turns[-1].turn} (stop_on_loop)")
+    return Check("no_loop", False, str(loop))
 
 
 def check_terminated(ev: Evidence) -> Check:
@@ -60,17 +112,50 @@ def check_terminated(ev: Evidence) -> Check:
     return Check("terminated", stop.reason == "final_answer", stop.detail)
 
 
+def check_final_response(ev: Evidence) -> Check:
+    """A run that ended on the model's own terms ended with words, not an empty turn."""
+    stop, turns = ev.transcript.stop, ev.transcript.assistant_turns()
+    if stop is None or stop.reason != "final_answer" or not turns:
+        why = f"stopped by {stop.reason}" if stop else "the run has no end recorded"
+        return Check("final_response", True, f"not applicable: {why}")
+    last = turns[-1]
+    if last.text.strip():
+        return Check("final_response", True, f"{len(last.text.strip())} characters at turn {last.turn}")
+    what = "only whitespace" if last.text else "neither text nor a tool call"
+    unusual = "" if last.stop_reason in ("stop", "end_turn") else f' (stop reason "{last.stop_reason}")'
+    return Check("final_response", False, f"turn {last.turn} ended with {what}{unusual}")
+
+
 def check_files_exist(ev: Evidence) -> Check:
-    """Every created item is on disk and parses; the final answer names only files that exist."""
+    """Every item the server reported created is on disk and parses."""
     problems = [f"{e.path} does not parse ({e.problem})" for e in ev.tree.errors]
     created = created_items(ev.transcript)
     missing = sorted(created - ev.tree.ids() - _removed(ev.transcript, created))
     problems += [f"{item} was reported created but is not on disk" for item in missing]
-    named = claimed_paths(ev.transcript.final_text)
-    problems += [f'final answer names "{p}" — no such file' for p in named if not _exists(p, ev)]
     if problems:
         return Check("files_exist", False, "; ".join(problems))
-    return Check("files_exist", True, f"{len(created)} created items on disk; {len(named)} named files exist")
+    return Check("files_exist", True, f"{len(created)} created items on disk")
+
+
+def check_no_false_claims(ev: Evidence) -> Check:
+    """The final answer names only files that exist and ids that were created, and overstates nothing."""
+    claims = read_claims(ev.transcript.final_text)
+    known = created_items(ev.transcript) | ev.tree.ids()
+    actual = {"feature": ev.tree.total_feature_count, "requirement": ev.tree.requirement_count}
+    false = [f'says "{c.quote}" — no such file' for c in claims.paths if not _exists(c.path, ev)]
+    false += [f'says "{item}" — never created' for item in claims.ids if item not in known]
+    false += [
+        f"says {c.number} {c.noun}s — tree has {actual[c.noun]}"
+        for c in claims.counts
+        if c.number > actual[c.noun]
+    ]
+    if claims.done and not known and not _writes(ev.transcript):
+        false.append(f'says "{claims.done}" — nothing was written')
+    if false:
+        return Check("no_false_claims", False, "; ".join(false))
+    if not claims.total:
+        return Check("no_false_claims", True, "the final answer makes no checkable claim")
+    return Check("no_false_claims", True, f"{claims.total} claims in the final answer hold")
 
 
 def check_min_requirements(ev: Evidence) -> Check:
@@ -89,7 +174,68 @@ def _at_least(name: str, actual: int, minimum: int) -> Check:
     return Check(name, True, f"{actual} ≥ {minimum}")
 
 
-CHECKS: list[CheckFn] = [check_terminated, check_files_exist, check_min_requirements, check_min_features]
+def check_feature_recall(ev: Evidence) -> Check:
+    """Enough of the brief's `reference_features` appear in feature titles and descriptions."""
+    references: list[dict[str, Any]] = list(ev.setting("reference_features"))
+    if not references:
+        return Check("feature_recall", True, "not configured (no reference_features)")
+    texts = [text for _, _, text in item_texts(ev.tree, requirements=False)]
+    missing = [r["name"] for r in references if not any(_mentions(r, text) for text in texts)]
+    found = len(references) - len(missing)
+    recall = found / len(references)
+    summary = f"{found}/{len(references)} reference features = {recall:.2f}"
+    gaps = f"; missing: {', '.join(missing)}" if missing else ""
+    minimum: float | None = ev.setting("min_feature_recall")
+    if minimum is None:
+        return Check("feature_recall", True, f"{summary} (no min_feature_recall){gaps}")
+    if recall < minimum:
+        return Check("feature_recall", False, f"{summary} < {minimum:.2f}{gaps}")
+    return Check("feature_recall", True, f"{summary} ≥ {minimum:.2f}{gaps}")
+
+
+def _mentions(reference: dict[str, Any], text: str) -> bool:
+    return first_match([reference["name"], *reference.get("aliases", ())], text) is not None
+
+
+def check_on_topic(ev: Evidence) -> Check:
+    """No feature or requirement title or description matches one of the brief's `forbidden_topics`."""
+    topics: list[str] = list(ev.setting("forbidden_topics"))
+    if not topics:
+        return Check("on_topic", True, "not configured (no forbidden_topics)")
+    hits = [
+        f'{item} "{title}" matches "{topic}"'
+        for item, title, text in item_texts(ev.tree)
+        if (topic := first_match(topics, text)) is not None
+    ]
+    if hits:
+        return Check("on_topic", False, listing(hits))
+    return Check("on_topic", True, f"no item matches any of {len(topics)} forbidden topics")
+
+
+def check_tree_quality(ev: Evidence) -> Check:
+    """Features have requirements, requirements have criteria, titles are unique, no placeholders."""
+    if not ev.setting("tree_quality"):
+        return Check("tree_quality", True, "turned off (tree_quality = false)")
+    problems = tree_problems(ev.tree)
+    over = [p for p in problems if len(p.offenders) > ev.setting(p.setting)]
+    if over:
+        parts = [f"{p.describe()} > {ev.setting(p.setting)} ({listing(p.offenders)})" for p in over]
+        return Check("tree_quality", False, "; ".join(parts))
+    return Check("tree_quality", True, "within limits: " + ", ".join(p.describe() for p in problems))
+
+
+CHECKS: list[CheckFn] = [
+    check_no_loop,
+    check_terminated,
+    check_final_response,
+    check_files_exist,
+    check_no_false_claims,
+    check_min_requirements,
+    check_min_features,
+    check_feature_recall,
+    check_on_topic,
+    check_tree_quality,
+]
 
 
 def run_checks(ev: Evidence, checks: list[CheckFn] | None = None) -> tuple[Check, ...]:
@@ -97,14 +243,19 @@ def run_checks(ev: Evidence, checks: list[CheckFn] | None = None) -> tuple[Check
     return tuple(check(ev) for check in (CHECKS if checks is None else checks))
 
 
+def listing(items: Sequence[str], width: int = LIST_WIDTH) -> str:
+    """The first `width` items, then "and N more"."""
+    more = f" and {len(items) - width} more" if len(items) > width else ""
+    return ", ".join(items[:width]) + more
+
+
 def created_items(transcript: Transcript) -> set[str]:
     """Ids the server reported created, from successful create_* results."""
     return {item for call in _successful(transcript, "create_") if (item := _first_id(call.result))}
 
 
-def claimed_paths(text: str) -> list[str]:
-    """File paths the text names, in order, without repeats."""
-    return list(dict.fromkeys(match.group(1) for match in CLAIMED_PATH.finditer(text)))
+def _writes(transcript: Transcript) -> list[ToolCallEvent]:
+    return [c for prefix in ("create_", "update_", "delete_") for c in _successful(transcript, prefix)]
 
 
 def _successful(transcript: Transcript, prefix: str) -> list[ToolCallEvent]:
@@ -143,8 +294,6 @@ def _parent_map(transcript: Transcript) -> dict[str, str]:
 
 
 def _argument(call: ToolCallEvent, key: str) -> str | None:
-    import json
-
     try:
         value = json.loads(call.arguments).get(key)
     except (ValueError, AttributeError):

@@ -1,7 +1,7 @@
 """Find specbench.toml and load it into the dataclasses of `settings.py`.
 
-Every key a table accepts is one row in `_RUN_KEYS`, `_MODEL_KEYS`, `_BRIEF_KEYS` or
-`_SERVER_KEYS`: a parser that checks and converts the value, and where the value goes
+Every key a table accepts is one row in `_RUN_KEYS`, `_MODEL_KEYS`, `_BRIEF_KEYS`,
+`_SERVER_KEYS` or `_SCAFFOLD_KEYS`: a parser that checks and converts the value, and where the value goes
 (an argument of the dataclass, a RunSettings override, or `.extra`, read by later checks).
 A key in no row is an error, so that a typo never silently does nothing.
 
@@ -13,6 +13,7 @@ Every problem is a `ConfigError` naming the file, the table, the key and the fix
 from __future__ import annotations
 
 import difflib
+import itertools
 import json
 import math
 import os
@@ -27,14 +28,26 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from pytest_specbench.errors import ConfigError
-from pytest_specbench.settings import BriefConfig, Config, ModelConfig, Provider, ServerConfig
+from pytest_specbench.matching import phrase_pattern
+from pytest_specbench.settings import (
+    BARE,
+    BUILTIN_SCAFFOLDS,
+    BriefConfig,
+    Config,
+    ModelConfig,
+    Provider,
+    ScaffoldConfig,
+    ScaffoldTool,
+    ServerConfig,
+    run_id,
+)
 
 __all__ = ["DEFAULT_CONFIG", "find_config", "load_config"]
 
 DEFAULT_CONFIG = Path("evals", "specbench.toml")
 """Where the config is looked for under rootdir when no option names one."""
 
-_SECTIONS = ("defaults", "models", "briefs")
+_SECTIONS = ("defaults", "models", "briefs", "scaffolds")
 _ID = re.compile(r"[A-Za-z0-9._-]+")
 _BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -320,6 +333,53 @@ def _server(value: object, at: _At) -> ServerConfig:
     return ServerConfig(**fields)
 
 
+# --- check settings --------------------------------------------------------------------------------
+
+
+def _fraction(value: object, at: _At) -> float:
+    number: float = _number(0, inclusive=True)(value, at)
+    if number > 1:
+        raise at.error(f"must be between 0 and 1, got {value}", f"write a fraction: {at.key} = 0.7 means 70%")
+    return number
+
+
+def _phrase(value: object, at: _At) -> str:
+    """A word, phrase or regular expression matched against the tree (`matching.py`)."""
+    if not isinstance(value, str) or not value.strip():
+        raise _wrong_type(value, "non-empty str", at, 'write each one in double quotes, e.g. "billing"')
+    try:
+        phrase_pattern(value)
+    except re.error as exc:
+        fix = "fix the regular expression, or write plain words (they match whole words)"
+        raise at.error(f"bad regular expression {json.dumps(value)}: {exc}", fix) from None
+    return value
+
+
+def _phrases(value: object, at: _At) -> tuple[str, ...]:
+    if not isinstance(value, list):
+        raise _wrong_type(value, "array of str", at, f'write {at.key} = ["billing", "payment"]')
+    return tuple(_phrase(item, at.at(f"{at.key}[{i}]")) for i, item in enumerate(value))
+
+
+def _reference_features(value: object, at: _At) -> tuple[dict[str, Any], ...]:
+    fix = f'write {at.key} = [{{ name = "undo", aliases = ["revert"] }}, ...]'
+    if not isinstance(value, list):
+        raise _wrong_type(value, "array of tables", at, fix)
+    return tuple(_reference(entry, at.at(f"{at.key}[{i}]"), fix) for i, entry in enumerate(value))
+
+
+def _reference(entry: object, at: _At, fix: str) -> dict[str, Any]:
+    if not isinstance(entry, dict):
+        raise _wrong_type(entry, "table", at, fix)
+    unknown = sorted(set(entry) - {"name", "aliases"})
+    if unknown:
+        raise at.error(f"unknown key {unknown[0]}", "an entry has only name and aliases")
+    if "name" not in entry:
+        raise at.error("has no name", fix)
+    aliases = _phrases(entry.get("aliases", []), at.at(f"{at.key}.aliases"))
+    return {"name": _phrase(entry["name"], at.at(f"{at.key}.name")), "aliases": aliases}
+
+
 # --- the key tables: one row per key ----------------------------------------------------------------
 
 
@@ -354,6 +414,10 @@ _RUN_KEYS: dict[str, _Key] = {
     "temperature": _Key(_number(0, inclusive=True), _Dest.SETTINGS),
     "max_retries": _Key(_int(0), _Dest.SETTINGS),
     "tool_timeout_s": _Key(_number(0, inclusive=False), _Dest.SETTINGS),
+    "max_tool_calls": _Key(_int(1), _Dest.SETTINGS),
+    "max_total_tokens": _Key(_int(1), _Dest.SETTINGS),
+    "loop_threshold": _Key(_int(2), _Dest.SETTINGS),
+    "stop_on_loop": _Key(_bool, _Dest.SETTINGS),
 }
 
 _MODEL_KEYS: dict[str, _Key] = {
@@ -379,6 +443,15 @@ _BRIEF_KEYS: dict[str, _Key] = {
     "min_features": _Key(_int(0)),
     "xfail": _Key(_str),
     "server": _Key(_server),
+    # Check settings of this brief only (a brief sets the bar; a model does not lower it).
+    "forbidden_topics": _Key(_phrases, _Dest.EXTRA),
+    "reference_features": _Key(_reference_features, _Dest.EXTRA),
+    "min_feature_recall": _Key(_fraction, _Dest.EXTRA),
+    "tree_quality": _Key(_bool, _Dest.EXTRA),
+    "max_empty_features": _Key(_int(0), _Dest.EXTRA),
+    "max_requirements_without_criteria": _Key(_int(0), _Dest.EXTRA),
+    "max_duplicate_titles": _Key(_int(0), _Dest.EXTRA),
+    "max_placeholders": _Key(_int(0), _Dest.EXTRA),
 }
 
 _SERVER_KEYS: dict[str, _Key] = {
@@ -388,10 +461,29 @@ _SERVER_KEYS: dict[str, _Key] = {
     "specs_dir": _Key(_specs_dir),
 }
 
+
+def _scaffold_tools(value: object, at: _At) -> tuple[ScaffoldTool, ...]:
+    names = [tool.value for tool in ScaffoldTool]
+    valid = ", ".join(json.dumps(name) for name in names)
+    if not isinstance(value, list) or not all(isinstance(name, str) for name in value):
+        raise _wrong_type(value, "array of str", at, f"write {at.key} = [{valid}] (any of them)")
+    for name in value:
+        if name not in names:
+            fix = _suggest(name, names, f"valid tool sets: {valid}")
+            raise at.error(f"unknown tool set {json.dumps(name)}", fix)
+    return tuple(dict.fromkeys(ScaffoldTool(name) for name in value))
+
+
+_SCAFFOLD_KEYS: dict[str, _Key] = {
+    "tools": _Key(_scaffold_tools),
+    "remind": _Key(_bool),
+}
+
 _HOMES: dict[str, Mapping[str, _Key]] = {
     "[defaults]": _RUN_KEYS,
     "a [models.<id>] table": _MODEL_KEYS,
     "a [briefs.<id>] table": _BRIEF_KEYS,
+    "a [scaffolds.<id>] table": _SCAFFOLD_KEYS,
 }
 
 
@@ -450,12 +542,35 @@ def _brief(brief_id: str, raw: Mapping[str, object], at: _At) -> BriefConfig:
     _require(fields, "codebase", at, 'add codebase = "codebases/<dir>" (a directory relative to this file)')
     if "prompt" not in fields:
         raise at.error("neither prompt nor prompt_file is set", prompt_fix)
+    if "min_feature_recall" in parsed[_Dest.EXTRA] and not parsed[_Dest.EXTRA].get("reference_features"):
+        raise at.at("min_feature_recall").error(
+            "has no reference_features to measure recall against",
+            'add reference_features = [{ name = "...", aliases = ["..."] }], or remove min_feature_recall',
+        )
     return BriefConfig(id=brief_id, **fields, overrides=parsed[_Dest.SETTINGS], extra=parsed[_Dest.EXTRA])
+
+
+def _scaffold(scaffold_id: str, raw: Mapping[str, object], at: _At) -> ScaffoldConfig:
+    if scaffold_id in BUILTIN_SCAFFOLDS:
+        # A comparison against bare means nothing if bare can be given tools.
+        raise at.error(
+            f'"{scaffold_id}" is a built-in scaffold and cannot be redefined',
+            f"give yours another id, e.g. [scaffolds.my-{scaffold_id}]",
+        )
+    fields = _parse_keys(raw, _SCAFFOLD_KEYS, at)[_Dest.FIELD]
+    _require(fields, "tools", at, 'add tools = ["todo", "plan", "notes"] (any of them)')
+    if fields.get("remind") and ScaffoldTool.TODO not in fields["tools"]:
+        raise at.at("remind").error(
+            "reminds the model of its todo list, which this scaffold does not offer",
+            'add "todo" to tools, or set remind = false',
+        )
+    return ScaffoldConfig(id=scaffold_id, **fields)
 
 
 _EXAMPLES = {
     "models": 'add one, e.g. [models.gpt-4o-mini] with provider = "openai" and model = "gpt-4o-mini"',
     "briefs": 'add one, e.g. [briefs.todo-app] with codebase = "codebases/todo-app" and prompt = "..."',
+    "scaffolds": 'add one, e.g. [scaffolds.todo-only] with tools = ["todo"], or remove [scaffolds]',
 }
 
 
@@ -501,30 +616,45 @@ def _check_top_level(doc: Mapping[str, Any], file: Path) -> None:
 def _top_level_fix(key: str) -> str:
     if key in _RUN_KEYS:
         return "move it under [defaults]"
-    return _suggest(key, list(_SECTIONS), "the tables are [defaults], [models.<id>] and [briefs.<id>]")
+    tables = "the tables are [defaults], [models.<id>], [briefs.<id>] and [scaffolds.<id>]"
+    return _suggest(key, list(_SECTIONS), tables)
 
 
-def _check_test_ids(models: Mapping[str, ModelConfig], briefs: Mapping[str, BriefConfig], file: Path) -> None:
-    """`<model>-<brief>` must name one pair, or two runs would share a test id and a snapshot."""
-    seen: dict[str, tuple[str, str]] = {}
-    for model_id in models:
-        for brief_id in briefs:
-            test_id = f"{model_id}-{brief_id}"
-            first = seen.setdefault(test_id, (model_id, brief_id))
-            if first != (model_id, brief_id):
-                raise _ambiguous(test_id, first, (model_id, brief_id), file)
+_Run = tuple[str, str, str]
 
 
-def _ambiguous(test_id: str, first: tuple[str, str], second: tuple[str, str], file: Path) -> ConfigError:
+def _check_test_ids(config: Config) -> None:
+    """`run_id` must name one run, or two runs would share a test id and a snapshot.
+
+    Every scaffold counts, selected or not, so that a config that loads is good for any `--scaffolds`.
+    """
+    seen: dict[str, _Run] = {}
+    for run in itertools.product(config.models, config.briefs, config.scaffolds):
+        test_id = run_id(*run)
+        first = seen.setdefault(test_id, run)
+        if first != run:
+            raise _ambiguous(test_id, first, run, config.path)
+
+
+def _ambiguous(test_id: str, first: _Run, second: _Run, file: Path) -> ConfigError:
     model = max(first[0], second[0], key=len)
     brief = max(first[1], second[1], key=len)
-    pairs = " and ".join(f'model "{m}" with brief "{b}"' for m, b in (first, second))
+    custom = [s for s in (first[2], second[2]) if s not in BUILTIN_SCAFFOLDS]
+    runs = " and ".join(_run_words(run) for run in (first, second))
+    also = f' or scaffold "{custom[0]}"' if custom else ""
+    example = next((name for name in (model, brief) if "-" in name), model)
     return ConfigError(
         str(file),
         f"models.{_toml_key(model)}",
-        f'test id "{test_id}" is ambiguous: {pairs} both produce it',
-        f'rename model "{model}" or brief "{brief}", e.g. to "{model.replace("-", "_")}"',
+        f'test id "{test_id}" is ambiguous: {runs} both produce it',
+        f'rename model "{model}" or brief "{brief}"{also}, e.g. to "{example.replace("-", "_")}"',
     )
+
+
+def _run_words(run: _Run) -> str:
+    model, brief, scaffold = run
+    words = f'model "{model}" with brief "{brief}"'
+    return words if scaffold == BARE.id else f'{words} and scaffold "{scaffold}"'
 
 
 # --- loading ----------------------------------------------------------------------------------------
@@ -569,5 +699,10 @@ def load_config(path: Path) -> Config:
         key: _brief(key, raw, _table_at(file, "briefs", key))
         for key, raw in _section(doc, "briefs", file).items()
     }
-    _check_test_ids(models, briefs, file)
-    return Config(path=file, models=models, briefs=briefs, defaults=defaults)
+    scaffolds = {
+        key: _scaffold(key, raw, _table_at(file, "scaffolds", key))
+        for key, raw in (_section(doc, "scaffolds", file) if "scaffolds" in doc else {}).items()
+    }
+    config = Config(file, models, briefs, defaults, scaffolds={**BUILTIN_SCAFFOLDS, **scaffolds})
+    _check_test_ids(config)
+    return config

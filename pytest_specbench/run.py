@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from time import monotonic
 from typing import Any
 
 from pytest_specbench.agent import Limits, ToolSession, run_agent
-from pytest_specbench.checks import Check, Evidence, run_checks
+from pytest_specbench.checks import Check, Evidence, check_settings, run_checks
 from pytest_specbench.connection import RunPaths
+from pytest_specbench.loops import loop_stop
 from pytest_specbench.models.types import ModelClient
-from pytest_specbench.settings import BriefConfig, ModelConfig, RunSettings
+from pytest_specbench.scaffold.composite import scaffold_prompt
+from pytest_specbench.settings import BARE, BriefConfig, ModelConfig, RunSettings, ScaffoldConfig
 from pytest_specbench.stats import RunStats
 from pytest_specbench.transcript import Transcript
 from pytest_specbench.tree import SpecTree, read_tree
@@ -43,6 +46,8 @@ class SpecRun:
     transcript: Transcript
     stats: RunStats
     checks: tuple[Check, ...]
+    scaffold: ScaffoldConfig = BARE
+    """What the harness gave the model besides the spec server's tools."""
 
     @property
     def failed_checks(self) -> tuple[Check, ...]:
@@ -61,7 +66,7 @@ class SpecRun:
     def record(self) -> dict[str, Any]:
         """The run's fields of a results.json record (plain data, safe to send through xdist)."""
         return {
-            **base_record(self.test_id, self.model, self.brief),
+            **base_record(self.test_id, self.model, self.brief, self.scaffold),
             "checks": [{"name": c.name, "passed": c.passed, "detail": c.detail} for c in self.checks],
             "features": self.tree.feature_count,
             "total_features": self.tree.total_feature_count,
@@ -71,13 +76,16 @@ class SpecRun:
         }
 
 
-def base_record(test_id: str, model: ModelConfig, brief: BriefConfig) -> dict[str, Any]:
+def base_record(
+    test_id: str, model: ModelConfig, brief: BriefConfig, scaffold: ScaffoldConfig = BARE
+) -> dict[str, Any]:
     """The fields every record has, whether or not the run happened."""
     return {
         "version": RESULTS_VERSION,
         "test_id": test_id,
         "model": model.id,
         "brief": brief.id,
+        "scaffold": scaffold.id,
         "provider": str(model.provider),
         "model_name": model.model,
     }
@@ -109,18 +117,38 @@ async def execute(
     settings: RunSettings,
     paths: RunPaths,
     transcript: Transcript,
+    scaffold: ScaffoldConfig = BARE,
+    reminder: Callable[[], Awaitable[str]] | None = None,
 ) -> SpecRun:
     """Run the agent loop to its end, read the tree back and judge it.
+
+    `tools` already holds the scaffold's tools; `scaffold` adds its paragraph to the
+    system prompt, and `reminder` (the scaffold's, when it reminds) follows every batch of results.
 
     Raises:
         InfrastructureError: the model or the server failed; `transcript` keeps what happened.
     """
     started = monotonic()
-    limits = Limits(max_turns=settings.max_turns, timeout_s=settings.timeout_s)
+    limits = Limits(
+        max_turns=settings.max_turns,
+        timeout_s=settings.timeout_s,
+        max_tool_calls=settings.max_tool_calls,
+        max_total_tokens=settings.max_total_tokens,
+    )
+    system = "\n\n".join(part for part in (DEFAULT_SYSTEM_PROMPT, scaffold_prompt(scaffold)) if part)
     await run_agent(
-        client, tools, system=DEFAULT_SYSTEM_PROMPT, prompt=brief.prompt, limits=limits, transcript=transcript
+        client,
+        tools,
+        system=system,
+        prompt=brief.prompt,
+        limits=limits,
+        transcript=transcript,
+        stop_when=loop_stop(settings.loop_threshold) if settings.stop_on_loop else None,
+        reminder=reminder,
     )
     stats = RunStats.from_transcript(transcript, monotonic() - started)
     tree = read_tree(paths.specs_dir)
-    evidence = Evidence(transcript, tree, brief, paths.workspace, paths.specs_dir, {})
-    return SpecRun(test_id, model, brief, paths, tree, transcript, stats, run_checks(evidence))
+    evidence = Evidence(
+        transcript, tree, brief, paths.workspace, paths.specs_dir, check_settings(settings, brief)
+    )
+    return SpecRun(test_id, model, brief, paths, tree, transcript, stats, run_checks(evidence), scaffold)

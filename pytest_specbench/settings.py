@@ -20,7 +20,10 @@ __all__ = [
     "ModelConfig",
     "Provider",
     "RunSettings",
+    "ScaffoldConfig",
+    "ScaffoldTool",
     "ServerConfig",
+    "run_id",
 ]
 
 
@@ -50,6 +53,14 @@ class RunSettings:
     """The SDK's own retries of a failed request."""
     tool_timeout_s: float = 60.0
     """Seconds for one MCP tool call before the server counts as hung."""
+    max_tool_calls: int | None = None
+    """Tool calls at most before the run is stopped; None for no limit."""
+    max_total_tokens: int | None = None
+    """Input plus output tokens at most before the run is stopped; None for no limit."""
+    loop_threshold: int = 5
+    """Back-to-back repeats of one call (or of a cycle of two or three) that count as a loop."""
+    stop_on_loop: bool = True
+    """End the run as soon as a loop is detected, instead of letting it run into a limit."""
 
     @classmethod
     def field_names(cls) -> frozenset[str]:
@@ -135,6 +146,44 @@ class BriefConfig:
     """Check settings added by later checks (forbidden_topics, reference_features, ...)."""
 
 
+class ScaffoldTool(StrEnum):
+    """A tool set a scaffold gives the model besides the spec server's tools (`pytest_specbench.scaffold`)."""
+
+    TODO = "todo"
+    """`todo_write` / `todo_read`: a persistent todo list, each item pending, in_progress or done."""
+    PLAN = "plan"
+    """`plan_write` / `plan_read`: the ordered steps of the approach."""
+    NOTES = "notes"
+    """`notes_write` / `notes_read`: a scratchpad of free text."""
+
+
+@dataclass(frozen=True, slots=True)
+class ScaffoldConfig:
+    """What the harness gives the model besides the spec server: a built-in or a `[scaffolds.<id>]` table."""
+
+    id: str
+    tools: tuple[ScaffoldTool, ...] = ()
+    """The scaffold's tool sets; none for `bare`."""
+    remind: bool = False
+    """Append the current todo list to every batch of tool results (needs the todo tool)."""
+
+
+BARE = ScaffoldConfig("bare")
+"""Only the spec server's tools: the harness adds nothing (the default)."""
+FULL = ScaffoldConfig("full", tuple(ScaffoldTool), remind=True)
+"""Todo list, plan and notes, with the todo list reminded after every tool result."""
+BUILTIN_SCAFFOLDS = {scaffold.id: scaffold for scaffold in (BARE, FULL)}
+
+
+def run_id(model_id: str, brief_id: str, scaffold_id: str = BARE.id) -> str:
+    """The parametrization id of one run: `<model>-<brief>`, plus `-<scaffold>` unless it is bare.
+
+    The bare run keeps its id whatever `--scaffolds` selects, so its snapshot and history stay put.
+    """
+    suffix = "" if scaffold_id == BARE.id else f"-{scaffold_id}"
+    return f"{model_id}-{brief_id}{suffix}"
+
+
 @dataclass(frozen=True, slots=True)
 class Config:
     """A loaded specbench.toml."""
@@ -144,6 +193,8 @@ class Config:
     briefs: dict[str, BriefConfig]
     defaults: dict[str, Any] = field(default_factory=dict)
     """RunSettings fields set in [defaults]."""
+    scaffolds: dict[str, ScaffoldConfig] = field(default_factory=lambda: dict(BUILTIN_SCAFFOLDS))
+    """The built-in scaffolds, then the `[scaffolds.<id>]` tables."""
 
     def settings_for(self, model: ModelConfig, brief: BriefConfig) -> RunSettings:
         """The settings of one run; the precedence is in the module docstring."""

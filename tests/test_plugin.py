@@ -48,7 +48,7 @@ def test_scripted_run_counts_everywhere(
 
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(["*specbench*", "test_spec[[]writer-notes[]]*PASSED*3*7*4*11*610*65*"])
-    snapshot = pytester.path / "__snapshots__" / "test_specs" / "test_spec[writer-notes].md"
+    snapshot = pytester.path / "__snapshots__" / "test_suite_specs" / "test_spec[writer-notes].md"
     text = snapshot.read_text()
     assert text.count("\n## F-") == 3 and text.count("\n### R-") == 7
     (record,) = json.loads((pytester.path / "out" / "results.json").read_text())
@@ -142,17 +142,17 @@ def test_check_failures_fail_the_test_with_every_failed_check(
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(
         [
-            "*short on notes: 3 of 4 checks failed*",
-            '*files_exist: final answer names "specs/SPEC.md" — no such file*',
+            "*short on notes: 3 of 10 checks failed*",
+            '*no_false_claims: says "see specs/SPEC.md" — no such file*',
             "*min_requirements: 2 < 150*",
             "*min_features: 1 < 4*",
         ]
     )
-    result.stdout.fnmatch_lines(["*FAILED*files_exist*"])
+    result.stdout.fnmatch_lines(["*FAILED*no_false_claims*"])
     (record,) = json.loads((pytester.path / "out" / "results.json").read_text())
     assert record["outcome"] == "failed"
     assert [c["name"] for c in record["checks"] if not c["passed"]] == [
-        "files_exist",
+        "no_false_claims",
         "min_requirements",
         "min_features",
     ]
@@ -227,6 +227,7 @@ def test_help_lists_the_options(pytester: pytest.Pytester) -> None:
             "*--specbench-config=PATH*",
             "*--models=IDS*",
             "*--briefs=IDS*",
+            "*--scaffolds=IDS*",
             "*--specbench-strict*",
             "*--specbench-report=DIR*",
             "*--specbench-transport=*",

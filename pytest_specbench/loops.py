@@ -1,0 +1,115 @@
+"""Loops in a run: the same call again and again, or a short cycle of calls that gets nowhere.
+
+`find_loop` serves twice: after every turn, to end a looping run early (`stop_on_loop`),
+and after the run, for the `no_loop` check, so that both say the same thing.
+
+Two shapes count, each when it repeats `threshold` times back to back:
+
+* a streak: one tool with the same arguments (compared as canonical JSON, `stats.call_key`);
+  the same tool with other arguments is not a loop;
+* a cycle of two or three different calls (A, B, A, B, ...) in which no create_* call
+  succeeds: a cycle that keeps creating items is making progress, however repetitive
+  (duplicates are `tree_quality`'s business).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from pytest_specbench.agent import StopCheck
+from pytest_specbench.stats import call_key, identical_streaks
+from pytest_specbench.transcript import ToolCallEvent, Transcript
+
+__all__ = ["Loop", "find_loop", "loop_stop", "render_call"]
+
+CYCLE_PERIODS = (2, 3)
+ARGUMENTS_WIDTH = 60
+"""Characters of arguments shown per call in a verdict."""
+
+
+@dataclass(frozen=True, slots=True)
+class Loop:
+    """Calls repeated back to back: one call (a streak) or a cycle of two or three."""
+
+    calls: tuple[ToolCallEvent, ...]
+    """One period of the loop, as first made."""
+    repeats: int
+    """How many times the period ran in a row."""
+    start: int
+    """Index of the loop's first call among the run's tool calls."""
+
+    @property
+    def size(self) -> int:
+        """Calls spent in the loop."""
+        return len(self.calls) * self.repeats
+
+    def __str__(self) -> str:
+        turn = self.calls[0].turn
+        if len(self.calls) == 1:
+            return f"{render_call(self.calls[0])} called {self.repeats}× in a row from turn {turn}"
+        cycle = " → ".join(render_call(c) for c in self.calls)
+        return f"cycle {cycle} repeated {self.repeats}× from turn {turn}, no spec item created in between"
+
+
+def find_loop(calls: list[ToolCallEvent], threshold: int) -> Loop | None:
+    """The biggest loop that repeats at least `threshold` times (the earliest of equals), or None."""
+    found = sorted([*_streaks(calls), *_all_cycles(calls)], key=lambda loop: loop.start)
+    loops = [loop for loop in found if loop.repeats >= threshold]
+    return max(loops, key=lambda loop: loop.size) if loops else None
+
+
+def loop_stop(threshold: int) -> StopCheck:
+    """A `stop_when` for the agent loop: the loop's description once there is one."""
+
+    def check(transcript: Transcript) -> str | None:
+        loop = find_loop(transcript.tool_calls(), threshold)
+        return None if loop is None else str(loop)
+
+    return check
+
+
+def render_call(call: ToolCallEvent, width: int = ARGUMENTS_WIDTH) -> str:
+    """`name(key="value", ...)`, the arguments shortened to `width` characters."""
+    try:
+        arguments = json.loads(call.arguments)
+    except ValueError:
+        arguments = None
+    if isinstance(arguments, dict):
+        text = ", ".join(f"{k}={json.dumps(v, ensure_ascii=False)}" for k, v in arguments.items())
+    else:
+        text = call.arguments
+    text = " ".join(text.split())
+    return f"{call.name}({text if len(text) <= width else text[: width - 1] + '…'})"
+
+
+def _streaks(calls: list[ToolCallEvent]) -> Iterator[Loop]:
+    start = 0
+    for first, _, count in identical_streaks(calls):
+        yield Loop((first,), count, start)
+        start += count
+
+
+def _all_cycles(calls: list[ToolCallEvent]) -> Iterator[Loop]:
+    keys = [call_key(c) for c in calls]
+    for period in CYCLE_PERIODS:
+        yield from _cycles(calls, keys, period)
+
+
+def _cycles(calls: list[ToolCallEvent], keys: list[str], period: int) -> Iterator[Loop]:
+    """Each maximal stretch where every call repeats the one `period` calls before it."""
+    matched = 0  # calls in the current stretch that equal the call `period` before them
+    for i in range(period, len(keys) + 1):
+        if i < len(keys) and keys[i] == keys[i - period]:
+            matched += 1
+            continue
+        start = i - matched - period
+        repeating = matched >= period and len(set(keys[start : start + period])) > 1
+        if repeating and not any(_created(c) for c in calls[start:i]):
+            yield Loop(tuple(calls[start : start + period]), (matched + period) // period, start)
+        matched = 0
+
+
+def _created(call: ToolCallEvent) -> bool:
+    return call.name.startswith("create_") and not call.is_error
