@@ -27,7 +27,7 @@ from pytest_specbench.models.types import (
     Usage,
 )
 from pytest_specbench.run import SpecRun
-from pytest_specbench.settings import BriefConfig, Config, ModelConfig, RunSettings
+from pytest_specbench.settings import BriefConfig, Config, ModelConfig, RunSettings, ScaffoldConfig
 from pytest_specbench.stats import RunStats
 from pytest_specbench.transcript import Transcript
 from pytest_specbench.tree import Feature, Requirement, SpecTree
@@ -48,6 +48,7 @@ __all__ = [
     "Requirement",
     "RunSettings",
     "RunStats",
+    "ScaffoldConfig",
     "ServerError",
     "SpecRun",
     "SpecTree",

@@ -16,7 +16,7 @@ from pytest_specbench.connection import RunPaths, Transport
 from pytest_specbench.errors import ConfigError
 from pytest_specbench.report import ResultsCollector
 from pytest_specbench.session import RECORD_KEY, SESSION_KEY, SpecbenchSession
-from pytest_specbench.settings import BriefConfig, ModelConfig, RunSettings
+from pytest_specbench.settings import BARE, BriefConfig, ModelConfig, RunSettings, ScaffoldConfig
 
 if TYPE_CHECKING:
     from anyio.from_thread import BlockingPortal
@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from pytest_specbench.connection import MCPToolSession
     from pytest_specbench.models.types import ModelClient
     from pytest_specbench.run import SpecRun
+    from pytest_specbench.scaffold import ScaffoldedTools
 
 PARAMETRIZED = frozenset({"model", "brief"})
 
@@ -51,6 +52,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=None,
         metavar="IDS",
         help="Comma-separated brief ids to run (default: all in the config).",
+    )
+    group.addoption(
+        "--scaffolds",
+        dest="specbench_scaffolds",
+        default=None,
+        metavar="IDS",
+        help="Comma-separated scaffolds to run each pair with: bare, full or a [scaffolds.<id>] "
+        "(default: bare). Test ids of non-bare runs end in -<scaffold>.",
     )
     group.addoption(
         "--specbench-strict",
@@ -89,7 +98,8 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[SESSION_KEY] = session
     config.pluginmanager.register(SnapshotDefaults(), "specbench-snapshot")
     if not hasattr(config, "workerinput"):  # the controller, or a run without xdist
-        config.pluginmanager.register(ResultsCollector(session.report_dir), "specbench-results")
+        collector = ResultsCollector(session.report_dir, session.redact)
+        config.pluginmanager.register(collector, "specbench-results")
         if config.pluginmanager.hasplugin("xdist"):
             config.pluginmanager.register(WorkerSetup(session), "specbench-xdist")
 
@@ -114,14 +124,16 @@ class WorkerSetup:
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    """Parametrize every test that uses a run over the selected models × briefs."""
+    """Parametrize every test that uses a run over the selected models × briefs (× scaffolds, if used)."""
     if not PARAMETRIZED & set(metafunc.fixturenames):
         return
+    session = metafunc.config.stash[SESSION_KEY]
+    with_scaffold = "scaffold" in metafunc.fixturenames
     try:
-        pairs = metafunc.config.stash[SESSION_KEY].pairs()
+        params = session.runs() if with_scaffold else session.pairs()
     except ConfigError as exc:
         raise pytest.UsageError(str(exc)) from None
-    metafunc.parametrize(("model", "brief"), pairs)
+    metafunc.parametrize(("model", "brief", "scaffold") if with_scaffold else ("model", "brief"), params)
 
 
 @pytest.hookimpl(wrapper=True)
@@ -137,7 +149,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 def _record_for(item: pytest.Item, params: dict[str, Any]) -> dict[str, Any]:
     from pytest_specbench.run import base_record
 
-    return item.stash.get(RECORD_KEY, None) or base_record(item.name, params["model"], params["brief"])
+    record = item.stash.get(RECORD_KEY, None)
+    return record or base_record(item.name, params["model"], params["brief"], params.get("scaffold", BARE))
 
 
 @pytest.fixture
@@ -153,6 +166,12 @@ def brief() -> BriefConfig:
 
 
 @pytest.fixture
+def scaffold() -> ScaffoldConfig:
+    """The scaffold under test (bare unless --scaffolds selects more), parametrized like model and brief."""
+    raise pytest.UsageError("`scaffold` is parametrized from --scaffolds; is the config loaded?")
+
+
+@pytest.fixture
 def specbench_settings(request: pytest.FixtureRequest, model: ModelConfig, brief: BriefConfig) -> RunSettings:
     """The run's limits and sampling settings, model over brief over [defaults]."""
     return request.config.stash[SESSION_KEY].config.settings_for(model, brief)
@@ -163,7 +182,7 @@ def specbench_paths(brief: BriefConfig, tmp_path: Any) -> RunPaths:
     """The run's workspace, specs directory and codebase, all under tmp_path."""
     workspace = tmp_path / "workspace"
     workspace.mkdir()
-    return RunPaths(workspace=workspace, specs_dir=workspace / "specs", codebase=brief.codebase)
+    return RunPaths.for_brief(brief, workspace)
 
 
 @pytest.fixture
@@ -205,10 +224,28 @@ def mcp_server(
     """A client session connected to the brief's MCP server (the reference one unless the brief names one)."""
     from pytest_specbench.connection import open_tool_session
 
-    transport = request.config.stash[SESSION_KEY].transport
-    opened = open_tool_session(brief, specbench_paths, transport, specbench_settings.tool_timeout_s)
+    specbench = request.config.stash[SESSION_KEY]
+    timeout_s, redact = specbench_settings.tool_timeout_s, specbench.redact
+    opened = open_tool_session(brief, specbench_paths, specbench.transport, timeout_s, redact=redact)
     with specbench_portal.wrap_async_context_manager(opened) as session:
         yield session
+
+
+@pytest.fixture
+def specbench_tools(
+    mcp_server: MCPToolSession,
+    scaffold: ScaffoldConfig,
+    specbench_paths: RunPaths,
+    specbench_settings: RunSettings,
+    specbench_portal: BlockingPortal,
+) -> Iterator[ScaffoldedTools]:
+    """The tools the model is offered: the brief's MCP server plus the scaffold's (none for bare)."""
+    from pytest_specbench.scaffold import open_scaffolded_tools
+
+    directory = specbench_paths.workspace / "scaffold"
+    opened = open_scaffolded_tools(mcp_server, scaffold, directory, specbench_settings.tool_timeout_s)
+    with specbench_portal.wrap_async_context_manager(opened) as tools:
+        yield tools
 
 
 @pytest.fixture
@@ -216,15 +253,24 @@ def spec_run(
     request: pytest.FixtureRequest,
     model: ModelConfig,
     brief: BriefConfig,
+    scaffold: ScaffoldConfig,
     model_client: ModelClient,
-    mcp_server: MCPToolSession,
+    specbench_tools: ScaffoldedTools,
     specbench_paths: RunPaths,
     specbench_portal: BlockingPortal,
 ) -> SpecRun:
-    """The finished run of `model` on `brief`: its tree, transcript, stats and checks."""
+    """The finished run of `model` on `brief` with `scaffold`: its tree, transcript, stats and checks."""
     session = request.config.stash[SESSION_KEY]
     return session.run(
-        request.node, specbench_portal, model_client, mcp_server, model, brief, specbench_paths
+        request.node,
+        specbench_portal,
+        model_client,
+        specbench_tools,
+        model,
+        brief,
+        specbench_paths,
+        scaffold=scaffold,
+        reminder=specbench_tools.reminder,
     )
 
 
