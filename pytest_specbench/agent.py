@@ -7,8 +7,9 @@ model does wrong becomes a tool error result that it sees, and the loop goes on.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from time import monotonic
 from typing import Any, Protocol
 
@@ -35,7 +36,10 @@ from pytest_specbench.transcript import (
     Transcript,
 )
 
-__all__ = ["Limits", "StopCheck", "ToolOutcome", "ToolSession", "run_agent"]
+__all__ = ["MAX_ARGUMENT_CHARS", "Limits", "StopCheck", "ToolOutcome", "ToolSession", "run_agent"]
+
+MAX_ARGUMENT_CHARS = 100_000
+"""Longer arguments are refused: no spec item needs them, and every later request would carry them."""
 
 StopCheck = Callable[[Transcript], str | None]
 """Looks at the transcript after each turn; a non-None detail stops the run as a loop."""
@@ -137,7 +141,7 @@ class _Loop:
         started = monotonic()
         reply = await self.client.generate(self.system, messages, specs)
         self.transcript.append(_assistant_event(turn, reply, monotonic() - started))
-        messages.append(AssistantMessage(reply))
+        messages.append(AssistantMessage(_replayable(reply)))
         return reply
 
     async def _call(self, turn: int, call: ToolCall, names: set[str]) -> ToolResult:
@@ -146,10 +150,10 @@ class _Loop:
         self.transcript.append(
             ToolCallEvent(
                 turn=turn,
-                call_id=call.id,
-                name=call.name,
-                arguments=call.raw_arguments,
-                result=outcome.content,
+                call_id=_storable(call.id),
+                name=_storable(call.name),
+                arguments=_storable(call.raw_arguments),
+                result=_storable(outcome.content),
                 is_error=outcome.is_error,
                 seconds=monotonic() - started,
                 error_kind=kind,
@@ -180,10 +184,49 @@ async def _dispatch(
     if call.name not in names:
         text = f"Error: unknown tool {call.name!r}. Available tools: {', '.join(sorted(names))}."
         return ToolOutcome(text, is_error=True), "unknown_tool"
+    if problem := _unsendable(call):
+        return ToolOutcome(f"Error: {problem}.", is_error=True), "bad_arguments"
     outcome = await tools.call_tool(call.name, call.arguments)
     if not outcome.is_error:
         return outcome, None
     return outcome, "bad_arguments" if _is_validation_error(outcome.content) else "tool_error"
+
+
+def _unsendable(call: ToolCall) -> str | None:
+    """Why arguments that parsed cannot go to the server, if they cannot."""
+    if len(call.raw_arguments) > MAX_ARGUMENT_CHARS:
+        size, limit = len(call.raw_arguments), MAX_ARGUMENT_CHARS
+        return f"the arguments are {size:,} characters long, over the limit of {limit:,}; send less"
+    try:
+        json.dumps(call.arguments, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError as err:
+        # A lone surrogate (from a "\ud800" escape): the MCP client cannot encode it and would fail.
+        return f"the arguments are not valid Unicode text ({err.reason} at character {err.start}); send text"
+    return None
+
+
+def _storable(text: str) -> str:
+    """`text` with lone surrogates spelled out as \\udxxx, so every file and report can hold it."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _replayable(reply: AssistantTurn) -> AssistantTurn:
+    """The turn as it goes back to the provider: with a lone surrogate in it, no SDK could send it."""
+    calls = tuple(
+        replace(c, raw_arguments=_storable(c.raw_arguments), arguments=_storable_data(c.arguments))
+        for c in reply.tool_calls
+    )
+    return replace(reply, text=_storable(reply.text), tool_calls=calls)
+
+
+def _storable_data(value: Any) -> Any:
+    if isinstance(value, str):
+        return _storable(value)
+    if isinstance(value, dict):
+        return {_storable(str(k)): _storable_data(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_storable_data(v) for v in value]
+    return value
 
 
 def _is_validation_error(message: str) -> bool:
@@ -194,10 +237,13 @@ def _is_validation_error(message: str) -> bool:
 
 
 def _assistant_event(turn: int, reply: AssistantTurn, seconds: float) -> AssistantEvent:
-    calls = tuple({"id": c.id, "name": c.name, "arguments": c.raw_arguments} for c in reply.tool_calls)
+    calls = tuple(
+        {"id": _storable(c.id), "name": _storable(c.name), "arguments": _storable(c.raw_arguments)}
+        for c in reply.tool_calls
+    )
     return AssistantEvent(
         turn=turn,
-        text=reply.text,
+        text=_storable(reply.text),
         tool_calls=calls,
         input_tokens=reply.usage.input_tokens,
         output_tokens=reply.usage.output_tokens,

@@ -8,15 +8,18 @@ still goes through the SDK's client and server. An external server is a command
 
 from __future__ import annotations
 
+import os
 import sys
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+import tempfile
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 
 import anyio
+import anyio.lowlevel
 
 from pytest_specbench.agent import ToolOutcome
 from pytest_specbench.errors import ServerError
@@ -26,9 +29,25 @@ from pytest_specbench.settings import BriefConfig, ServerConfig
 if TYPE_CHECKING:
     from mcp import Client
 
-__all__ = ["MCPToolSession", "RunPaths", "Transport", "open_tool_session"]
+__all__ = ["MCPToolSession", "RunPaths", "StrayOutput", "Transport", "open_tool_session", "stderr_tail"]
 
 STDERR_TAIL_LINES = 15
+STDERR_TAIL_BYTES = 64 * 1024
+"""Only the end of the server's stderr is read, however much it wrote."""
+STDERR_TAIL_CHARS = 1500
+STRAY_GRACE_S = 2.0
+"""How long a pending request may still take once the server has written a stray line on stdout."""
+CONNECTION_CLOSED = -32000
+"""The JSON-RPC code the MCP SDK gives pending requests when the transport closes."""
+INVALID_PARAMS = -32602
+"""The JSON-RPC code of arguments a server refuses as a protocol error."""
+REQUEST_TIMEOUT = -32001
+"""The code of a request that got no answer within read_timeout_seconds."""
+_T = TypeVar("_T")
+
+
+def _unchanged(text: str) -> str:
+    return text
 
 
 class Transport(StrEnum):
@@ -53,57 +72,145 @@ class RunPaths:
         """The stdio server's stderr."""
         return self.workspace / "server.stderr.log"
 
+    @classmethod
+    def for_brief(cls, brief: BriefConfig, workspace: Path) -> RunPaths:
+        """The paths of a run in `workspace`; an external server's `specs_dir` is where its tree is read."""
+        paths = cls(workspace=workspace, specs_dir=workspace / "specs", codebase=brief.codebase)
+        if brief.server is None:
+            return paths
+        return cls(workspace, Path(paths.expand(brief.server.specs_dir)).resolve(), brief.codebase)
+
     def expand(self, template: str) -> str:
         """Replace {workspace}, {specs_dir} and {codebase} in a config string."""
         return template.format(workspace=self.workspace, specs_dir=self.specs_dir, codebase=self.codebase)
 
 
 class MCPToolSession:
-    """A connected MCP client seen as the agent loop's `ToolSession`."""
+    """A connected MCP client seen as the agent loop's `ToolSession`.
 
-    def __init__(self, client: Client, timeout_s: float, stderr: Path | None) -> None:
+    Every request is bounded by `timeout_s`, and every way the server can fail ends in a
+    one-line `ServerError` that names the cause and ends with the server's stderr tail.
+    """
+
+    def __init__(
+        self,
+        client: Client,
+        timeout_s: float,
+        stderr: Path | None,
+        *,
+        redact: Callable[[str], str] = _unchanged,
+        stray: StrayOutput | None = None,
+    ) -> None:
         self.client = client
         self.timeout_s = timeout_s
         self.stderr = stderr
+        self.redact = redact
+        self.stray = stray or StrayOutput()
 
     async def list_tools(self) -> list[ToolSpec]:
         """Every tool the server lists, across pages."""
-        result = await self._guard("tools/list", self.client.list_tools())
+        result = await self._guard("tools/list", self.client.list_tools)
         return [ToolSpec(t.name, t.description or "", dict(t.input_schema)) for t in result.tools]
 
     async def call_tool(self, name: str, arguments: dict[str, Any]) -> ToolOutcome:
         """Call one tool; its text content is the result the model sees."""
-        result = await self._guard(f"tool {name}", self.client.call_tool(name, arguments))
+        return await self._guard(f"tool {name}", lambda: self._call(name, arguments))
+
+    async def _call(self, name: str, arguments: dict[str, Any]) -> ToolOutcome:
+        from mcp.shared.exceptions import MCPError
+
+        try:
+            result = await self.client.call_tool(name, arguments)
+        except MCPError as exc:
+            if exc.code != INVALID_PARAMS:
+                raise
+            # Refused as a protocol error rather than as an error result: still the model's
+            # mistake, so the model sees it (worded so that it counts as bad_arguments).
+            return ToolOutcome(f"Error: {exc.message} (the server's validation error)", is_error=True)
         return ToolOutcome(_text_of(result.content), is_error=bool(result.is_error))
 
-    async def _guard(self, what: str, pending: Any) -> Any:
-        try:
-            with anyio.fail_after(self.timeout_s):
-                return await pending
-        except TimeoutError:
-            raise ServerError(
-                f"MCP server did not answer {what} within {self.timeout_s:g}s (tool_timeout_s){self._tail()}"
-            ) from None
-        except (anyio.BrokenResourceError, anyio.ClosedResourceError, anyio.EndOfStream, OSError) as exc:
-            raise ServerError(f"MCP server connection lost during {what}: {exc!r}{self._tail()}") from exc
-        except Exception as exc:
-            if type(exc).__name__ == "MCPError":
-                raise ServerError(f"MCP server failed {what}: {exc}{self._tail()}") from exc
-            raise
+    async def _guard(self, what: str, request: Callable[[], Awaitable[_T]]) -> _T:
+        from mcp.shared.exceptions import MCPError
+        from pydantic import ValidationError
 
-    def _tail(self) -> str:
-        return stderr_tail(self.stderr)
+        try:
+            with anyio.fail_after(self.timeout_s) as scope, self.stray.watching(scope):
+                return await request()
+        except TimeoutError:
+            if self.stray.line is not None:
+                problem = f"sent {self.stray.line!r}, which is not JSON-RPC, instead of answering {what}"
+                raise self._error(f"{problem} (a stdio server must log to stderr, not stdout)") from None
+            if self.stray.fault is not None:
+                raise self._error(f"failed {what}: its transport reported {self.stray.fault}") from None
+            raise self._error(f"did not answer {what} within {self.timeout_s:g}s (tool_timeout_s)") from None
+        except MCPError as exc:
+            if exc.code == CONNECTION_CLOSED:
+                raise self._error(f"closed the connection during {what} (it exited or crashed)") from exc
+            raise self._error(f"failed {what}: {_one_line(exc)}") from exc
+        except (anyio.BrokenResourceError, anyio.ClosedResourceError, anyio.EndOfStream, OSError) as exc:
+            raise self._error(f"connection lost during {what}: {_one_line(exc)}") from exc
+        except ValidationError as exc:
+            raise self._error(
+                f"answered {what} with a result that breaks the MCP schema: {_one_line(exc)}"
+            ) from exc
+
+    def _error(self, problem: str) -> ServerError:
+        return ServerError(self.redact(f"MCP server {problem}{stderr_tail(self.stderr)}"))
+
+
+class StrayOutput:
+    """What the transport reports outside any request: lines that are not JSON-RPC, or faults.
+
+    A stray line (a banner, a print on stdout) is tolerated; but once one arrives, a pending
+    request gets only STRAY_GRACE_S more to be answered, since its answer was probably that line.
+    """
+
+    def __init__(self) -> None:
+        self.line: str | None = None
+        """The last stray line, clipped."""
+        self.fault: str | None = None
+        """The last other fault the transport reported (an HTTP server's), on one line."""
+        self._pending: set[anyio.CancelScope] = set()
+
+    async def __call__(self, message: object) -> None:
+        """The client's message handler: notes stray lines and faults, ignores everything else."""
+        if isinstance(message, Exception):
+            self._note(message)
+        await anyio.lowlevel.checkpoint()
+
+    @contextmanager
+    def watching(self, scope: anyio.CancelScope) -> Iterator[None]:
+        """Shorten `scope`'s deadline if a stray line or fault arrives while it is open."""
+        self._pending.add(scope)
+        try:
+            yield
+        finally:
+            self._pending.discard(scope)
+
+    def _note(self, fault: Exception) -> None:
+        line = _unparsed_line(fault)
+        if line is not None and not line.strip():
+            return  # a blank line is harmless
+        if line is not None:
+            self.line = _clip(line.strip(), 200)
+        else:
+            self.fault = _one_line(fault)
+        soon = anyio.current_time() + STRAY_GRACE_S
+        for scope in self._pending:
+            scope.deadline = min(scope.deadline, soon)
 
 
 def stderr_tail(path: Path | None, lines: int = STDERR_TAIL_LINES) -> str:
     """The last lines of a server's stderr, formatted to end an error message ('' if none)."""
     if path is None or not path.exists():
         return ""
-    text = path.read_text(encoding="utf-8", errors="replace").strip()
+    with path.open("rb") as handle:
+        handle.seek(max(path.stat().st_size - STDERR_TAIL_BYTES, 0))
+        text = handle.read().decode("utf-8", errors="replace").strip()
     if not text:
         return ""
-    tail = " | ".join(text.splitlines()[-lines:])
-    return f"; server stderr: {tail}"
+    tail = " | ".join(line.strip() for line in text.splitlines()[-lines:] if line.strip())
+    return f"; server stderr: {_clip(tail, STDERR_TAIL_CHARS)}"
 
 
 def _text_of(content: list[Any]) -> str:
@@ -115,18 +222,37 @@ def _text_of(content: list[Any]) -> str:
 
 @asynccontextmanager
 async def open_tool_session(
-    brief: BriefConfig, paths: RunPaths, transport: Transport, timeout_s: float
+    brief: BriefConfig,
+    paths: RunPaths,
+    transport: Transport,
+    timeout_s: float,
+    *,
+    redact: Callable[[str], str] = _unchanged,
 ) -> AsyncIterator[MCPToolSession]:
     """Start or reach the brief's MCP server and yield a connected session.
+
+    On exit a stdio server is stopped (stdin closed, then SIGTERM and SIGKILL to its
+    process group, by the SDK) and its stderr log is redacted in place.
+
+    Args:
+        brief: names an external server, or none for the reference server.
+        paths: the run's directories; the server's stderr goes to `paths.server_log`.
+        transport: how the reference server runs.
+        timeout_s: the bound on the handshake and on every request (tool_timeout_s).
+        redact: applied to error messages and to the stderr log.
 
     Raises:
         ServerError: the server could not be started or did not complete the handshake.
     """
     paths.specs_dir.mkdir(parents=True, exist_ok=True)
-    with open(paths.server_log, "w", encoding="utf-8") as errlog:
-        target = _target(brief, paths, transport, errlog)
-        async with _connected(target, paths, timeout_s) as client:
-            yield MCPToolSession(client, timeout_s, paths.server_log)
+    stray = StrayOutput()
+    try:
+        with open(paths.server_log, "w", encoding="utf-8") as errlog:
+            target = _target(brief, paths, transport, errlog)
+            async with _connected(target, paths, timeout_s, stray, redact) as client:
+                yield MCPToolSession(client, timeout_s, paths.server_log, redact=redact, stray=stray)
+    finally:
+        _redact_file(paths.server_log, redact)
 
 
 def _target(brief: BriefConfig, paths: RunPaths, transport: Transport, errlog: TextIO) -> Any:
@@ -158,24 +284,64 @@ def _external_target(server: ServerConfig, paths: RunPaths, errlog: TextIO) -> A
 
 
 @asynccontextmanager
-async def _connected(target: Any, paths: RunPaths, timeout_s: float) -> AsyncIterator[Client]:
+async def _connected(
+    target: Any, paths: RunPaths, timeout_s: float, stray: StrayOutput, redact: Callable[[str], str]
+) -> AsyncIterator[Client]:
     from mcp import Client
 
     # The handshake is bounded by read_timeout_seconds: wrapping __aenter__ in a
     # cancel scope would break anyio's nesting, as the client opens task groups there.
-    client = Client(target, read_timeout_seconds=timeout_s)
+    client = Client(target, read_timeout_seconds=timeout_s, message_handler=stray)
     try:
         await client.__aenter__()
     except Exception as exc:
-        tail = stderr_tail(paths.server_log)
-        raise ServerError(f"MCP server could not be started or reached: {_one_line(exc)}{tail}") from exc
+        cause = _startup_cause(exc, timeout_s) + (
+            f" (it wrote {stray.line!r} on stdout)" if stray.line else ""
+        )
+        message = f"MCP server could not be started or reached: {cause}{stderr_tail(paths.server_log)}"
+        raise ServerError(redact(message)) from None  # one line: the cause is in the message
     try:
         yield client
     finally:
         await client.__aexit__(*sys.exc_info())
 
 
+def _startup_cause(exc: BaseException, timeout_s: float) -> str:
+    if isinstance(exc, BaseExceptionGroup) and exc.exceptions:
+        return _startup_cause(exc.exceptions[0], timeout_s)
+    code = getattr(exc, "code", None)
+    if code == CONNECTION_CLOSED:
+        return "it exited before the handshake"
+    if code == REQUEST_TIMEOUT:
+        return f"no answer to the handshake within {timeout_s:g}s (tool_timeout_s)"
+    return _one_line(exc)
+
+
 def _one_line(exc: BaseException) -> str:
     if isinstance(exc, BaseExceptionGroup) and exc.exceptions:
         return _one_line(exc.exceptions[0])
     return f"{type(exc).__name__}: {exc}".splitlines()[0]
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _unparsed_line(fault: Exception) -> str | None:
+    """The text the SDK could not parse as JSON-RPC (pydantic keeps it as the error's input)."""
+    errors = getattr(fault, "errors", None)
+    try:
+        line = errors()[0].get("input") if callable(errors) else None
+    except (IndexError, TypeError, AttributeError):
+        return None
+    return line if isinstance(line, str) else None
+
+
+def _redact_file(path: Path, redact: Callable[[str], str]) -> None:
+    """Rewrite a log with its secrets redacted, line by line and atomically."""
+    if redact is _unchanged or not path.is_file():
+        return
+    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    with os.fdopen(fd, "w", encoding="utf-8") as out, path.open(encoding="utf-8", errors="replace") as log:
+        out.writelines(redact(line) for line in log)
+    os.replace(temp, path)

@@ -12,10 +12,13 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from pytest_specbench.effect import render_effect, with_effect
 
 __all__ = ["ResultsCollector", "outcome_of", "write_json_atomic"]
 
@@ -37,8 +40,10 @@ WHY_WIDTH = 70
 class ResultsCollector:
     """Merges per-phase records into one record per test; registered on the controller only."""
 
-    def __init__(self, report_dir: Path | None) -> None:
+    def __init__(self, report_dir: Path | None, redact: Callable[[str], str] = lambda text: text) -> None:
         self.report_dir = report_dir
+        self.redact = redact
+        """Applied to every string of a record before it is kept: no API key reaches the table or file."""
         self.records: dict[str, dict[str, Any]] = {}
 
     @pytest.hookimpl
@@ -48,28 +53,42 @@ class ResultsCollector:
         if data is None:
             return
         record = self.records.setdefault(report.nodeid, {"nodeid": report.nodeid})
-        record.update(data)
+        record.update(_scrubbed(data, self.redact))
         outcome = outcome_of(report, record.get("outcome"))
         if outcome is not None:
             record["outcome"] = outcome
             record.setdefault("error", None)
             if outcome == "error" and not record["error"]:
-                record["error"] = _cause(report)
+                record["error"] = self.redact(_cause(report))
             if outcome == "skipped":
-                record["skip_reason"] = _skip_reason(report)
+                record["skip_reason"] = self.redact(_skip_reason(report))
         if report.when == "teardown" and self.report_dir is not None:
-            write_json_atomic(self.report_dir / "results.json", list(self.records.values()))
+            write_json_atomic(self.report_dir / "results.json", with_effect(list(self.records.values())))
 
     @pytest.hookimpl
     def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
-        """Draw one row per run."""
+        """Draw one row per run, then the scaffold effect when a scaffold was in play."""
         if not self.records:
             return
         terminalreporter.section("specbench")
         for line in render_table(list(self.records.values())):
             terminalreporter.write_line(line)
+        if effect := render_effect(list(self.records.values())):
+            terminalreporter.section("specbench: scaffold effect (change against bare)")
+            for line in effect:
+                terminalreporter.write_line(line)
         if self.report_dir is not None:
             terminalreporter.write_line(f"results: {self.report_dir / 'results.json'}")
+
+
+def _scrubbed(value: Any, redact: Callable[[str], str]) -> Any:
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {key: _scrubbed(item, redact) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_scrubbed(item, redact) for item in value]
+    return value
 
 
 def outcome_of(report: pytest.TestReport, previous: str | None) -> str | None:
@@ -132,7 +151,12 @@ def write_json_atomic(path: Path, data: Any) -> None:
     """Write JSON so that a reader (or a crash) never sees half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        json.dump(data, handle, indent=2, ensure_ascii=False)
-        handle.write("\n")
-    os.replace(tmp, path)
+    try:
+        # backslashreplace: a lone surrogate a model produced is written as its \u escape.
+        with os.fdopen(fd, "w", encoding="utf-8", errors="backslashreplace") as handle:
+            json.dump(data, handle, indent=2, ensure_ascii=False)
+            handle.write("\n")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -20,11 +20,14 @@ import pytest
 from pytest_specbench.config import find_config, load_config
 from pytest_specbench.connection import RunPaths, Transport
 from pytest_specbench.errors import ConfigError, InfrastructureError, MissingCredentials
+from pytest_specbench.redact import RedactingClient, RedactingTools, Redactor
 from pytest_specbench.run import SpecRun, base_record, execute
-from pytest_specbench.settings import BriefConfig, Config, ModelConfig, Provider
+from pytest_specbench.settings import BARE, BriefConfig, Config, ModelConfig, Provider, ScaffoldConfig, run_id
 from pytest_specbench.transcript import Transcript
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
     from anyio.from_thread import BlockingPortal
 
     from pytest_specbench.agent import ToolSession
@@ -51,8 +54,11 @@ class SpecbenchSession:
     """Shared by every process of the session: where local model servers are recorded."""
     owner_pid: int | None = None
     """The controller's pid in a worker (local servers outlive the worker that started them)."""
+    scaffold_ids: tuple[str, ...] = (BARE.id,)
+    """`--scaffolds`: the third axis of the parametrization."""
     _config: Config | None = field(default=None, init=False)
     _local: LocalServers | None = field(default=None, init=False)
+    _redactor: Redactor | None = field(default=None, init=False)
 
     @classmethod
     def from_config(cls, config: pytest.Config) -> SpecbenchSession:
@@ -73,6 +79,7 @@ class SpecbenchSession:
             report_dir=(config.invocation_params.dir / report).resolve() if report else None,
             local_dir=Path(worker.get("specbench_local_dir") or tempfile.mkdtemp(prefix="specbench-local-")),
             owner_pid=int(worker["specbench_owner_pid"]) if "specbench_owner_pid" in worker else None,
+            scaffold_ids=tuple(dict.fromkeys(_split(config.getoption("specbench_scaffolds")))) or (BARE.id,),
         )
 
     @property
@@ -90,6 +97,18 @@ class SpecbenchSession:
             self._check_selection(self._config)
         return self._config
 
+    @property
+    def redactor(self) -> Redactor:
+        """Scrubs the configured API keys and key-shaped text from whatever the session writes."""
+        if self._redactor is None:
+            present = self.config_path is not None and self.config_path.exists()
+            self._redactor = Redactor.from_config(self.config if present else None)
+        return self._redactor
+
+    def redact(self, text: str) -> str:
+        """`text` with every secret replaced by [REDACTED]."""
+        return self.redactor(text)
+
     def load_if_present(self) -> None:
         """Load (and so validate) the config now, when there is one to load."""
         if self.explicit_config or (self.config_path is not None and self.config_path.exists()):
@@ -99,6 +118,7 @@ class SpecbenchSession:
         for option, wanted, known in (
             ("--models", self.model_ids, config.models),
             ("--briefs", self.brief_ids, config.briefs),
+            ("--scaffolds", self.scaffold_ids, config.scaffolds),
         ):
             unknown = [i for i in wanted if i not in known]
             if unknown:
@@ -111,10 +131,18 @@ class SpecbenchSession:
 
     def pairs(self) -> list[Any]:
         """One `pytest.param(model, brief)` per selected pair, with its id and xfail mark."""
+        return [_param(m, b) for m, b in self._selected_pairs()]
+
+    def runs(self) -> list[Any]:
+        """One `pytest.param(model, brief, scaffold)` per selected pair and scaffold."""
+        scaffolds = [self.config.scaffolds[i] for i in self.scaffold_ids]
+        return [_param(m, b, s) for m, b in self._selected_pairs() for s in scaffolds]
+
+    def _selected_pairs(self) -> list[tuple[ModelConfig, BriefConfig]]:
         config = self.config
         models = [m for i, m in config.models.items() if not self.model_ids or i in self.model_ids]
         briefs = [b for i, b in config.briefs.items() if not self.brief_ids or i in self.brief_ids]
-        return [_param(m, b) for m in models for b in briefs]
+        return [(m, b) for m in models for b in briefs]
 
     def api_key(self, model: ModelConfig) -> str | None:
         """The model's key from the environment; skip (or, under --specbench-strict, error) if missing."""
@@ -159,6 +187,8 @@ class SpecbenchSession:
         model: ModelConfig,
         brief: BriefConfig,
         paths: RunPaths,
+        scaffold: ScaffoldConfig = BARE,
+        reminder: Callable[[], Awaitable[str]] | None = None,
     ) -> SpecRun:
         """Execute one run and leave its record on the item, also when it errors."""
         __tracebackhide__ = True
@@ -166,21 +196,30 @@ class SpecbenchSession:
         settings = self.config.settings_for(model, brief)
         job = functools.partial(
             execute,
-            client,
-            tools,
+            RedactingClient(client, self.redactor),
+            RedactingTools(tools, self.redactor),
             test_id=item.name,
             model=model,
             brief=brief,
             settings=settings,
             paths=paths,
             transcript=transcript,
+            scaffold=scaffold,
+            reminder=reminder,
         )
+        pending = portal.start_task_soon(job)
         try:
-            result = portal.call(job)
+            result = pending.result()
         except InfrastructureError as exc:
-            item.stash[RECORD_KEY] = {**base_record(item.name, model, brief), "error": str(exc)}
+            message = self.redact(str(exc))
+            item.stash[RECORD_KEY] = {**base_record(item.name, model, brief, scaffold), "error": message}
             self._save_transcript(item.name, transcript)
-            raise type(exc)(str(exc)) from None  # one line, not the SDK's whole stack
+            raise type(exc)(message) from None  # one line, not the SDK's whole stack
+        except BaseException:
+            # Ctrl-C lands here, in the main thread, while the run goes on in the portal's:
+            # cancel it, or the portal would wait at teardown for whatever it is stuck in.
+            pending.cancel()
+            raise
         item.stash[RECORD_KEY] = result.record()
         self._save_transcript(item.name, transcript)
         return result
@@ -190,18 +229,21 @@ class SpecbenchSession:
             return
         target = self.report_dir / "transcripts" / f"{test_id}.jsonl"
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(transcript.to_jsonl(header={"test_id": test_id}), encoding="utf-8")
+        text = transcript.to_jsonl(redact=self.redactor, header={"test_id": test_id})
+        target.write_text(text, encoding="utf-8", errors="backslashreplace")
 
 
 SESSION_KEY = pytest.StashKey[SpecbenchSession]()
 
 
-def _param(model: ModelConfig, brief: BriefConfig) -> Any:
+def _param(model: ModelConfig, brief: BriefConfig, scaffold: ScaffoldConfig | None = None) -> Any:
     reason = model.xfail or brief.xfail
     # raises=AssertionError: only a verdict is the expected failure; an infrastructure
     # fault of a known-bad model must still show as an ERROR.
     marks = [pytest.mark.xfail(reason=reason, strict=True, raises=AssertionError)] if reason else []
-    return pytest.param(model, brief, id=f"{model.id}-{brief.id}", marks=[pytest.mark.specbench, *marks])
+    values = (model, brief) if scaffold is None else (model, brief, scaffold)
+    test_id = run_id(model.id, brief.id, (scaffold or BARE).id)
+    return pytest.param(*values, id=test_id, marks=[pytest.mark.specbench, *marks])
 
 
 def _split(value: str | None) -> tuple[str, ...]:

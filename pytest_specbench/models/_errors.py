@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+import anyio
 import httpx2
 
 from ..errors import ProviderError
@@ -27,11 +28,17 @@ __all__ = [
     "UnexpectedResponse",
     "counting_attempts",
     "http_client",
+    "resend_broken_streams",
     "tool_call",
 ]
 
 _MESSAGE_LIMIT = 200
 _E = TypeVar("_E", bound=BaseException)
+_R = TypeVar("_R")
+_RETRIED_EVENTS = frozenset({"overloaded_error", "api_error", "rate_limit_error", "server_error"})
+"""Error events inside a stream that a new request may not meet (not `invalid_request_error`)."""
+_FIRST_BACKOFF_S = 0.5
+"""As the SDKs' own first backoff."""
 
 
 class UnexpectedResponse(Exception):
@@ -69,6 +76,32 @@ async def _count_request(request: httpx2.Request) -> None:
     attempts = _current.get()
     if attempts is not None:
         attempts.requests += 1
+
+
+async def resend_broken_streams(
+    send: Callable[[], Awaitable[_R]], attempts: Attempts, max_retries: int
+) -> _R:
+    """`send()`, sent again while its stream breaks off mid-answer and retries are left.
+
+    The SDKs retry a request until its response headers arrive; a stream cut after them, or
+    an error event inside it (Anthropic's mid-stream `overloaded_error`), comes here instead.
+    It is sent again after the SDKs' backoff, within the same `max_retries`, and counted.
+    """
+    while True:
+        try:
+            return await send()
+        except Exception as err:
+            if attempts.retries >= max_retries or not _broke_off(err):
+                raise
+        await anyio.sleep(_FIRST_BACKOFF_S * 2**attempts.retries)
+
+
+def _broke_off(err: Exception) -> bool:
+    if _find(err, httpx2.TransportError) is not None:
+        return True
+    body = getattr(err, "body", None)
+    error = body.get("error", body) if isinstance(body, dict) else None
+    return isinstance(error, dict) and error.get("type") in _RETRIED_EVENTS
 
 
 def http_client(timeout_s: float) -> httpx2.AsyncClient:
@@ -136,7 +169,7 @@ class ErrorContext:
         response = getattr(err, "response", None)
         if isinstance(response, httpx2.Response) and response.status_code >= 400:
             return self._status(response, after)
-        return self._unreadable(err, response)
+        return self._unreadable(err, response, after)
 
     def _status(self, response: httpx2.Response, after: str) -> str:
         status = response.status_code
@@ -154,7 +187,7 @@ class ErrorContext:
             )
         return f"HTTP {status}{after}: {said}"
 
-    def _unreadable(self, err: Exception, response: object) -> str:
+    def _unreadable(self, err: Exception, response: object, after: str) -> str:
         decode = _find(err, json.JSONDecodeError)
         if decode is not None or isinstance(err, UnexpectedResponse):
             detail = str(err) if isinstance(err, UnexpectedResponse) else f"not JSON: {decode}"
@@ -162,7 +195,7 @@ class ErrorContext:
         said = _message_in(getattr(err, "body", None))
         if said is not None or isinstance(response, httpx2.Response):
             # An error event inside a 200 stream, or a body the SDK could not validate.
-            return f"the server reported an error inside its answer: {_one_line(said or str(err))}"
+            return f"the server reported an error inside its answer{after}: {_one_line(said or str(err))}"
         return _one_line(f"{type(err).__name__}: {err}")
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass, field, replace
 from typing import Literal, TypeAlias
@@ -27,7 +28,14 @@ from anthropic.types import (
 from anthropic.types import Message as AnthropicMessage
 
 from ..settings import ModelConfig, RunSettings
-from ._errors import ErrorContext, UnexpectedResponse, counting_attempts, http_client, tool_call
+from ._errors import (
+    ErrorContext,
+    UnexpectedResponse,
+    counting_attempts,
+    http_client,
+    resend_broken_streams,
+    tool_call,
+)
 from .types import (
     AssistantMessage,
     AssistantTurn,
@@ -75,6 +83,7 @@ class AnthropicMessagesClient:
             api_key: the key, or None for a server that takes none.
         """
         self._model = model
+        self._max_retries = settings.max_retries
         self._sdk = anthropic.AsyncAnthropic(
             api_key=api_key or NO_KEY,
             base_url=model.base_url,
@@ -98,7 +107,8 @@ class AnthropicMessagesClient:
         with counting_attempts() as attempts:
             try:
                 if self._model.stream:
-                    turn = await self._stream(system, params, tool_params)
+                    send = functools.partial(self._stream, system, params, tool_params)
+                    turn = await resend_broken_streams(send, attempts, self._max_retries)
                 else:
                     turn = await self._complete(system, params, tool_params)
             except _FAILURES as err:

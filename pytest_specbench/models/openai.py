@@ -3,6 +3,7 @@ server (LM Studio, Ollama, vLLM, llama.cpp)."""
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -22,7 +23,14 @@ from openai.types.chat import (
 from openai.types.completion_usage import CompletionUsage
 
 from ..settings import ModelConfig, Provider, RunSettings
-from ._errors import ErrorContext, UnexpectedResponse, counting_attempts, http_client, tool_call
+from ._errors import (
+    ErrorContext,
+    UnexpectedResponse,
+    counting_attempts,
+    http_client,
+    resend_broken_streams,
+    tool_call,
+)
 from .types import (
     AssistantMessage,
     AssistantTurn,
@@ -59,6 +67,7 @@ class OpenAIChatClient:
             raise ValueError(f"model {model.id!r}: a llamacpp model needs the base_url of its started server")
         self._model = model
         self._temperature = settings.temperature
+        self._max_retries = settings.max_retries
         self._sdk = openai.AsyncOpenAI(
             api_key=api_key or NO_KEY,
             base_url=model.base_url,
@@ -82,7 +91,8 @@ class OpenAIChatClient:
         with counting_attempts() as attempts:
             try:
                 if self._model.stream:
-                    turn = await self._stream(params, functions)
+                    send = functools.partial(self._stream, params, functions)
+                    turn = await resend_broken_streams(send, attempts, self._max_retries)
                 else:
                     turn = await self._complete(params, functions)
             except _FAILURES as err:

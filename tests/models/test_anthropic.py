@@ -34,6 +34,7 @@ TOOLS = (
         {"type": "object", "properties": {"title": {"type": "string"}}, "required": ["title"]},
     ),
 )
+ONE_RETRY = RunSettings(request_timeout_s=2.0, max_retries=1)
 FAST = RunSettings(request_timeout_s=2.0, max_retries=2)
 HINT = "is base_url the API root (the SDK adds /v1/messages)?"
 
@@ -389,12 +390,13 @@ def test_dropped_connection(provider: FakeProvider, stream: bool) -> None:
 
 
 def test_stream_cut_short(provider: FakeProvider) -> None:
-    provider.script("claude-test", [Reply(text="Never whole.", faults=[Fault(kind="cut_stream")])])
+    provider.script("claude-test", [Reply(text="Never whole.", faults=[Fault(kind="cut_stream")] * 2)])
 
-    message = failure(model_for(provider, True))
+    message = failure(model_for(provider, True), settings=ONE_RETRY)
 
-    assert "broke off the connection before a complete answer" in message
+    assert "broke off the connection before a complete answer after 1 retry" in message
     assert "incomplete chunked read" in message
+    assert len(provider.requests) == 2
 
 
 @pytest.mark.parametrize(
@@ -430,9 +432,11 @@ def test_unreadable_answer(
 def test_error_inside_a_stream(provider: FakeProvider) -> None:
     provider.script(
         "claude-test",
-        [Reply(text="Never.", faults=[Fault(status=529, kind="error_event", message="Overloaded")])],
+        [Reply(text="Never.", faults=[Fault(status=529, kind="error_event", message="Overloaded")] * 2)],
     )
 
-    message = failure(model_for(provider, True))
+    message = failure(model_for(provider, True), settings=ONE_RETRY)
 
-    assert message == "model 'claude': the server reported an error inside its answer: Overloaded"
+    assert message == (
+        "model 'claude': the server reported an error inside its answer after 1 retry: Overloaded"
+    )

@@ -35,6 +35,7 @@ TOOLS = (
         {"type": "object", "properties": {"title": {"type": "string"}}, "required": ["title"]},
     ),
 )
+ONE_RETRY = RunSettings(request_timeout_s=2.0, max_retries=1)
 FAST = RunSettings(request_timeout_s=2.0, max_retries=2, temperature=0.25)
 
 
@@ -430,12 +431,13 @@ def test_dropped_connection(provider: FakeProvider, stream: bool) -> None:
 
 
 def test_stream_cut_short(provider: FakeProvider) -> None:
-    provider.script("qwen", [Reply(text="Never whole.", faults=[Fault(kind="cut_stream")])])
+    provider.script("qwen", [Reply(text="Never whole.", faults=[Fault(kind="cut_stream")] * 2)])
 
-    message = failure(model_for(provider, True))
+    message = failure(model_for(provider, True), settings=ONE_RETRY)
 
-    assert "broke off the connection before a complete answer" in message
+    assert "broke off the connection before a complete answer after 1 retry" in message
     assert "incomplete chunked read" in message
+    assert len(provider.requests) == 2
 
 
 @pytest.mark.parametrize(
@@ -475,9 +477,11 @@ def test_unreadable_answer(
 
 def test_error_inside_a_stream(provider: FakeProvider) -> None:
     provider.script(
-        "qwen", [Reply(text="Never.", faults=[Fault(kind="error_event", message="out of memory")])]
+        "qwen", [Reply(text="Never.", faults=[Fault(kind="error_event", message="out of memory")] * 2)]
     )
 
-    message = failure(model_for(provider, True))
+    message = failure(model_for(provider, True), settings=ONE_RETRY)
 
-    assert message == "model 'local': the server reported an error inside its answer: out of memory"
+    assert message == (
+        "model 'local': the server reported an error inside its answer after 1 retry: out of memory"
+    )
