@@ -20,6 +20,7 @@ import anyio
 import httpx2
 
 from ..errors import ProviderError
+from ..settings import ModelConfig, RunSettings
 from .types import ToolCall
 
 __all__ = [
@@ -143,6 +144,20 @@ class ErrorContext:
     """The API key, scrubbed from every message should a server echo it; None when none is sent."""
     base_url_hint: str = "is base_url the API endpoint?"
     """The fix for an answer that cannot be read, which usually means a wrong base_url."""
+
+    @classmethod
+    def for_client(
+        cls, model: ModelConfig, settings: RunSettings, base_url: object, api_key: str | None, hint: str
+    ) -> ErrorContext:
+        """The context of an adapter built for `model`; `base_url` is the SDK client's resolved one."""
+        return cls(
+            model_id=model.id,
+            base_url=str(base_url).rstrip("/"),
+            key_variable=model.key_variable,
+            request_timeout_s=settings.request_timeout_s,
+            secret=api_key,
+            base_url_hint=hint,
+        )
 
     def explain(self, err: Exception, retries: int) -> ProviderError:
         """A ProviderError naming the cause of `err` and what to do about it."""

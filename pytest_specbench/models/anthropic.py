@@ -91,14 +91,7 @@ class AnthropicMessagesClient:
             timeout=settings.request_timeout_s,
             http_client=http_client(settings.request_timeout_s),
         )
-        self._errors = ErrorContext(
-            model_id=model.id,
-            base_url=str(self._sdk.base_url).rstrip("/"),
-            key_variable=model.key_variable,
-            request_timeout_s=settings.request_timeout_s,
-            secret=api_key,
-            base_url_hint=_BASE_URL_HINT,
-        )
+        self._errors = ErrorContext.for_client(model, settings, self._sdk.base_url, api_key, _BASE_URL_HINT)
 
     async def generate(self, system: str, messages: list[Message], tools: list[ToolSpec]) -> AssistantTurn:
         """Send the conversation and return the model's next turn (see `ModelClient`)."""
