@@ -132,6 +132,8 @@ class _Loop:
                 return StopEvent("final_answer", f"final answer at turn {turn}")
             results = [await self._call(turn, call, names) for call in reply.tool_calls]
             note = await self.reminder() if self.reminder else ""
+            if note:
+                self.transcript.append(MessageEvent("user", note))  # what the model was shown, as sent
             messages.append(ToolResultsMessage(tuple(results), reminder=note))
             if stop := self._limit_reached(turn):
                 return stop

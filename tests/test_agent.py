@@ -177,9 +177,11 @@ def test_reminder_is_sent_after_tool_results(tmp_path: Path) -> None:
 
     client = ScriptedClient([Reply.tool("list_files"), Reply.tool("list_files"), Reply.final("ok")])
 
-    drive(tmp_path, client, reminder=reminder)
+    _, transcript = drive(tmp_path, client, reminder=reminder)
 
     assert len(seen) == 2
+    shown = [e.text for e in transcript.events if e.kind == "message" and e.role == "user"]
+    assert shown == ["Specify it.", "todo: 1 pending", "todo: 1 pending"]
 
 
 def test_transcript_round_trips_through_jsonl(tmp_path: Path) -> None:
