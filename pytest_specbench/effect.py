@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from pytest_specbench._text import align
 from pytest_specbench.settings import BARE
 
 __all__ = ["COMPARED", "render_effect", "with_effect"]
@@ -40,9 +41,7 @@ def render_effect(records: list[dict[str, Any]]) -> list[str]:
     if all(_scaffold(r) == BARE.id for r in records):
         return []
     ordered = sorted(with_effect(records), key=_order(records))
-    rows = [list(_COLUMNS)] + [_row(r) for r in ordered]
-    widths = [max(len(row[i]) for row in rows) for i in range(len(_COLUMNS))]
-    return ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows]
+    return align([list(_COLUMNS)] + [_row(r) for r in ordered])
 
 
 def _changes(record: dict[str, Any], bare: dict[str, Any] | None) -> dict[str, Any]:

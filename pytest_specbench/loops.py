@@ -18,6 +18,7 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from pytest_specbench._text import shorten
 from pytest_specbench.agent import StopCheck
 from pytest_specbench.stats import call_key, identical_streaks
 from pytest_specbench.transcript import ToolCallEvent, Transcript
@@ -80,8 +81,7 @@ def render_call(call: ToolCallEvent, width: int = ARGUMENTS_WIDTH) -> str:
         text = ", ".join(f"{k}={json.dumps(v, ensure_ascii=False)}" for k, v in arguments.items())
     else:
         text = call.arguments
-    text = " ".join(text.split())
-    return f"{call.name}({text if len(text) <= width else text[: width - 1] + '…'})"
+    return f"{call.name}({shorten(text, width)})"
 
 
 def _streaks(calls: list[ToolCallEvent]) -> Iterator[Loop]:

@@ -20,7 +20,7 @@ import math
 import os
 import re
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -28,7 +28,7 @@ from pytest_specbench.agent import ToolOutcome, ToolSession
 from pytest_specbench.models.types import AssistantTurn, Message, ModelClient, ToolCall, ToolSpec
 from pytest_specbench.settings import Config
 
-__all__ = ["REDACTED", "RedactingClient", "RedactingTools", "Redactor"]
+__all__ = ["REDACTED", "RedactingClient", "RedactingTools", "Redactor", "redact_data"]
 
 REDACTED = "[REDACTED]"
 MIN_SECRET_LENGTH = 8
@@ -98,13 +98,7 @@ class Redactor:
 
     def data(self, value: Any) -> Any:
         """A copy of JSON-like data (dicts, lists, strings, numbers) with every string redacted."""
-        if isinstance(value, str):
-            return self(value)
-        if isinstance(value, Mapping):
-            return {key: self.data(item) for key, item in value.items()}
-        if isinstance(value, list | tuple):
-            return type(value)(self.data(item) for item in value)
-        return value
+        return redact_data(value, self)
 
     def turn(self, turn: AssistantTurn) -> AssistantTurn:
         """A model turn with its text and tool-call arguments redacted."""
@@ -119,6 +113,17 @@ class Redactor:
         if (raw, name, call_id, arguments) == (call.raw_arguments, call.name, call.id, call.arguments):
             return call
         return replace(call, id=call_id, name=name, raw_arguments=raw, arguments=arguments)
+
+
+def redact_data(value: Any, redact: Callable[[str], str]) -> Any:
+    """A copy of JSON-like data (dicts, lists, strings, numbers) with `redact` applied to every string."""
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, Mapping):
+        return {key: redact_data(item, redact) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(redact_data(item, redact) for item in value)
+    return value
 
 
 def _assigned(match: re.Match[str]) -> str:

@@ -14,6 +14,7 @@ from typing import Any
 from syrupy.extensions.single_file import SingleFileSnapshotExtension, WriteMode
 from syrupy.types import PropertyFilter, PropertyMatcher, SerializedData
 
+from pytest_specbench._text import flatten, plural
 from pytest_specbench.tree import Feature, Requirement, SpecTree
 
 __all__ = ["SpecTreeSnapshotExtension", "render_tree"]
@@ -37,7 +38,7 @@ def render_tree(tree: SpecTree) -> str:
         blocks.extend(_feature(feature, 2))
     if tree.errors:
         blocks.append("## Unreadable files")
-        blocks.append("\n".join(f"- `{error.path}`: {_one_line(error.problem)}" for error in tree.errors))
+        blocks.append("\n".join(f"- `{error.path}`: {flatten(error.problem)}" for error in tree.errors))
     return "\n\n".join(blocks) + "\n"
 
 
@@ -70,16 +71,16 @@ class SpecTreeSnapshotExtension(SingleFileSnapshotExtension):
 
 def _header(tree: SpecTree) -> str:
     parts = [
-        f"{_count(tree.total_feature_count, 'feature')} ({tree.feature_count} top-level)",
-        _count(tree.requirement_count, "requirement"),
+        f"{plural(tree.total_feature_count, 'feature')} ({tree.feature_count} top-level)",
+        plural(tree.requirement_count, "requirement"),
     ]
     if tree.errors:
-        parts.append(_count(len(tree.errors), "unreadable file"))
+        parts.append(plural(len(tree.errors), "unreadable file"))
     return f"# Spec tree: {', '.join(parts)}"
 
 
 def _feature(feature: Feature, level: int) -> Iterator[str]:
-    yield f"{_heading(level)} {feature.id} {_one_line(feature.title)}"
+    yield f"{_heading(level)} {feature.id} {flatten(feature.title)}"
     yield from _paragraph(feature.description)
     for requirement in feature.requirements:
         yield from _requirement(requirement, level + 1)
@@ -88,10 +89,10 @@ def _feature(feature: Feature, level: int) -> Iterator[str]:
 
 
 def _requirement(requirement: Requirement, level: int) -> Iterator[str]:
-    yield f"{_heading(level)} {requirement.id} {_one_line(requirement.title)}"
+    yield f"{_heading(level)} {requirement.id} {flatten(requirement.title)}"
     yield from _paragraph(requirement.description)
     if requirement.acceptance_criteria:
-        yield "\n".join(f"- [ ] {_one_line(c)}" for c in requirement.acceptance_criteria)
+        yield "\n".join(f"- [ ] {flatten(c)}" for c in requirement.acceptance_criteria)
 
 
 def _paragraph(text: str) -> Iterator[str]:
@@ -103,11 +104,3 @@ def _paragraph(text: str) -> Iterator[str]:
 
 def _heading(level: int) -> str:
     return "#" * min(level, _MAX_HEADING)
-
-
-def _one_line(text: str) -> str:
-    return " ".join(text.split())
-
-
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}{'' if n == 1 else 's'}"

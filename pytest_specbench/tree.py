@@ -28,6 +28,8 @@ from typing import Any, Literal
 
 import yaml
 
+from pytest_specbench._text import flatten
+
 __all__ = ["Feature", "Requirement", "SpecTree", "TreeFileError", "id_sort_key", "read_tree"]
 
 
@@ -208,7 +210,7 @@ def _split_frontmatter(text: str) -> tuple[dict[str, Any], str]:
     try:
         meta = yaml.safe_load("\n".join(lines[1:end]))
     except yaml.YAMLError as exc:
-        raise _BadFile(f"has invalid YAML frontmatter: {_one_line(str(exc))}") from None
+        raise _BadFile(f"has invalid YAML frontmatter: {flatten(str(exc))}") from None
     if not isinstance(meta, dict):
         raise _BadFile("has frontmatter that is not a mapping of keys to values")
     return meta, "\n".join(lines[end + 1 :])
@@ -266,10 +268,6 @@ def _list_items(lines: list[str]) -> tuple[str, ...]:
         elif items and line[:1].isspace() and line.strip():
             items[-1] = f"{items[-1]} {line.strip()}"  # a wrapped list item
     return tuple(item for item in items if item)
-
-
-def _one_line(text: str) -> str:
-    return " ".join(text.split())
 
 
 # --- Placing parsed files in the tree ----------------------------------------------------------

@@ -9,7 +9,6 @@ same wording serves both SDKs.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -19,6 +18,7 @@ from typing import Any, TypeVar
 import anyio
 import httpx2
 
+from .._text import shorten
 from ..errors import ProviderError
 from ..settings import ModelConfig, RunSettings
 from .types import ToolCall
@@ -32,6 +32,9 @@ __all__ = [
     "resend_broken_streams",
     "tool_call",
 ]
+
+NO_KEY = "not-needed"
+"""Sent when a loopback server takes no key, so the SDK does not go looking for one."""
 
 _MESSAGE_LIMIT = 200
 _E = TypeVar("_E", bound=BaseException)
@@ -258,5 +261,4 @@ def _message_in(body: object) -> str | None:
 
 
 def _one_line(text: str) -> str:
-    flat = re.sub(r"\s+", " ", text).strip()
-    return flat if len(flat) <= _MESSAGE_LIMIT else flat[: _MESSAGE_LIMIT - 1] + "…"
+    return shorten(text, _MESSAGE_LIMIT)

@@ -29,6 +29,7 @@ from anthropic.types import Message as AnthropicMessage
 
 from ..settings import ModelConfig, RunSettings
 from ._errors import (
+    NO_KEY,
     ErrorContext,
     UnexpectedResponse,
     counting_attempts,
@@ -50,9 +51,6 @@ from .types import (
 )
 
 __all__ = ["AnthropicMessagesClient"]
-
-NO_KEY = "not-needed"
-"""Sent when a loopback server takes no key, so the SDK does not go looking for one."""
 
 EMPTY_TURN = "(no answer)"
 """Replayed for an assistant turn with neither text nor tool calls: the API refuses empty content."""

@@ -24,6 +24,7 @@ from openai.types.completion_usage import CompletionUsage
 
 from ..settings import ModelConfig, Provider, RunSettings
 from ._errors import (
+    NO_KEY,
     ErrorContext,
     UnexpectedResponse,
     counting_attempts,
@@ -43,9 +44,6 @@ from .types import (
 )
 
 __all__ = ["OpenAIChatClient"]
-
-NO_KEY = "not-needed"
-"""Sent when a loopback server takes no key: the SDK refuses to run without one."""
 
 _STOP_REASONS: dict[str, StopReason] = {"tool_calls": "tool_use", "stop": "end_turn", "length": "max_tokens"}
 _BASE_URL_HINT = "is base_url the API endpoint (ending in /v1 for most servers)?"
