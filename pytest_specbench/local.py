@@ -38,6 +38,7 @@ from typing import Any
 
 from filelock import FileLock, Timeout
 
+from pytest_specbench._files import write_json_atomic
 from pytest_specbench.errors import InfrastructureError
 from pytest_specbench.settings import ModelConfig
 
@@ -377,10 +378,7 @@ class LocalServers:
         return state if state.version == _STATE_VERSION and state.key == key else None
 
     def _write_state(self, state: _State) -> None:
-        path = self._state_path(state.key)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(asdict(state)))
-        os.replace(tmp, path)
+        write_json_atomic(self._state_path(state.key), asdict(state))
 
 
 def _free_port() -> int:

@@ -9,16 +9,16 @@ finished.
 
 from __future__ import annotations
 
-import json
-import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from pytest_specbench._files import write_json_atomic
+from pytest_specbench._text import align, shorten
 from pytest_specbench.effect import render_effect, with_effect
+from pytest_specbench.redact import redact_data
 
 __all__ = ["ResultsCollector", "outcome_of", "write_json_atomic"]
 
@@ -53,7 +53,7 @@ class ResultsCollector:
         if data is None:
             return
         record = self.records.setdefault(report.nodeid, {"nodeid": report.nodeid})
-        record.update(_scrubbed(data, self.redact))
+        record.update(redact_data(data, self.redact))
         outcome = outcome_of(report, record.get("outcome"))
         if outcome is not None:
             record["outcome"] = outcome
@@ -79,16 +79,6 @@ class ResultsCollector:
                 terminalreporter.write_line(line)
         if self.report_dir is not None:
             terminalreporter.write_line(f"results: {self.report_dir / 'results.json'}")
-
-
-def _scrubbed(value: Any, redact: Callable[[str], str]) -> Any:
-    if isinstance(value, str):
-        return redact(value)
-    if isinstance(value, dict):
-        return {key: _scrubbed(item, redact) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [_scrubbed(item, redact) for item in value]
-    return value
 
 
 def outcome_of(report: pytest.TestReport, previous: str | None) -> str | None:
@@ -120,13 +110,12 @@ def _cause(report: pytest.TestReport) -> str:
 def render_table(records: list[dict[str, Any]]) -> list[str]:
     """The summary table as aligned lines."""
     rows = [[h for h, _ in TABLE_COLUMNS]] + [[_cell(r, key) for _, key in TABLE_COLUMNS] for r in records]
-    widths = [max(len(row[i]) for row in rows) for i in range(len(TABLE_COLUMNS))]
-    return ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows]
+    return align(rows)
 
 
 def _cell(record: dict[str, Any], key: str) -> str:
     if key == "why":
-        return _shorten(_why(record), WHY_WIDTH)
+        return shorten(_why(record), WHY_WIDTH)
     if key == "outcome":
         return str(record.get("outcome", "?")).upper()
     value = record.get(key)
@@ -140,23 +129,3 @@ def _why(record: dict[str, Any]) -> str:
         return str(record.get("error") or record.get("skip_reason") or "")
     failed = [c for c in record.get("checks", []) if not c["passed"]]
     return f"{failed[0]['name']}: {failed[0]['detail']}" if failed else ""
-
-
-def _shorten(text: str, width: int) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= width else text[: width - 1] + "…"
-
-
-def write_json_atomic(path: Path, data: Any) -> None:
-    """Write JSON so that a reader (or a crash) never sees half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        # backslashreplace: a lone surrogate a model produced is written as its \u escape.
-        with os.fdopen(fd, "w", encoding="utf-8", errors="backslashreplace") as handle:
-            json.dump(data, handle, indent=2, ensure_ascii=False)
-            handle.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

@@ -18,6 +18,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal, TypeAlias
 
+from pytest_specbench._files import write_text_atomic
+from pytest_specbench._text import plural
+
 __all__ = ["STATE_VERSION", "TODO_STATUSES", "ScaffoldState", "TodoItem", "TodoStatus"]
 
 STATE_VERSION = 1
@@ -69,7 +72,7 @@ class ScaffoldState:
         if not self.plan:
             return "There is no plan yet. Use plan_write to set out the steps."
         lines = [f"{n}. {step}" for n, step in enumerate(self.plan, 1)]
-        return "\n".join([f"Plan ({_count(len(self.plan), 'step')}):", *lines])
+        return "\n".join([f"Plan ({plural(len(self.plan), 'step')}):", *lines])
 
     def write_notes(self, text: str, append: bool) -> str:
         """Add to the notes (on a new line) or replace them; returns a short confirmation."""
@@ -77,9 +80,9 @@ class ScaffoldState:
             self.notes += "\n"
         self.notes = self.notes + text if append else text
         self.directory.mkdir(parents=True, exist_ok=True)
-        (self.directory / "notes.md").write_text(self.notes, encoding="utf-8")
+        write_text_atomic(self.directory / "notes.md", self.notes)
         verb = "Appended to" if append else "Replaced"
-        return f"{verb} the notes; they now hold {_count(len(self.notes), 'character')}."
+        return f"{verb} the notes; they now hold {plural(len(self.notes), 'character')}."
 
     def notes_text(self) -> str:
         """The notes as written."""
@@ -88,8 +91,4 @@ class ScaffoldState:
     def _save(self, name: str, data: dict[str, Any]) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
         text = json.dumps({"version": STATE_VERSION, **data}, indent=2, ensure_ascii=False)
-        (self.directory / name).write_text(text + "\n", encoding="utf-8")
-
-
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}{'' if n == 1 else 's'}"
+        write_text_atomic(self.directory / name, text + "\n")

@@ -22,7 +22,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import tempfile
 import threading
 import unicodedata
 from collections.abc import Iterator, Sequence
@@ -33,6 +32,7 @@ from typing import Literal
 import yaml
 from mcp.server.mcpserver.exceptions import ToolError
 
+from pytest_specbench._files import write_text_atomic
 from pytest_specbench.tree import Feature, id_sort_key, read_tree
 
 __all__ = [
@@ -268,15 +268,7 @@ class SpecStore:
     def _save(self, item: StoredItem) -> StoredItem:
         target = self._checked(item.path)
         self._make_dirs(item.path.parent)
-        fd, temp = tempfile.mkstemp(dir=target.parent, prefix=".", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-                handle.write(render_item(item))
-            # A rename replaces a symlink planted at the target instead of writing through it.
-            os.replace(temp, target)
-        except BaseException:
-            Path(temp).unlink(missing_ok=True)
-            raise
+        write_text_atomic(target, render_item(item))  # never through a symlink planted at the target
         self._items[item.id] = item
         return item
 
