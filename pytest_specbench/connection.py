@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import sys
-import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
@@ -21,6 +20,8 @@ from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 import anyio
 import anyio.lowlevel
 
+from pytest_specbench._files import write_text_atomic
+from pytest_specbench._text import clip
 from pytest_specbench.agent import ToolOutcome
 from pytest_specbench.errors import ServerError
 from pytest_specbench.models.types import ToolSpec
@@ -192,7 +193,7 @@ class StrayOutput:
         if line is not None and not line.strip():
             return  # a blank line is harmless
         if line is not None:
-            self.line = _clip(line.strip(), 200)
+            self.line = clip(line.strip(), 200)
         else:
             self.fault = _one_line(fault)
         soon = anyio.current_time() + STRAY_GRACE_S
@@ -210,7 +211,7 @@ def stderr_tail(path: Path | None, lines: int = STDERR_TAIL_LINES) -> str:
     if not text:
         return ""
     tail = " | ".join(line.strip() for line in text.splitlines()[-lines:] if line.strip())
-    return f"; server stderr: {_clip(tail, STDERR_TAIL_CHARS)}"
+    return f"; server stderr: {clip(tail, STDERR_TAIL_CHARS)}"
 
 
 def _text_of(content: list[Any]) -> str:
@@ -256,9 +257,6 @@ async def open_tool_session(
 
 
 def _target(brief: BriefConfig, paths: RunPaths, transport: Transport, errlog: TextIO) -> Any:
-    from mcp import StdioServerParameters
-    from mcp.client.stdio import stdio_client
-
     if brief.server is not None:
         return _external_target(brief.server, paths, errlog)
     if transport is Transport.MEMORY:
@@ -267,20 +265,38 @@ def _target(brief: BriefConfig, paths: RunPaths, transport: Transport, errlog: T
         return build_server(paths.codebase, paths.specs_dir)
     from pytest_specbench.server import server_command
 
-    argv = server_command(paths.codebase, paths.specs_dir)
-    params = StdioServerParameters(command=argv[0], args=argv[1:], env={"PYTHONUNBUFFERED": "1"})
-    return stdio_client(params, errlog=errlog)
+    return _stdio(server_command(paths.codebase, paths.specs_dir), {"PYTHONUNBUFFERED": "1"}, errlog)
 
 
 def _external_target(server: ServerConfig, paths: RunPaths, errlog: TextIO) -> Any:
-    from mcp import StdioServerParameters
-    from mcp.client.stdio import stdio_client
-
     if server.url is not None:
         return paths.expand(server.url)
     argv = [paths.expand(part) for part in server.command]
-    env = {key: paths.expand(value) for key, value in server.env.items()}
-    return stdio_client(StdioServerParameters(command=argv[0], args=argv[1:], env=env), errlog=errlog)
+    return _stdio(argv, {key: paths.expand(value) for key, value in server.env.items()}, errlog)
+
+
+# Run as `python -I -c ORPHAN_GUARD <pid> <argv...>`: arm the kernel's parent-death signal, then
+# exec the server. The client stops its server at the end of a run, but a client killed first
+# (an xdist worker torn down after Ctrl-C) cannot; SIGKILL then reaches a server that ignores a
+# closed stdin and SIGTERM. The signal survives the exec; off Linux the server just runs.
+ORPHAN_GUARD = """\
+import ctypes, os, signal, sys
+parent, argv = int(sys.argv[1]), sys.argv[2:]
+if sys.platform.startswith("linux"):
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    if os.getppid() != parent:
+        sys.exit("the MCP client exited before its server started")
+os.execvp(argv[0], argv)
+"""
+
+
+def _stdio(argv: list[str], env: dict[str, str], errlog: TextIO) -> Any:
+    """A stdio transport to `argv`, which dies with this process however this process ends."""
+    from mcp import StdioServerParameters
+    from mcp.client.stdio import stdio_client
+
+    guarded = ["-I", "-c", ORPHAN_GUARD, str(os.getpid()), *argv]
+    return stdio_client(StdioServerParameters(command=sys.executable, args=guarded, env=env), errlog=errlog)
 
 
 @asynccontextmanager
@@ -323,10 +339,6 @@ def _one_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}".splitlines()[0]
 
 
-def _clip(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
 def _unparsed_line(fault: Exception) -> str | None:
     """The text the SDK could not parse as JSON-RPC (pydantic keeps it as the error's input)."""
     errors = getattr(fault, "errors", None)
@@ -341,7 +353,6 @@ def _redact_file(path: Path, redact: Callable[[str], str]) -> None:
     """Rewrite a log with its secrets redacted, line by line and atomically."""
     if redact is _unchanged or not path.is_file():
         return
-    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(fd, "w", encoding="utf-8") as out, path.open(encoding="utf-8", errors="replace") as log:
-        out.writelines(redact(line) for line in log)
-    os.replace(temp, path)
+    with path.open(encoding="utf-8", errors="replace") as log:
+        redacted = "".join(redact(line) for line in log)
+    write_text_atomic(path, redacted)

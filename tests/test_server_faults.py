@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
 import sys
 import time
 import uuid
@@ -212,3 +213,39 @@ def _fnmatch(text: str, pattern: str) -> bool:
     from fnmatch import fnmatchcase
 
     return fnmatchcase(text, pattern)
+
+
+DEAF_SERVER = (
+    "import signal, sys, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+    "sys.stdin.close(); time.sleep(600)"
+)
+CLIENT = """\
+import sys, anyio
+from pathlib import Path
+from pytest_specbench.connection import RunPaths, Transport, open_tool_session
+from pytest_specbench.settings import BriefConfig, ServerConfig
+
+async def main():
+    root = Path(sys.argv[1])
+    server = ServerConfig(command=(sys.executable, "-c", sys.argv[2], sys.argv[3]))
+    brief = BriefConfig(id="b", codebase=root, prompt="", server=server)
+    print("connecting", flush=True)
+    async with open_tool_session(brief, RunPaths(root, root / "specs", root), Transport.STDIO, 600):
+        pass
+
+anyio.run(main)
+"""
+
+
+def test_a_killed_client_takes_its_server_along(tmp_path: Path) -> None:
+    # The worst case of an interrupted xdist session: the process holding the MCP client is
+    # SIGKILLed, so no teardown runs, and its server ignores a closed stdin and SIGTERM.
+    marker = f"specbench-marker-{uuid.uuid4().hex}"
+    argv = [sys.executable, "-c", CLIENT, str(tmp_path), DEAF_SERVER, marker]
+    with subprocess.Popen(argv, stdout=subprocess.PIPE, text=True) as client:
+        try:
+            assert client.stdout is not None and client.stdout.readline() == "connecting\n"
+            _wait_for(lambda: marked_processes(marker) != [], timeout=20)
+        finally:
+            client.kill()
+    _wait_for(lambda: marked_processes(marker) == [], timeout=10)
