@@ -164,8 +164,8 @@ def test_infrastructure_error_propagates_and_closes_the_transcript(tmp_path: Pat
 
     assert raised.group_contains(ProviderError, match="cannot connect")
 
-    assert transcript.stop == StopEvent("error", transcript.stop.detail if transcript.stop else "")
-    assert transcript.stop is not None and "cannot connect" in transcript.stop.detail
+    assert transcript.stop is not None
+    assert transcript.stop.reason == "error" and "cannot connect" in transcript.stop.detail
 
 
 def test_reminder_is_sent_after_tool_results(tmp_path: Path) -> None:

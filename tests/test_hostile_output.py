@@ -81,6 +81,7 @@ def test_every_bad_call_is_a_counted_tool_error_and_the_run_goes_on(
     records = json.loads((pytester.path / "out" / "results.json").read_text(encoding="utf-8"))
     calls = len(GOOD_CALLS) + len(BAD_CALLS) + len(BURST) + 1
     errors = sum(expected_kinds().values())
+    assert len(records) == 4
     for record in records:
         assert (record["outcome"], record["tool_calls"], record["tool_errors"]) == ("passed", calls, errors)
         assert record["tool_errors_by_kind"] == expected_kinds()

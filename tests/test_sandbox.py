@@ -166,6 +166,7 @@ def _check_reads_refused(transcript: Transcript) -> None:
 
 def _check_writes(transcript: Transcript, *, planted: bool) -> None:
     writes = [c for c in transcript.tool_calls() if c.turn == 2]
+    assert len(writes) == len(HOSTILE_TITLES)
     if planted:
         assert all(c.is_error and "refusing to write" in c.result for c in writes)
         return

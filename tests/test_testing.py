@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -15,13 +14,6 @@ from pytest_specbench.testing import EXHAUSTED, Call, FakeProvider, Fault, Reply
 
 OPENAI = "/v1/chat/completions"
 ANTHROPIC = "/v1/messages"
-
-
-@pytest.fixture
-def provider() -> Iterator[FakeProvider]:
-    """A scripted model server on 127.0.0.1."""
-    with FakeProvider() as fake:
-        yield fake
 
 
 def post(

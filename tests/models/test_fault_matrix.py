@@ -8,7 +8,6 @@ counted on the turn, then one ProviderError line naming the cause.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import anyio
@@ -25,13 +24,6 @@ BROKEN_OFF = {
     "drop": Fault(kind="drop"),
     "cut": Fault(kind="cut_stream"),
 }
-
-
-@pytest.fixture
-def provider() -> Iterator[FakeProvider]:
-    """A scripted model server on 127.0.0.1."""
-    with FakeProvider() as fake:
-        yield fake
 
 
 @pytest.fixture(params=list(Provider)[:2], ids=str)

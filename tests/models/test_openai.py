@@ -5,7 +5,7 @@ from __future__ import annotations
 import socket
 import subprocess
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import anyio
@@ -37,13 +37,6 @@ TOOLS = (
 )
 ONE_RETRY = RunSettings(request_timeout_s=2.0, max_retries=1)
 FAST = RunSettings(request_timeout_s=2.0, max_retries=2, temperature=0.25)
-
-
-@pytest.fixture
-def provider() -> Iterator[FakeProvider]:
-    """A scripted model server on 127.0.0.1."""
-    with FakeProvider() as fake:
-        yield fake
 
 
 @pytest.fixture(params=[False, True], ids=["json", "sse"])
