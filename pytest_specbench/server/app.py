@@ -17,6 +17,7 @@ from mcp.server.mcpserver import MCPServer
 from mcp_types import ToolAnnotations
 from pydantic import Field
 
+from pytest_specbench._text import plural
 from pytest_specbench.server.codebase import Codebase
 from pytest_specbench.server.store import SpecStore, StoredItem
 
@@ -167,14 +168,14 @@ def outline(items: list[StoredItem]) -> str:
     if not features:
         return "The spec tree is empty (0 features, 0 requirements). Start with create_feature."
     lines = [line for f in features if f.owner is None for line in _outline_feature(f, items, "")]
-    lines.append(f"Total: {_count(len(features), 'feature')}, {_count(requirements, 'requirement')}")
+    lines.append(f"Total: {plural(len(features), 'feature')}, {plural(requirements, 'requirement')}")
     return "\n".join(lines)
 
 
 def _outline_feature(feature: StoredItem, items: list[StoredItem], indent: str) -> Iterator[str]:
     owned = [i for i in items if i.owner == feature.id]
     requirements = [i for i in owned if i.kind == "requirement"]
-    yield f"{indent}{feature.id} {_clip(feature.title)} ({_count(len(requirements), 'requirement')})"
+    yield f"{indent}{feature.id} {_clip(feature.title)} ({plural(len(requirements), 'requirement')})"
     yield from (f"{indent}  {r.id} {_clip(r.title)}" for r in requirements)
     for child in (i for i in owned if i.kind == "feature"):
         yield from _outline_feature(child, items, indent + "  ")
@@ -186,12 +187,8 @@ def _deleted(removed: list[StoredItem]) -> str:
         return f"Deleted requirement {first.id}"
     requirements = sum(1 for i in rest if i.kind == "requirement")
     children = len(rest) - requirements
-    along = f"{_count(requirements, 'requirement')} and {_count(children, 'sub-feature')}"
+    along = f"{plural(requirements, 'requirement')} and {plural(children, 'sub-feature')}"
     return f"Deleted feature {first.id} with {along}"
-
-
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def _clip(title: str) -> str:
