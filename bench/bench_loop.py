@@ -19,11 +19,11 @@ from pathlib import Path
 
 import anyio
 
-from pytest_specbench.agent import Limits, run_agent
-from pytest_specbench.connection import RunPaths, Transport, open_tool_session
-from pytest_specbench.settings import BriefConfig
+from pytest_specbench.agent.loop import Limits, run_agent
+from pytest_specbench.agent.tools import RunPaths, Transport, open_tool_session
+from pytest_specbench.agent.transcript import Transcript
+from pytest_specbench.config.settings import BriefConfig
 from pytest_specbench.testing import Reply, ScriptedClient, call
-from pytest_specbench.transcript import Transcript
 
 CODEBASE = Path(__file__).resolve().parent.parent / "evals" / "codebases" / "todo-app"
 

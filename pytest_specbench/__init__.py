@@ -9,8 +9,10 @@ keeps pytest from warning when a pytester run finds it already imported.
 
 from __future__ import annotations
 
-from pytest_specbench.agent import Limits, ToolOutcome, ToolSession, run_agent
-from pytest_specbench.checks import Check
+from pytest_specbench.agent.loop import Limits, ToolOutcome, ToolSession, run_agent
+from pytest_specbench.agent.stats import RunStats
+from pytest_specbench.agent.transcript import Transcript
+from pytest_specbench.config.settings import BriefConfig, Config, ModelConfig, RunSettings, ScaffoldConfig
 from pytest_specbench.errors import (
     ConfigError,
     InfrastructureError,
@@ -27,10 +29,8 @@ from pytest_specbench.models.types import (
     Usage,
 )
 from pytest_specbench.run import SpecRun
-from pytest_specbench.settings import BriefConfig, Config, ModelConfig, RunSettings, ScaffoldConfig
-from pytest_specbench.stats import RunStats
-from pytest_specbench.transcript import Transcript
 from pytest_specbench.tree import Feature, Requirement, SpecTree
+from pytest_specbench.verdicts.checks import Check
 
 __all__ = [
     "AssistantTurn",

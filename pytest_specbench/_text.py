@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-__all__ = ["align", "clip", "flatten", "plural", "shorten"]
+import functools
+import re
+
+__all__ = ["align", "clip", "flatten", "phrase_pattern", "plural", "shorten"]
+
+_PLAIN = re.compile(r"[\w\s'-]+")
 
 
 def plural(n: int, noun: str) -> str:
@@ -29,3 +34,18 @@ def align(rows: list[list[str]]) -> list[str]:
     """Rows of cells as lines, each column padded to its widest cell, two spaces apart."""
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     return ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows]
+
+
+@functools.lru_cache(maxsize=512)
+def phrase_pattern(phrase: str) -> re.Pattern[str]:
+    """The pattern of a brief's phrase (a forbidden topic, a reference feature).
+
+    A plain phrase (letters, digits, spaces, `'` and `-`) matches whole words only, in any
+    case, with any whitespace between its words and an optional plural ending: "billing"
+    matches "Billing" and "billings" but not "rebillingual". Anything else is a regular
+    expression, matched case-insensitively as written; a bad one raises `re.error`.
+    """
+    if _PLAIN.fullmatch(phrase):
+        words = r"\s+".join(re.escape(word) for word in phrase.split())
+        return re.compile(rf"\b{words}(?:s|es)?\b", re.IGNORECASE)
+    return re.compile(phrase, re.IGNORECASE)

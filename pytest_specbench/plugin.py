@@ -12,16 +12,16 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from pytest_specbench.connection import RunPaths, Transport
+from pytest_specbench.agent.tools import RunPaths, Transport
+from pytest_specbench.config.settings import BARE, BriefConfig, ModelConfig, RunSettings, ScaffoldConfig
 from pytest_specbench.errors import ConfigError
-from pytest_specbench.report import ResultsCollector
+from pytest_specbench.report.summary import ResultsCollector
 from pytest_specbench.session import RECORD_KEY, SESSION_KEY, SpecbenchSession
-from pytest_specbench.settings import BARE, BriefConfig, ModelConfig, RunSettings, ScaffoldConfig
 
 if TYPE_CHECKING:
     from anyio.from_thread import BlockingPortal
 
-    from pytest_specbench.connection import MCPToolSession
+    from pytest_specbench.agent.tools import MCPToolSession
     from pytest_specbench.models.types import ModelClient
     from pytest_specbench.run import SpecRun
     from pytest_specbench.scaffold import ScaffoldedTools
@@ -222,7 +222,7 @@ def mcp_server(
     specbench_portal: BlockingPortal,
 ) -> Iterator[MCPToolSession]:
     """A client session connected to the brief's MCP server (the reference one unless the brief names one)."""
-    from pytest_specbench.connection import open_tool_session
+    from pytest_specbench.agent.tools import open_tool_session
 
     specbench = request.config.stash[SESSION_KEY]
     timeout_s, redact = specbench_settings.tool_timeout_s, specbench.redact
@@ -286,6 +286,6 @@ class SnapshotDefaults:
         """syrupy's snapshot, with the spec-tree Markdown extension where a run is under test."""
         if "spec_run" not in request.fixturenames:
             return snapshot
-        from pytest_specbench.snapshot import SpecTreeSnapshotExtension
+        from pytest_specbench.report.snapshot import SpecTreeSnapshotExtension
 
         return snapshot.use_extension(SpecTreeSnapshotExtension)

@@ -24,9 +24,9 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from pytest_specbench.agent import ToolOutcome, ToolSession
+from pytest_specbench.agent.loop import ToolOutcome, ToolSession
+from pytest_specbench.config.settings import Config
 from pytest_specbench.models.types import AssistantTurn, Message, ModelClient, ToolCall, ToolSpec
-from pytest_specbench.settings import Config
 
 __all__ = ["REDACTED", "RedactingClient", "RedactingTools", "Redactor", "redact_data"]
 

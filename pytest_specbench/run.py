@@ -7,16 +7,16 @@ from dataclasses import dataclass
 from time import monotonic
 from typing import Any
 
-from pytest_specbench.agent import Limits, ToolSession, run_agent
-from pytest_specbench.checks import Check, Evidence, check_settings, run_checks
-from pytest_specbench.connection import RunPaths
-from pytest_specbench.loops import loop_stop
+from pytest_specbench.agent.loop import Limits, ToolSession, run_agent
+from pytest_specbench.agent.stats import RunStats
+from pytest_specbench.agent.tools import RunPaths
+from pytest_specbench.agent.transcript import Transcript
+from pytest_specbench.config.settings import BARE, BriefConfig, ModelConfig, RunSettings, ScaffoldConfig
 from pytest_specbench.models.types import ModelClient
 from pytest_specbench.scaffold.composite import scaffold_prompt
-from pytest_specbench.settings import BARE, BriefConfig, ModelConfig, RunSettings, ScaffoldConfig
-from pytest_specbench.stats import RunStats
-from pytest_specbench.transcript import Transcript
 from pytest_specbench.tree import SpecTree, read_tree
+from pytest_specbench.verdicts.checks import Check, Evidence, check_settings, run_checks
+from pytest_specbench.verdicts.loops import loop_stop
 
 __all__ = ["DEFAULT_SYSTEM_PROMPT", "RESULTS_VERSION", "SpecRun", "execute"]
 

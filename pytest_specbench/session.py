@@ -17,21 +17,29 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from pytest_specbench.agent.tools import RunPaths, Transport
+from pytest_specbench.agent.transcript import Transcript
 from pytest_specbench.config import find_config, load_config
-from pytest_specbench.connection import RunPaths, Transport
+from pytest_specbench.config.settings import (
+    BARE,
+    BriefConfig,
+    Config,
+    ModelConfig,
+    Provider,
+    ScaffoldConfig,
+    run_id,
+)
 from pytest_specbench.errors import ConfigError, InfrastructureError, MissingCredentials
 from pytest_specbench.redact import RedactingClient, RedactingTools, Redactor
 from pytest_specbench.run import SpecRun, base_record, execute
-from pytest_specbench.settings import BARE, BriefConfig, Config, ModelConfig, Provider, ScaffoldConfig, run_id
-from pytest_specbench.transcript import Transcript
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
     from anyio.from_thread import BlockingPortal
 
-    from pytest_specbench.agent import ToolSession
-    from pytest_specbench.local import LocalServers
+    from pytest_specbench.agent.loop import ToolSession
+    from pytest_specbench.models.llamacpp import LocalServers
     from pytest_specbench.models.types import ModelClient
 
 __all__ = ["RECORD_KEY", "SESSION_KEY", "SpecbenchSession"]
@@ -160,7 +168,7 @@ class SpecbenchSession:
         """A llamacpp model pointed at its running server (started on first use); others as they are."""
         if model.provider is not Provider.LLAMACPP:
             return model
-        from pytest_specbench.local import LocalServers, missing_extra
+        from pytest_specbench.models.llamacpp import LocalServers, missing_extra
 
         reason = missing_extra(model)
         if reason:
@@ -172,7 +180,7 @@ class SpecbenchSession:
 
     def stop_local_servers(self) -> None:
         """Stop every local model server of the session (the controller's job, after the workers)."""
-        from pytest_specbench.local import LocalServers
+        from pytest_specbench.models.llamacpp import LocalServers
 
         servers = self._local or LocalServers(self.local_dir, self.report_dir or self.local_dir)
         servers.stop_all()

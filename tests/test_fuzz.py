@@ -18,13 +18,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from mcp.server.mcpserver.exceptions import ToolError
 
-from pytest_specbench.agent import Limits, ToolSession, run_agent
-from pytest_specbench.connection import RunPaths, Transport, open_tool_session
+from pytest_specbench.agent.loop import Limits, ToolSession, run_agent
+from pytest_specbench.agent.tools import RunPaths, Transport, open_tool_session
+from pytest_specbench.agent.transcript import Transcript
+from pytest_specbench.config.settings import BriefConfig
 from pytest_specbench.models._errors import tool_call
 from pytest_specbench.server.store import SpecStore
-from pytest_specbench.settings import BriefConfig
 from pytest_specbench.testing import Reply, ScriptedClient, call
-from pytest_specbench.transcript import Transcript
 from pytest_specbench.tree import read_tree
 
 TOOLS = [

@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from pytest_specbench.agent import MAX_ARGUMENT_CHARS
+from pytest_specbench.agent.loop import MAX_ARGUMENT_CHARS
+from pytest_specbench.agent.transcript import Transcript
 from pytest_specbench.testing import FakeProvider, Reply, call
-from pytest_specbench.transcript import Transcript
 
 CONTROL_TITLE = "Ctrl\x00\x07\x1b[31m title"
 BAD_CALLS = [

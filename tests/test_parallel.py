@@ -63,7 +63,7 @@ def test_parallel_runs_never_share_a_file(
 
 
 def test_results_json_is_replaced_whole_or_not_at_all(tmp_path: Path) -> None:
-    from pytest_specbench.report import write_json_atomic
+    from pytest_specbench.report.summary import write_json_atomic
 
     target = tmp_path / "results.json"
     write_json_atomic(target, [{"test_id": "a", "error": "a lone \ud800 from a model"}])

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
+
+import pytest
 
 import pytest_specbench
 
@@ -21,3 +24,64 @@ def test_import_loads_no_model_or_mcp_sdk() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"
+
+
+# --- the public surface: extended, never renamed (each pin is a superset check) ----------------------
+
+
+def test_entry_point_is_the_plugin_module() -> None:
+    from importlib.metadata import entry_points
+
+    (entry,) = [e for e in entry_points(group="pytest11") if e.name == "specbench"]
+    assert entry.value == "pytest_specbench.plugin"
+
+
+def test_import_paths_of_the_test_doubles_and_the_server() -> None:
+    from pytest_specbench import server, testing
+
+    assert {"FakeProvider", "ScriptedClient", "Reply", "Fault", "Call", "Step", "call", "EXHAUSTED"} <= set(
+        testing.__all__
+    )
+    assert callable(server.build_server) and callable(server.server_command)
+
+
+def test_config_schema_keeps_every_key() -> None:
+    from pytest_specbench.config import schema
+
+    run = {"max_turns", "timeout_s", "request_timeout_s", "temperature", "max_retries", "tool_timeout_s"}
+    run |= {"max_tool_calls", "max_total_tokens", "loop_threshold", "stop_on_loop"}
+    assert run <= set(schema.RUN_KEYS)
+    model = {"provider", "model", "base_url", "api_key_env", "max_tokens", "stream", "xfail", "model_path"}
+    assert model | {"n_ctx"} <= set(schema.MODEL_KEYS)
+    brief = {"codebase", "prompt", "prompt_file", "min_requirements", "min_features", "xfail", "server"}
+    brief |= {"forbidden_topics", "reference_features", "min_feature_recall", "tree_quality"}
+    brief |= {"max_empty_features", "max_requirements_without_criteria", "max_duplicate_titles"}
+    assert brief | {"max_placeholders"} <= set(schema.BRIEF_KEYS)
+    assert {"command", "url", "env", "specs_dir"} <= set(schema.SERVER_KEYS)
+    assert {"tools", "remind"} <= set(schema.SCAFFOLD_KEYS)
+
+
+def test_options_and_fixtures_stay(pytester: pytest.Pytester) -> None:
+    help_text = pytester.runpytest("--help").stdout.str()
+    for option in ("--specbench-config", "--models", "--briefs", "--scaffolds", "--specbench-strict"):
+        assert option in help_text
+    for option in ("--specbench-report", "--specbench-transport", "specbench_config", "specbench_report"):
+        assert option in help_text
+    fixtures = pytester.runpytest("--fixtures").stdout.str()
+    for name in ("spec_run", "model", "brief", "scaffold", "specbench_tools", "mcp_server", "model_client"):
+        assert f"\n{name} " in fixtures or f"\n{name}\n" in fixtures or f"{name} -- " in fixtures
+    for name in ("specbench_portal", "specbench_paths", "specbench_settings"):
+        assert name in fixtures
+
+
+def test_results_record_keeps_its_fields() -> None:
+    from pytest_specbench.agent.stats import RunStats
+    from pytest_specbench.config.settings import BriefConfig, ModelConfig, Provider
+    from pytest_specbench.run import base_record, stats_fields
+
+    model = ModelConfig(id="m", provider=Provider.OPENAI, model="gpt")
+    brief = BriefConfig(id="b", codebase=Path("."), prompt="p")
+    record = base_record("test_spec[m-b]", model, brief) | stats_fields(RunStats())
+    fields = {"version", "test_id", "model", "brief", "scaffold", "provider", "model_name", "turns"}
+    fields |= {"tool_calls", "tool_errors", "tool_errors_by_kind", "input_tokens", "output_tokens", "seconds"}
+    assert fields | {"retries", "max_identical_streak", "scaffold_calls"} <= set(record)

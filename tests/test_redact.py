@@ -11,10 +11,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pytest_specbench.agent import ToolOutcome
+from pytest_specbench.agent.loop import ToolOutcome
+from pytest_specbench.config.settings import BriefConfig, Config, ModelConfig, Provider, ServerConfig
 from pytest_specbench.models.types import AssistantTurn, Message, ToolCall, ToolSpec
 from pytest_specbench.redact import REDACTED, RedactingClient, RedactingTools, Redactor
-from pytest_specbench.settings import BriefConfig, Config, ModelConfig, Provider, ServerConfig
 
 FAKE_KEY = "sk-specbench-FAKE-0123456789abcdef"
 

@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 
+from pytest_specbench.agent.transcript import Transcript
 from pytest_specbench.testing import FakeProvider, Reply, call
-from pytest_specbench.transcript import Transcript
 
 SECRET = "SANDBOX-SECRET-7f3a9c"
 SEARCHED = SECRET[:14]

@@ -222,8 +222,8 @@ DEAF_SERVER = (
 CLIENT = """\
 import sys, anyio
 from pathlib import Path
-from pytest_specbench.connection import RunPaths, Transport, open_tool_session
-from pytest_specbench.settings import BriefConfig, ServerConfig
+from pytest_specbench.agent.tools import RunPaths, Transport, open_tool_session
+from pytest_specbench.config.settings import BriefConfig, ServerConfig
 
 async def main():
     root = Path(sys.argv[1])

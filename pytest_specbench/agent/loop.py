@@ -15,6 +15,14 @@ from typing import Any, Protocol
 
 import anyio
 
+from pytest_specbench.agent.transcript import (
+    AssistantEvent,
+    MessageEvent,
+    StopEvent,
+    ToolCallEvent,
+    ToolErrorKind,
+    Transcript,
+)
 from pytest_specbench.errors import InfrastructureError
 from pytest_specbench.models.types import (
     AssistantMessage,
@@ -26,14 +34,6 @@ from pytest_specbench.models.types import (
     ToolResultsMessage,
     ToolSpec,
     UserMessage,
-)
-from pytest_specbench.transcript import (
-    AssistantEvent,
-    MessageEvent,
-    StopEvent,
-    ToolCallEvent,
-    ToolErrorKind,
-    Transcript,
 )
 
 __all__ = ["MAX_ARGUMENT_CHARS", "Limits", "StopCheck", "ToolOutcome", "ToolSession", "run_agent"]

@@ -6,7 +6,7 @@ import json
 from collections import Counter
 from dataclasses import dataclass, field
 
-from pytest_specbench.transcript import ToolCallEvent, Transcript
+from pytest_specbench.agent.transcript import ToolCallEvent, Transcript
 
 __all__ = ["RunStats", "call_key", "identical_streaks"]
 

@@ -22,10 +22,10 @@ import anyio.lowlevel
 
 from pytest_specbench._files import write_text_atomic
 from pytest_specbench._text import clip
-from pytest_specbench.agent import ToolOutcome
+from pytest_specbench.agent.loop import ToolOutcome
+from pytest_specbench.config.settings import BriefConfig, ServerConfig
 from pytest_specbench.errors import ServerError
 from pytest_specbench.models.types import ToolSpec
-from pytest_specbench.settings import BriefConfig, ServerConfig
 
 if TYPE_CHECKING:
     from mcp import Client

@@ -1,4 +1,4 @@
-"""The resolved, typed form of specbench.toml (the loader lives in `config.py`).
+"""The resolved, typed form of specbench.toml (the loader lives in `load.py`).
 
 Precedence of the tunable settings, resolved once in `Config.settings_for`:
 model table > brief table > [defaults] > built-in defaults. A model's own limits

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import TYPE_CHECKING
 
-from ..settings import ModelConfig, Provider, RunSettings
+from ..config.settings import ModelConfig, Provider, RunSettings
 from .types import (
     AssistantMessage,
     AssistantTurn,

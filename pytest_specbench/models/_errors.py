@@ -19,8 +19,8 @@ import anyio
 import httpx2
 
 from .._text import shorten
+from ..config.settings import ModelConfig, RunSettings
 from ..errors import ProviderError
-from ..settings import ModelConfig, RunSettings
 from .types import ToolCall
 
 __all__ = [

@@ -27,7 +27,7 @@ from anthropic.types import (
 )
 from anthropic.types import Message as AnthropicMessage
 
-from ..settings import ModelConfig, RunSettings
+from ..config.settings import ModelConfig, RunSettings
 from ._errors import (
     NO_KEY,
     ErrorContext,

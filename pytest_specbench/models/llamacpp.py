@@ -39,8 +39,8 @@ from typing import Any
 from filelock import FileLock, Timeout
 
 from pytest_specbench._files import write_json_atomic
+from pytest_specbench.config.settings import ModelConfig
 from pytest_specbench.errors import InfrastructureError
-from pytest_specbench.settings import ModelConfig
 
 __all__ = [
     "CACHE_DIR_ENV",
@@ -444,7 +444,7 @@ def _wait_gone(pid: int, child: subprocess.Popen[bytes] | None, timeout_s: float
 
 
 # The server process runs llama_cpp.server's own main after starting a watchdog on the owner.
-_SERVE = "from pytest_specbench.local import _serve; _serve()"
+_SERVE = "from pytest_specbench.models.llamacpp import _serve; _serve()"
 
 
 def _serve() -> None:

@@ -22,7 +22,7 @@ from openai.types.chat import (
 )
 from openai.types.completion_usage import CompletionUsage
 
-from ..settings import ModelConfig, Provider, RunSettings
+from ..config.settings import ModelConfig, Provider, RunSettings
 from ._errors import (
     NO_KEY,
     ErrorContext,

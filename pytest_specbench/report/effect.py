@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from pytest_specbench._text import align
-from pytest_specbench.settings import BARE
+from pytest_specbench.config.settings import BARE
 
 __all__ = ["COMPARED", "render_effect", "with_effect"]
 

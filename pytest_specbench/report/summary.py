@@ -17,8 +17,8 @@ import pytest
 
 from pytest_specbench._files import write_json_atomic
 from pytest_specbench._text import align, shorten
-from pytest_specbench.effect import render_effect, with_effect
 from pytest_specbench.redact import redact_data
+from pytest_specbench.report.effect import render_effect, with_effect
 
 __all__ = ["ResultsCollector", "outcome_of", "write_json_atomic"]
 

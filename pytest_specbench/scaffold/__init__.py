@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
     from mcp.server.mcpserver import MCPServer
 
-    from pytest_specbench.settings import ScaffoldTool
+    from pytest_specbench.config.settings import ScaffoldTool
 
 __all__ = ["ScaffoldedTools", "build_scaffold_server", "open_scaffolded_tools", "scaffold_prompt"]
 

@@ -17,8 +17,8 @@ from mcp.server.mcpserver import MCPServer
 from mcp_types import ToolAnnotations
 from pydantic import BaseModel, Field, WithJsonSchema
 
+from pytest_specbench.config.settings import ScaffoldTool
 from pytest_specbench.scaffold.state import ScaffoldState, TodoItem, TodoStatus
-from pytest_specbench.settings import ScaffoldTool
 
 __all__ = ["TOOL_NAMES", "build_scaffold_server"]
 

@@ -14,10 +14,10 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from pytest_specbench.agent import ToolOutcome, ToolSession
+from pytest_specbench.agent.loop import ToolOutcome, ToolSession
+from pytest_specbench.config.settings import BARE, ScaffoldConfig, ScaffoldTool
 from pytest_specbench.errors import ServerError
 from pytest_specbench.models.types import ToolSpec
-from pytest_specbench.settings import BARE, ScaffoldConfig, ScaffoldTool
 
 __all__ = ["REMINDER_HEAD", "ScaffoldedTools", "open_scaffolded_tools", "scaffold_prompt"]
 
@@ -118,7 +118,7 @@ async def open_scaffolded_tools(
         return
     from mcp import Client
 
-    from pytest_specbench.connection import MCPToolSession
+    from pytest_specbench.agent.tools import MCPToolSession
     from pytest_specbench.scaffold.app import build_scaffold_server
 
     clash: ServerError | None = None

@@ -1,4 +1,4 @@
-"""A scripted model provider for tests: a real HTTP server on 127.0.0.1.
+"""`FakeProvider`: a scripted model provider for tests: a real HTTP server on 127.0.0.1.
 
 It speaks OpenAI's Chat Completions (`POST /v1/chat/completions`) and Anthropic's
 Messages API (`POST /v1/messages`), as JSON or as server-sent events, closely enough
@@ -20,127 +20,23 @@ at a step fail, in order, then the reply comes through.
 from __future__ import annotations
 
 import contextlib
-import http
 import json
 import socket
 import sys
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
-from typing import Any, Literal, Protocol, Self, TypeAlias
+from typing import Any, Self
 
-from pytest_specbench.models.types import (
-    AssistantMessage,
-    AssistantTurn,
-    Message,
-    StopReason,
-    ToolCall,
-    ToolSpec,
-    Usage,
-)
+from pytest_specbench.testing.anthropic import AnthropicWire
+from pytest_specbench.testing.openai import OpenAIWire
+from pytest_specbench.testing.script import EXHAUSTED, Fault, Reply, Step
+from pytest_specbench.testing.wire import PHRASES, Wire
 
-__all__ = [
-    "EXHAUSTED",
-    "Call",
-    "FakeProvider",
-    "Fault",
-    "FaultKind",
-    "Reply",
-    "ScriptedClient",
-    "Step",
-    "call",
-]
-
-EXHAUSTED = "(script exhausted)"
-"""The final text answered once a model's script has no step left."""
-
-FaultKind: TypeAlias = Literal["status", "drop", "delay", "not_json", "cut_stream", "error_event"]
-
-
-@dataclass(frozen=True, slots=True)
-class Call:
-    """One tool call in a scripted reply; make it with `call()`."""
-
-    name: str
-    arguments: Mapping[str, Any] = field(default_factory=dict)
-    raw: str | None = None
-    """Argument text sent instead of `arguments`, e.g. invalid JSON."""
-
-    @property
-    def text(self) -> str:
-        """The arguments as they go over the wire."""
-        return self.raw if self.raw is not None else json.dumps(self.arguments)
-
-
-def call(name: str, _raw: str | None = None, **args: Any) -> Call:
-    """A tool call of `name` with keyword arguments, or with the raw argument text `_raw`."""
-    return Call(name, args, _raw)
-
-
-@dataclass(frozen=True, slots=True)
-class Fault:
-    """One failed attempt at a step, before its reply comes through.
-
-    `status` (the default kind) answers with that HTTP status and an error body in the
-    provider's format; `drop` closes the connection unanswered; `delay` waits `seconds`
-    and then answers normally; `not_json` answers 200 with `body`, an HTML page; `cut_stream`
-    sends part of the answer (half the events of a stream) and closes the connection;
-    `error_event` starts a stream and puts an error event in it (Anthropic's mid-stream
-    `overloaded_error`, an OpenAI error chunk); a JSON request gets the status fault instead.
-    """
-
-    status: int = 500
-    kind: FaultKind = "status"
-    headers: Mapping[str, str] | None = None
-    """Response headers; a status fault sends `retry-after-ms: 1` unless given others, so
-    the SDKs retry at once instead of backing off for half a second."""
-    message: str = ""
-    """The error message of a status or error_event fault; the status phrase when empty."""
-    seconds: float = 0.0
-    """How long a `delay` fault waits."""
-    body: str = "<html><body><h1>502 Bad Gateway</h1></body></html>"
-    """What a `not_json` fault answers (as text/html unless `headers` say otherwise)."""
-
-
-@dataclass(frozen=True, slots=True)
-class Reply:
-    """What the model answers at one step of a script."""
-
-    text: str = ""
-    tool_calls: Sequence[Call] = ()
-    input_tokens: int = 10
-    output_tokens: int = 5
-    stop_reason: str | None = None
-    """`end_turn`, `tool_use` or `max_tokens` (sent in each provider's words) or any raw word;
-    None for `tool_use` when there are tool calls and `end_turn` otherwise."""
-    faults: Sequence[Fault] = ()
-    """Failed attempts at this step before the reply comes through."""
-
-    def __post_init__(self) -> None:
-        # Tuples, so that a reply stays immutable when a list was passed.
-        object.__setattr__(self, "tool_calls", tuple(self.tool_calls))
-        object.__setattr__(self, "faults", tuple(self.faults))
-
-    @classmethod
-    def tool(cls, name: str, /, **args: Any) -> Reply:
-        """A reply that calls one tool."""
-        return cls(tool_calls=[call(name, **args)])
-
-    @classmethod
-    def final(cls, text: str) -> Reply:
-        """A reply with text and no tool call: the model is done."""
-        return cls(text=text)
-
-    @property
-    def stop(self) -> str:
-        return self.stop_reason or ("tool_use" if self.tool_calls else "end_turn")
-
-
-Step: TypeAlias = Reply | Callable[[dict[str, Any]], Reply]
-"""A scripted reply, or a function of the request's JSON body that returns one."""
+__all__ = ["FakeProvider"]
 
 
 class FakeProvider:
@@ -218,7 +114,7 @@ class FakeProvider:
         else:
             self._reply(exchange, wire, model, body)
 
-    def _reply(self, exchange: _Handler, wire: _Wire, model: str, body: dict[str, Any]) -> None:
+    def _reply(self, exchange: _Handler, wire: Wire, model: str, body: dict[str, Any]) -> None:
         step = sum(1 for message in body.get("messages", ()) if message.get("role") == "assistant")
         try:
             reply = self._step(model, step, body)
@@ -252,7 +148,7 @@ class FakeProvider:
 class _Answer:
     """A reply about to go out, in the wire format of the request it answers."""
 
-    wire: _Wire
+    wire: Wire
     model: str
     step: int
     request: dict[str, Any]
@@ -274,7 +170,7 @@ def _fail(exchange: _Handler, fault: Fault, answer: _Answer) -> bool:
     if fault.kind == "delay":
         time.sleep(fault.seconds)
         return False
-    message = fault.message or _PHRASES.get(fault.status, "Error")
+    message = fault.message or PHRASES.get(fault.status, "Error")
     if fault.kind == "error_event" and answer.stream:
         exchange.send_events([answer.events()[0], answer.wire.error_event(fault.status, message)])
     elif fault.kind in ("status", "error_event"):
@@ -377,215 +273,4 @@ class _Server(ThreadingHTTPServer):
             super().handle_error(request, client_address)
 
 
-class _Wire(Protocol):
-    """One provider's wire format."""
-
-    def authorized(self, exchange: _Handler, key: str) -> bool: ...
-    def error(self, status: int, message: str) -> dict[str, Any]: ...
-    def error_event(self, status: int, message: str) -> str: ...
-    def body(self, reply: Reply, model: str, step: int) -> dict[str, Any]: ...
-    def events(self, reply: Reply, model: str, step: int, request: dict[str, Any]) -> list[str]: ...
-
-
-def _bearer(exchange: _Handler) -> str | None:
-    scheme, _, token = (exchange.headers.get("authorization") or "").partition(" ")
-    return token if scheme.lower() == "bearer" else None
-
-
-def _halves(text: str) -> list[str]:
-    """Text in two pieces, so that a client has to put deltas back together."""
-    middle = len(text) // 2
-    return [piece for piece in (text[:middle], text[middle:]) if piece]
-
-
-_PHRASES = {status.value: status.phrase for status in http.HTTPStatus} | {529: "Overloaded"}
-_OPENAI_STOPS = {"end_turn": "stop", "tool_use": "tool_calls", "max_tokens": "length"}
-_OPENAI_ERRORS = {400: "invalid_request_error", 401: "invalid_api_key", 404: "invalid_request_error"}
-_ANTHROPIC_ERRORS = {
-    400: "invalid_request_error",
-    401: "authentication_error",
-    403: "permission_error",
-    404: "not_found_error",
-    429: "rate_limit_error",
-    529: "overloaded_error",
-}
-
-
-class _OpenAIWire:
-    def authorized(self, exchange: _Handler, key: str) -> bool:
-        return _bearer(exchange) == key
-
-    def error(self, status: int, message: str) -> dict[str, Any]:
-        kind = _OPENAI_ERRORS.get(status, "rate_limit_error" if status == 429 else "server_error")
-        return {"error": {"message": message, "type": kind, "param": None, "code": None}}
-
-    def error_event(self, status: int, message: str) -> str:
-        return f"data: {json.dumps(self.error(status, message))}\n\n"
-
-    def body(self, reply: Reply, model: str, step: int) -> dict[str, Any]:
-        message: dict[str, Any] = {"role": "assistant", "content": reply.text or None}
-        if reply.tool_calls:
-            message["tool_calls"] = [
-                {
-                    "id": f"call_{step}_{i}",
-                    "type": "function",
-                    "function": {"name": c.name, "arguments": c.text},
-                }
-                for i, c in enumerate(reply.tool_calls)
-            ]
-        choice = {"index": 0, "message": message, "finish_reason": self._stop(reply), "logprobs": None}
-        return {
-            **self._envelope(model, step, "chat.completion"),
-            "choices": [choice],
-            "usage": self._usage(reply),
-        }
-
-    def events(self, reply: Reply, model: str, step: int, request: dict[str, Any]) -> list[str]:
-        chunks = [self._chunk(model, step, {"role": "assistant", "content": ""})]
-        chunks += [self._chunk(model, step, {"content": piece}) for piece in _halves(reply.text)]
-        for i, c in enumerate(reply.tool_calls):
-            start = {"index": i, "id": f"call_{step}_{i}", "type": "function", "function": {"name": c.name}}
-            chunks.append(self._chunk(model, step, {"tool_calls": [start]}))
-            chunks += [
-                self._chunk(model, step, {"tool_calls": [{"index": i, "function": {"arguments": piece}}]})
-                for piece in _halves(c.text)
-            ]
-        chunks.append(self._chunk(model, step, {}, self._stop(reply)))
-        if (request.get("stream_options") or {}).get("include_usage"):
-            envelope = self._envelope(model, step, "chat.completion.chunk")
-            chunks.append({**envelope, "choices": [], "usage": self._usage(reply)})
-        return [f"data: {json.dumps(chunk)}\n\n" for chunk in chunks] + ["data: [DONE]\n\n"]
-
-    def _chunk(
-        self, model: str, step: int, delta: dict[str, Any], finish: str | None = None
-    ) -> dict[str, Any]:
-        choice = {"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}
-        return {**self._envelope(model, step, "chat.completion.chunk"), "choices": [choice]}
-
-    def _envelope(self, model: str, step: int, kind: str) -> dict[str, Any]:
-        return {"id": f"chatcmpl-{step}", "object": kind, "created": 0, "model": model}
-
-    def _stop(self, reply: Reply) -> str:
-        return _OPENAI_STOPS.get(reply.stop, reply.stop)
-
-    def _usage(self, reply: Reply) -> dict[str, int]:
-        total = reply.input_tokens + reply.output_tokens
-        return {
-            "prompt_tokens": reply.input_tokens,
-            "completion_tokens": reply.output_tokens,
-            "total_tokens": total,
-        }
-
-
-class _AnthropicWire:
-    def authorized(self, exchange: _Handler, key: str) -> bool:
-        # The SDK sends `Authorization: Bearer`; older clients send `x-api-key`.
-        return key in (exchange.headers.get("x-api-key"), _bearer(exchange))
-
-    def error(self, status: int, message: str) -> dict[str, Any]:
-        return {
-            "type": "error",
-            "error": {"type": _ANTHROPIC_ERRORS.get(status, "api_error"), "message": message},
-        }
-
-    def error_event(self, status: int, message: str) -> str:
-        return f"event: error\ndata: {json.dumps(self.error(status, message))}\n\n"
-
-    def body(self, reply: Reply, model: str, step: int) -> dict[str, Any]:
-        content: list[dict[str, Any]] = (
-            [{"type": "text", "text": reply.text}] if self._has_text(reply) else []
-        )
-        content += [
-            {"type": "tool_use", "id": f"toolu_{step}_{i}", "name": c.name, "input": self._input(c)}
-            for i, c in enumerate(reply.tool_calls)
-        ]
-        usage = {"input_tokens": reply.input_tokens, "output_tokens": reply.output_tokens}
-        return {**self._message(model, step), "content": content, "stop_reason": reply.stop, "usage": usage}
-
-    def events(self, reply: Reply, model: str, step: int, request: dict[str, Any]) -> list[str]:
-        usage = {"input_tokens": reply.input_tokens, "output_tokens": 1}
-        start = {**self._message(model, step), "content": [], "stop_reason": None, "usage": usage}
-        events: list[tuple[str, dict[str, Any]]] = [("message_start", {"message": start}), ("ping", {})]
-        blocks: list[tuple[dict[str, Any], list[dict[str, Any]]]] = []
-        if self._has_text(reply):
-            deltas = [{"type": "text_delta", "text": piece} for piece in _halves(reply.text)]
-            blocks.append(({"type": "text", "text": ""}, deltas))
-        for i, c in enumerate(reply.tool_calls):
-            deltas = [{"type": "input_json_delta", "partial_json": piece} for piece in _halves(c.text)]
-            blocks.append(
-                ({"type": "tool_use", "id": f"toolu_{step}_{i}", "name": c.name, "input": {}}, deltas)
-            )
-        for index, (block, deltas) in enumerate(blocks):
-            events.append(("content_block_start", {"index": index, "content_block": block}))
-            events += [("content_block_delta", {"index": index, "delta": delta}) for delta in deltas]
-            events.append(("content_block_stop", {"index": index}))
-        delta = {
-            "delta": {"stop_reason": reply.stop, "stop_sequence": None},
-            "usage": {"output_tokens": reply.output_tokens},
-        }
-        events += [("message_delta", delta), ("message_stop", {})]
-        return [f"event: {name}\ndata: {json.dumps({'type': name, **data})}\n\n" for name, data in events]
-
-    def _message(self, model: str, step: int) -> dict[str, Any]:
-        return {
-            "id": f"msg_{step}",
-            "type": "message",
-            "role": "assistant",
-            "model": model,
-            "stop_sequence": None,
-        }
-
-    def _has_text(self, reply: Reply) -> bool:
-        return bool(reply.text) or not reply.tool_calls
-
-    def _input(self, c: Call) -> object:
-        """The arguments as a JSON value; raw text that is not JSON goes as a string."""
-        if c.raw is None:
-            return dict(c.arguments)
-        try:
-            return json.loads(c.raw)
-        except ValueError:
-            return c.raw
-
-
-_WIRES: dict[str, _Wire] = {"/v1/chat/completions": _OpenAIWire(), "/v1/messages": _AnthropicWire()}
-
-
-class ScriptedClient:
-    """An in-process `ModelClient` answering from a script: the loop's unit-test double.
-
-    It takes the same `Reply` steps as `FakeProvider` (faults are ignored; there is no
-    wire to fail), and picks the step the same stateless way: by the number of
-    assistant turns already in the conversation.
-    """
-
-    def __init__(self, steps: Sequence[Reply]) -> None:
-        self.steps = tuple(steps)
-        self.requests: list[tuple[str, int, list[str]]] = []
-        """(system prompt, messages sent, tool names offered) per request."""
-
-    async def generate(self, system: str, messages: list[Message], tools: list[ToolSpec]) -> AssistantTurn:
-        """The scripted turn for this point of the conversation."""
-        self.requests.append((system, len(messages), [t.name for t in tools]))
-        step = sum(1 for m in messages if isinstance(m, AssistantMessage))
-        reply = self.steps[step] if step < len(self.steps) else Reply.final(EXHAUSTED)
-        return _as_turn(reply, step)
-
-
-def _as_turn(reply: Reply, step: int) -> AssistantTurn:
-    calls = tuple(_as_call(c, f"call_{step}_{i}") for i, c in enumerate(reply.tool_calls))
-    stop: StopReason = "other"
-    if reply.stop in ("end_turn", "tool_use", "max_tokens"):
-        stop = reply.stop  # type: ignore[assignment]  # narrowed by the membership test
-    return AssistantTurn(reply.text, calls, Usage(reply.input_tokens, reply.output_tokens), stop, reply.stop)
-
-
-def _as_call(scripted: Call, call_id: str) -> ToolCall:
-    text = scripted.text
-    try:
-        parsed = json.loads(text)
-    except ValueError as err:
-        return ToolCall(call_id, scripted.name, None, text, f"arguments are not valid JSON: {err}")
-    if not isinstance(parsed, dict):
-        return ToolCall(call_id, scripted.name, None, text, "arguments are not a JSON object")
-    return ToolCall(call_id, scripted.name, parsed, text)
+_WIRES: dict[str, Wire] = {"/v1/chat/completions": OpenAIWire(), "/v1/messages": AnthropicWire()}

@@ -24,14 +24,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pytest_specbench.claims import ITEM_ID, read_claims
-from pytest_specbench.loops import find_loop
-from pytest_specbench.matching import first_match, item_texts
-from pytest_specbench.quality import tree_problems
-from pytest_specbench.settings import BriefConfig, RunSettings
-from pytest_specbench.stats import identical_streaks
-from pytest_specbench.transcript import ToolCallEvent, Transcript
+from pytest_specbench.agent.stats import identical_streaks
+from pytest_specbench.agent.transcript import ToolCallEvent, Transcript
+from pytest_specbench.config.settings import BriefConfig, RunSettings
 from pytest_specbench.tree import SpecTree
+from pytest_specbench.verdicts.claims import ITEM_ID, read_claims
+from pytest_specbench.verdicts.loops import find_loop
+from pytest_specbench.verdicts.matching import first_match, item_texts
+from pytest_specbench.verdicts.quality import tree_problems
 
 __all__ = ["CHECKS", "CHECK_DEFAULTS", "Check", "Evidence", "check_settings", "created_items", "run_checks"]
 

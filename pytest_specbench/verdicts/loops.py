@@ -19,9 +19,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from pytest_specbench._text import shorten
-from pytest_specbench.agent import StopCheck
-from pytest_specbench.stats import call_key, identical_streaks
-from pytest_specbench.transcript import ToolCallEvent, Transcript
+from pytest_specbench.agent.loop import StopCheck
+from pytest_specbench.agent.stats import call_key, identical_streaks
+from pytest_specbench.agent.transcript import ToolCallEvent, Transcript
 
 __all__ = ["Loop", "find_loop", "loop_stop", "render_call"]
 

@@ -1,33 +1,20 @@
 """Matching the words of a brief (forbidden topics, reference features) against a spec tree.
 
-A plain phrase (letters, digits, spaces, `'` and `-`) matches whole words only, in any
-case, with any whitespace between its words and an optional plural ending: "billing"
-matches "Billing" and "billings" but not "rebillingual". Anything else is a regular
-expression, matched case-insensitively as written.
+How one phrase matches is `pytest_specbench._text.phrase_pattern`, which the config
+loader also uses to refuse a bad regular expression at load time.
 """
 
 from __future__ import annotations
 
-import functools
-import re
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING
+
+from pytest_specbench._text import phrase_pattern
 
 if TYPE_CHECKING:
     from pytest_specbench.tree import SpecTree
 
 __all__ = ["first_match", "item_texts", "phrase_pattern"]
-
-_PLAIN = re.compile(r"[\w\s'-]+")
-
-
-@functools.lru_cache(maxsize=512)
-def phrase_pattern(phrase: str) -> re.Pattern[str]:
-    """The pattern of one phrase (see the module); raises `re.error` for a bad regular expression."""
-    if _PLAIN.fullmatch(phrase):
-        words = r"\s+".join(re.escape(word) for word in phrase.split())
-        return re.compile(rf"\b{words}(?:s|es)?\b", re.IGNORECASE)
-    return re.compile(phrase, re.IGNORECASE)
 
 
 def first_match(phrases: Iterable[str], text: str) -> str | None:

@@ -9,13 +9,13 @@ from typing import Any
 import anyio
 import pytest
 
-from pytest_specbench.agent import Limits, run_agent
-from pytest_specbench.connection import RunPaths, Transport, open_tool_session
+from pytest_specbench.agent.loop import Limits, run_agent
+from pytest_specbench.agent.tools import RunPaths, Transport, open_tool_session
+from pytest_specbench.agent.transcript import StopEvent, Transcript
+from pytest_specbench.config.settings import BriefConfig
 from pytest_specbench.errors import ProviderError
 from pytest_specbench.models.types import AssistantTurn, Message, ToolSpec
-from pytest_specbench.settings import BriefConfig
 from pytest_specbench.testing import Reply, ScriptedClient, call
-from pytest_specbench.transcript import StopEvent, Transcript
 
 LIMITS = Limits(max_turns=10, timeout_s=30)
 

@@ -5,9 +5,9 @@ from pathlib import Path
 import pytest
 
 from pytest_specbench import config as config_module
-from pytest_specbench.config import DEFAULT_CONFIG, find_config, load_config
+from pytest_specbench.config import DEFAULT_CONFIG, find_config, load_config, schema
+from pytest_specbench.config.settings import Config, Provider, RunSettings, ServerConfig
 from pytest_specbench.errors import ConfigError
-from pytest_specbench.settings import Config, Provider, RunSettings, ServerConfig
 
 MODEL = '[models.m]\nprovider = "openai"\nmodel = "gpt"\n'
 BRIEF = '[briefs.b]\ncodebase = "code"\nprompt = "Write specs."\n'
@@ -189,7 +189,7 @@ def test_relative_config_path_is_made_absolute(tmp_path: Path, monkeypatch: pyte
 
 
 def test_every_run_setting_is_a_config_key() -> None:
-    assert set(config_module._RUN_KEYS) == RunSettings.field_names()
+    assert set(schema.RUN_KEYS) == RunSettings.field_names()
 
 
 def test_public_names() -> None:

@@ -9,6 +9,7 @@ from typing import Any
 import anyio
 import pytest
 
+from pytest_specbench.config.settings import ModelConfig, Provider, RunSettings
 from pytest_specbench.errors import ProviderError
 from pytest_specbench.models import (
     AssistantMessage,
@@ -22,7 +23,6 @@ from pytest_specbench.models import (
     open_client,
 )
 from pytest_specbench.models.anthropic import EMPTY_TURN
-from pytest_specbench.settings import ModelConfig, Provider, RunSettings
 from pytest_specbench.testing import EXHAUSTED, FakeProvider, Fault, Reply, call
 
 SYSTEM = "You write specs."

@@ -13,9 +13,9 @@ from typing import Any
 import anyio
 import pytest
 
+from pytest_specbench.config.settings import ModelConfig, Provider, RunSettings
 from pytest_specbench.errors import ProviderError
 from pytest_specbench.models import AssistantTurn, UserMessage, open_client
-from pytest_specbench.settings import ModelConfig, Provider, RunSettings
 from pytest_specbench.testing import FakeProvider, Fault, Reply
 
 ONE_RETRY = RunSettings(request_timeout_s=2.0, max_retries=1)

@@ -23,8 +23,9 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-import pytest_specbench.local as local
-from pytest_specbench.local import (
+import pytest_specbench.models.llamacpp as local
+from pytest_specbench.config.settings import ModelConfig, Provider
+from pytest_specbench.models.llamacpp import (
     CACHE_DIR_ENV,
     LocalModelError,
     LocalServers,
@@ -34,7 +35,6 @@ from pytest_specbench.local import (
     missing_extra,
     start_server,
 )
-from pytest_specbench.settings import ModelConfig, Provider
 
 if TYPE_CHECKING:
     from openai.types.chat import ChatCompletionFunctionToolParam
@@ -62,8 +62,8 @@ CREATE_FEATURE: ChatCompletionFunctionToolParam = {
 WORKER = """
 import sys, time
 from pathlib import Path
-from pytest_specbench.local import LocalServers
-from pytest_specbench.settings import ModelConfig, Provider
+from pytest_specbench.models.llamacpp import LocalServers
+from pytest_specbench.config.settings import ModelConfig, Provider
 
 shared, logs, model_path, owner, linger = sys.argv[1:]
 servers = LocalServers(Path(shared), Path(logs), owner_pid=None if owner == "self" else int(owner))

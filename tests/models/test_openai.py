@@ -11,6 +11,7 @@ from typing import Any
 import anyio
 import pytest
 
+from pytest_specbench.config.settings import ModelConfig, Provider, RunSettings
 from pytest_specbench.errors import ProviderError
 from pytest_specbench.models import (
     AssistantMessage,
@@ -23,7 +24,6 @@ from pytest_specbench.models import (
     UserMessage,
     open_client,
 )
-from pytest_specbench.settings import ModelConfig, Provider, RunSettings
 from pytest_specbench.testing import EXHAUSTED, FakeProvider, Fault, Reply, call
 
 SYSTEM = "You write specs."

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pytest_specbench.effect import render_effect, with_effect
+from pytest_specbench.report.effect import render_effect, with_effect
 
 
 def record(scaffold: str, requirements: int | None, features: int | None, **more: Any) -> dict[str, Any]:

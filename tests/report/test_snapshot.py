@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from syrupy.assertion import SnapshotAssertion
 
+from pytest_specbench.report.snapshot import SpecTreeSnapshotExtension, render_tree
 from pytest_specbench.server.store import SpecStore
-from pytest_specbench.snapshot import SpecTreeSnapshotExtension, render_tree
 from pytest_specbench.tree import Feature, Requirement, SpecTree, TreeFileError, read_tree
 
 TREE = SpecTree(

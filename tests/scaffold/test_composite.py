@@ -11,16 +11,16 @@ from typing import Any
 import anyio
 import pytest
 
-from pytest_specbench.agent import Limits, ToolOutcome, run_agent
-from pytest_specbench.connection import RunPaths, Transport, open_tool_session
+from pytest_specbench.agent.loop import Limits, ToolOutcome, run_agent
+from pytest_specbench.agent.stats import RunStats
+from pytest_specbench.agent.tools import RunPaths, Transport, open_tool_session
+from pytest_specbench.agent.transcript import Transcript
+from pytest_specbench.config.settings import BARE, FULL, BriefConfig, ScaffoldConfig, ScaffoldTool
 from pytest_specbench.errors import ServerError
 from pytest_specbench.models.types import AssistantTurn, Message, ToolResultsMessage, ToolSpec
 from pytest_specbench.scaffold import ScaffoldedTools, open_scaffolded_tools, scaffold_prompt
 from pytest_specbench.scaffold.composite import REMINDER_HEAD
-from pytest_specbench.settings import BARE, FULL, BriefConfig, ScaffoldConfig, ScaffoldTool
-from pytest_specbench.stats import RunStats
 from pytest_specbench.testing import Reply, ScriptedClient, call
-from pytest_specbench.transcript import Transcript
 
 SPEC_TOOLS = [
     "list_files",

@@ -11,8 +11,8 @@ import anyio
 from mcp import Client
 from mcp.types import TextContent
 
+from pytest_specbench.config.settings import ScaffoldTool
 from pytest_specbench.scaffold import build_scaffold_server
-from pytest_specbench.settings import ScaffoldTool
 
 ALL = list(ScaffoldTool)
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from pytest_specbench.config import load_config
+from pytest_specbench.config.settings import BARE, FULL, Config, ScaffoldConfig, ScaffoldTool, run_id
 from pytest_specbench.errors import ConfigError
-from pytest_specbench.settings import BARE, FULL, Config, ScaffoldConfig, ScaffoldTool, run_id
 
 MODEL = '[models.m]\nprovider = "openai"\nmodel = "gpt"\n'
 BRIEF = '[briefs.b]\ncodebase = "code"\nprompt = "Write specs."\n'

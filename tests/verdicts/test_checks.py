@@ -8,7 +8,12 @@ from typing import Any
 
 import pytest
 
-from pytest_specbench.checks import (
+from pytest_specbench.agent.transcript import AssistantEvent, StopEvent, StopReason, ToolCallEvent, Transcript
+from pytest_specbench.config import load_config
+from pytest_specbench.config.settings import BriefConfig, RunSettings
+from pytest_specbench.errors import ConfigError
+from pytest_specbench.tree import Feature, Requirement, SpecTree, TreeFileError
+from pytest_specbench.verdicts.checks import (
     CHECKS,
     Check,
     Evidence,
@@ -23,12 +28,7 @@ from pytest_specbench.checks import (
     check_tree_quality,
     run_checks,
 )
-from pytest_specbench.config import load_config
-from pytest_specbench.errors import ConfigError
-from pytest_specbench.loops import find_loop
-from pytest_specbench.settings import BriefConfig, RunSettings
-from pytest_specbench.transcript import AssistantEvent, StopEvent, StopReason, ToolCallEvent, Transcript
-from pytest_specbench.tree import Feature, Requirement, SpecTree, TreeFileError
+from pytest_specbench.verdicts.loops import find_loop
 
 # --- building evidence ------------------------------------------------------------------------------
 

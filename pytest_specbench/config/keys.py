@@ -1,0 +1,301 @@
+"""The typed parsers of specbench.toml's values: each checks and converts one value.
+
+Which key uses which parser, and where its value goes, is `schema.py`. Every parser raises a
+`ConfigError` naming the file, the table, the key and the fix, through the `At` it is handed::
+
+    /repo/evals/specbench.toml: [models.qwen]: max_turns: expected int, got str "80" — remove the quotes: ...
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import math
+import os
+import re
+import string
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from pytest_specbench._text import phrase_pattern
+from pytest_specbench.config.settings import Provider
+from pytest_specbench.errors import ConfigError
+
+BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
+"""A TOML key that needs no quotes."""
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+PROVIDERS = ", ".join(json.dumps(p.value) for p in Provider)
+
+
+def absolute(path: Path) -> Path:
+    # abspath normalises "..", and unlike resolve() it keeps the symlinks the user wrote.
+    return Path(os.path.abspath(path))
+
+
+# --- where a value sits -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class At:
+    """Where a value sits, so that any parser can raise a complete ConfigError."""
+
+    file: Path
+    """Absolute path of the config file."""
+    table: str
+    """Dotted table name as written in a header, e.g. `briefs.todo-app.server`; "" at top level."""
+    key: str = ""
+
+    def error(self, problem: str, fix: str) -> ConfigError:
+        prefix = f"{self.key}: " if self.key else ""
+        return ConfigError(str(self.file), self.table, prefix + problem, fix)
+
+    def at(self, key: str) -> At:
+        return replace(self, key=key)
+
+    def nested(self) -> At:
+        """The table this key holds."""
+        return At(self.file, f"{self.table}.{toml_key(self.key)}")
+
+    def resolve(self, text: str) -> Path:
+        """A path written in the file, relative to the file's directory."""
+        return absolute(self.file.parent / text)
+
+
+def toml_key(key: str) -> str:
+    return key if BARE_KEY.fullmatch(key) else json.dumps(key, ensure_ascii=False)
+
+
+Parser = Callable[[object, At], Any]
+
+
+# --- value parsers ----------------------------------------------------------------------------------
+
+
+def describe(value: object) -> str:
+    if isinstance(value, bool):
+        return f"bool {str(value).lower()}"
+    if isinstance(value, str):
+        return f"str {json.dumps(value, ensure_ascii=False)}"
+    if isinstance(value, dict):
+        return "table"
+    if isinstance(value, list):
+        return "array"
+    return f"{type(value).__name__} {value}"
+
+
+def wrong_type(value: object, expected: str, at: At, fix: str) -> ConfigError:
+    return at.error(f"expected {expected}, got {describe(value)}", fix)
+
+
+def parse_str(value: object, at: At) -> str:
+    if not isinstance(value, str):
+        raise wrong_type(value, "str", at, f'put the value in double quotes: {at.key} = "..."')
+    if not value.strip():
+        raise at.error("must not be empty", f"give {at.key} a value, or remove the line")
+    return value
+
+
+def parse_bool(value: object, at: At) -> bool:
+    if not isinstance(value, bool):
+        raise wrong_type(value, "bool", at, f"write {at.key} = true or {at.key} = false (no quotes)")
+    return value
+
+
+def _unquote_fix(value: object, at: At, kind: str, convert: Callable[[str], object]) -> str:
+    """Suggest dropping the quotes when the string holds a valid value, else say what to write."""
+    if isinstance(value, str):
+        try:
+            convert(value)
+        except ValueError:
+            pass
+        else:
+            return f"remove the quotes: {at.key} = {value.strip()}"
+    return f"write {kind} without quotes"
+
+
+def parse_int(minimum: int) -> Parser:
+    """A whole number of at least `minimum`; `true` is not 1, whatever Python thinks."""
+
+    def parse(value: object, at: At) -> int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise wrong_type(value, "int", at, _unquote_fix(value, at, "a whole number", int))
+        if value < minimum:
+            raise at.error(f"must be at least {minimum}, got {value}", f"set {at.key} to {minimum} or more")
+        return value
+
+    return parse
+
+
+def parse_number(minimum: float, *, inclusive: bool) -> Parser:
+    """A finite number (int or float) above, or with `inclusive` at least, `minimum`."""
+    bound = f"at least {minimum:g}" if inclusive else f"greater than {minimum:g}"
+    wanted = f"{minimum:g} or more" if inclusive else f"a number greater than {minimum:g}"
+
+    def parse(value: object, at: At) -> float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise wrong_type(value, "number", at, _unquote_fix(value, at, "a number", float))
+        if not math.isfinite(value):
+            raise at.error(f"must be a finite number, got {value}", f"set {at.key} to {wanted}")
+        if value < minimum or (value == minimum and not inclusive):
+            raise at.error(f"must be {bound}, got {value}", f"set {at.key} to {wanted}")
+        return float(value)
+
+    return parse
+
+
+def parse_url(value: object, at: At) -> str:
+    url = parse_str(value, at)
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        fix = f'write it with its scheme: {at.key} = "http://{url}"' if "://" not in url else ""
+        raise at.error(f"not an http(s) URL: {json.dumps(url)}", fix or "write an http:// or https:// URL")
+    return url
+
+
+def parse_env_name(value: object, at: At) -> str:
+    name = parse_str(value, at)
+    if not _ENV_NAME.fullmatch(name):
+        # Not echoed: a value that is not a variable name is most likely the secret itself.
+        raise at.error(
+            "is not an environment variable name (value not shown, in case it is the key itself)",
+            f'name the variable that holds the key, e.g. {at.key} = "OPENAI_API_KEY"',
+        )
+    return name
+
+
+def suggest(word: str, choices: list[str], then: str = "") -> str:
+    """`did you mean "x"?` for a near miss, followed by `then`."""
+    close = difflib.get_close_matches(word, choices, n=1)
+    guess = f"did you mean {json.dumps(close[0])}?" if close else ""
+    return f"{guess} {then}".strip()
+
+
+def parse_provider(value: object, at: At) -> Provider:
+    name = parse_str(value, at)
+    try:
+        return Provider(name)
+    except ValueError:
+        fix = suggest(name, [p.value for p in Provider], f"valid providers: {PROVIDERS}")
+        raise at.error(f"unknown provider {json.dumps(name)}", fix) from None
+
+
+def parse_directory(value: object, at: At) -> Path:
+    path = at.resolve(parse_str(value, at))
+    if not path.is_dir():
+        problem = "is not a directory" if path.exists() else "directory not found"
+        raise at.error(f"{problem}: {path}", f"create it, or give a path relative to {at.file.parent}")
+    return path
+
+
+def parse_text_file(value: object, at: At) -> str:
+    path = at.resolve(parse_str(value, at))
+    if not path.is_file():
+        raise at.error(f"file not found: {path}", f"create it, or give a path relative to {at.file.parent}")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeError) as exc:
+        raise at.error(f"cannot read {path}: {exc}", "make it a readable UTF-8 text file") from None
+    if not text.strip():
+        raise at.error(f"file is empty: {path}", "write the brief into it")
+    return text
+
+
+def parse_path(value: object, at: At) -> Path:
+    return at.resolve(parse_str(value, at))
+
+
+def parse_table(value: object, at: At) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        header = f"{at.table}.{at.key}" if at.table else at.key
+        raise wrong_type(value, "table", at, f"write {at.key} = {{ key = value, ... }} or a [{header}] table")
+    return value
+
+
+# --- the external server ----------------------------------------------------------------------------
+
+_PLACEHOLDERS = frozenset({"workspace", "specs_dir", "codebase"})
+
+
+def _template(text: str, at: At, allowed: frozenset[str] = _PLACEHOLDERS) -> str:
+    """Catch a misspelt `{workspace}` now rather than as a KeyError in the middle of a run."""
+    known = ", ".join(f"{{{name}}}" for name in sorted(allowed))
+    try:
+        names = {name for _, name, _, _ in string.Formatter().parse(text) if name is not None}
+    except ValueError as exc:
+        raise at.error(
+            f"bad placeholder in {json.dumps(text)}: {exc}", "write a literal brace as {{ or }}"
+        ) from None
+    unknown = sorted(names - allowed)
+    if unknown:
+        raise at.error(f"unknown placeholder {{{unknown[0]}}} in {json.dumps(text)}", f"use one of {known}")
+    return text
+
+
+def parse_command(value: object, at: At) -> tuple[str, ...]:
+    if not isinstance(value, list) or not value or not all(isinstance(arg, str) and arg for arg in value):
+        raise wrong_type(value, "non-empty array of str", at, f'write {at.key} = ["program", "arg", ...]')
+    return tuple(_template(arg, at) for arg in value)
+
+
+def parse_env(value: object, at: At) -> dict[str, str]:
+    table = parse_table(value, at)
+    for name, text in table.items():
+        if not isinstance(text, str):
+            raise wrong_type(text, "str", at, f'quote every value: {at.key} = {{ {toml_key(name)} = "..." }}')
+        _template(text, at)
+    return dict(table)
+
+
+def parse_specs_dir(value: object, at: At) -> str:
+    # The directory cannot be defined in terms of itself.
+    return _template(parse_str(value, at), at, _PLACEHOLDERS - {"specs_dir"})
+
+
+# --- check settings --------------------------------------------------------------------------------
+
+
+def parse_fraction(value: object, at: At) -> float:
+    number: float = parse_number(0, inclusive=True)(value, at)
+    if number > 1:
+        raise at.error(f"must be between 0 and 1, got {value}", f"write a fraction: {at.key} = 0.7 means 70%")
+    return number
+
+
+def _phrase(value: object, at: At) -> str:
+    """A word, phrase or regular expression matched against the tree (`_text.phrase_pattern`)."""
+    if not isinstance(value, str) or not value.strip():
+        raise wrong_type(value, "non-empty str", at, 'write each one in double quotes, e.g. "billing"')
+    try:
+        phrase_pattern(value)
+    except re.error as exc:
+        fix = "fix the regular expression, or write plain words (they match whole words)"
+        raise at.error(f"bad regular expression {json.dumps(value)}: {exc}", fix) from None
+    return value
+
+
+def parse_phrases(value: object, at: At) -> tuple[str, ...]:
+    if not isinstance(value, list):
+        raise wrong_type(value, "array of str", at, f'write {at.key} = ["billing", "payment"]')
+    return tuple(_phrase(item, at.at(f"{at.key}[{i}]")) for i, item in enumerate(value))
+
+
+def parse_reference_features(value: object, at: At) -> tuple[dict[str, Any], ...]:
+    fix = f'write {at.key} = [{{ name = "undo", aliases = ["revert"] }}, ...]'
+    if not isinstance(value, list):
+        raise wrong_type(value, "array of tables", at, fix)
+    return tuple(_reference(entry, at.at(f"{at.key}[{i}]"), fix) for i, entry in enumerate(value))
+
+
+def _reference(entry: object, at: At, fix: str) -> dict[str, Any]:
+    if not isinstance(entry, dict):
+        raise wrong_type(entry, "table", at, fix)
+    unknown = sorted(set(entry) - {"name", "aliases"})
+    if unknown:
+        raise at.error(f"unknown key {unknown[0]}", "an entry has only name and aliases")
+    if "name" not in entry:
+        raise at.error("has no name", fix)
+    aliases = parse_phrases(entry.get("aliases", []), at.at(f"{at.key}.aliases"))
+    return {"name": _phrase(entry["name"], at.at(f"{at.key}.name")), "aliases": aliases}

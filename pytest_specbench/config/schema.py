@@ -1,0 +1,180 @@
+"""The schema of specbench.toml: which keys each table accepts, how each is parsed, where it goes.
+
+Every key a table accepts is one row in `RUN_KEYS`, `MODEL_KEYS`, `BRIEF_KEYS`,
+`SERVER_KEYS` or `SCAFFOLD_KEYS`: a parser from `keys.py` that checks and converts the value,
+and where the value goes (an argument of the dataclass, a RunSettings override, or `.extra`,
+read by later checks). A key in no row is an error, so that a typo never silently does nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from pytest_specbench.config.keys import (
+    BARE_KEY,
+    At,
+    Parser,
+    parse_bool,
+    parse_command,
+    parse_directory,
+    parse_env,
+    parse_env_name,
+    parse_fraction,
+    parse_int,
+    parse_number,
+    parse_path,
+    parse_phrases,
+    parse_provider,
+    parse_reference_features,
+    parse_specs_dir,
+    parse_str,
+    parse_table,
+    parse_text_file,
+    parse_url,
+    suggest,
+    wrong_type,
+)
+from pytest_specbench.config.settings import Provider, ScaffoldTool, ServerConfig
+from pytest_specbench.errors import ConfigError
+
+# --- the key tables: one row per key ----------------------------------------------------------------
+
+
+class Dest(StrEnum):
+    """Where a parsed value goes."""
+
+    FIELD = "field"
+    """An argument of the table's dataclass."""
+    SETTINGS = "settings"
+    """A RunSettings override (`overrides`, or `Config.defaults` for [defaults])."""
+    EXTRA = "extra"
+    """`.extra`: settings of later checks and provider-specific keys."""
+
+
+@dataclass(frozen=True, slots=True)
+class Key:
+    """How one key is checked and where its value goes."""
+
+    parse: Parser
+    dest: Dest = Dest.FIELD
+    name: str = ""
+    """The destination name when it differs from the key."""
+    provider: Provider | None = None
+    """The only provider the key applies to (model tables)."""
+
+
+def _server(value: object, at: At) -> ServerConfig:
+    inner = at.nested()
+    fields = parse_keys(parse_table(value, at), SERVER_KEYS, inner)[Dest.FIELD]
+    if ("command" in fields) == ("url" in fields):
+        problem = "has both command and url" if "command" in fields else "has neither command nor url"
+        fix = 'set either command = ["program", "arg"] (stdio) or url = "http://127.0.0.1:8085/mcp"'
+        raise inner.error(problem, fix)
+    if "env" in fields and "url" in fields:
+        raise inner.at("env").error("only applies to a stdio server (command)", "remove env from this table")
+    return ServerConfig(**fields)
+
+
+# A test asserts these are exactly RunSettings' fields, so a new setting cannot be forgotten here.
+RUN_KEYS: dict[str, Key] = {
+    "max_turns": Key(parse_int(1), Dest.SETTINGS),
+    "timeout_s": Key(parse_number(0, inclusive=False), Dest.SETTINGS),
+    "request_timeout_s": Key(parse_number(0, inclusive=False), Dest.SETTINGS),
+    "temperature": Key(parse_number(0, inclusive=True), Dest.SETTINGS),
+    "max_retries": Key(parse_int(0), Dest.SETTINGS),
+    "tool_timeout_s": Key(parse_number(0, inclusive=False), Dest.SETTINGS),
+    "max_tool_calls": Key(parse_int(1), Dest.SETTINGS),
+    "max_total_tokens": Key(parse_int(1), Dest.SETTINGS),
+    "loop_threshold": Key(parse_int(2), Dest.SETTINGS),
+    "stop_on_loop": Key(parse_bool, Dest.SETTINGS),
+}
+
+MODEL_KEYS: dict[str, Key] = {
+    **RUN_KEYS,
+    "provider": Key(parse_provider),
+    "model": Key(parse_str),
+    "base_url": Key(parse_url),
+    "api_key_env": Key(parse_env_name),
+    "max_tokens": Key(parse_int(1)),
+    "stream": Key(parse_bool),
+    "xfail": Key(parse_str),
+    "model_path": Key(parse_path, Dest.EXTRA, provider=Provider.LLAMACPP),
+    "n_ctx": Key(parse_int(1), Dest.EXTRA, provider=Provider.LLAMACPP),
+    "chat_format": Key(parse_str, Dest.EXTRA, provider=Provider.LLAMACPP),
+}
+
+BRIEF_KEYS: dict[str, Key] = {
+    **RUN_KEYS,
+    "codebase": Key(parse_directory),
+    "prompt": Key(parse_str),
+    "prompt_file": Key(parse_text_file, name="prompt"),
+    "min_requirements": Key(parse_int(0)),
+    "min_features": Key(parse_int(0)),
+    "xfail": Key(parse_str),
+    "server": Key(_server),
+    # Check settings of this brief only (a brief sets the bar; a model does not lower it).
+    "forbidden_topics": Key(parse_phrases, Dest.EXTRA),
+    "reference_features": Key(parse_reference_features, Dest.EXTRA),
+    "min_feature_recall": Key(parse_fraction, Dest.EXTRA),
+    "tree_quality": Key(parse_bool, Dest.EXTRA),
+    "max_empty_features": Key(parse_int(0), Dest.EXTRA),
+    "max_requirements_without_criteria": Key(parse_int(0), Dest.EXTRA),
+    "max_duplicate_titles": Key(parse_int(0), Dest.EXTRA),
+    "max_placeholders": Key(parse_int(0), Dest.EXTRA),
+}
+
+SERVER_KEYS: dict[str, Key] = {
+    "command": Key(parse_command),
+    "url": Key(parse_url),
+    "env": Key(parse_env),
+    "specs_dir": Key(parse_specs_dir),
+}
+
+
+def _scaffold_tools(value: object, at: At) -> tuple[ScaffoldTool, ...]:
+    names = [tool.value for tool in ScaffoldTool]
+    valid = ", ".join(json.dumps(name) for name in names)
+    if not isinstance(value, list) or not all(isinstance(name, str) for name in value):
+        raise wrong_type(value, "array of str", at, f"write {at.key} = [{valid}] (any of them)")
+    for name in value:
+        if name not in names:
+            fix = suggest(name, names, f"valid tool sets: {valid}")
+            raise at.error(f"unknown tool set {json.dumps(name)}", fix)
+    return tuple(dict.fromkeys(ScaffoldTool(name) for name in value))
+
+
+SCAFFOLD_KEYS: dict[str, Key] = {
+    "tools": Key(_scaffold_tools),
+    "remind": Key(parse_bool),
+}
+
+_HOMES: dict[str, Mapping[str, Key]] = {
+    "[defaults]": RUN_KEYS,
+    "a [models.<id>] table": MODEL_KEYS,
+    "a [briefs.<id>] table": BRIEF_KEYS,
+    "a [scaffolds.<id>] table": SCAFFOLD_KEYS,
+}
+
+
+def parse_keys(raw: Mapping[str, object], keys: Mapping[str, Key], at: At) -> dict[Dest, dict[str, Any]]:
+    parsed: dict[Dest, dict[str, Any]] = {dest: {} for dest in Dest}
+    for key, value in raw.items():
+        spec = keys.get(key)
+        if spec is None:
+            raise _unknown_key(key, value, keys, at)
+        parsed[spec.dest][spec.name or key] = spec.parse(value, at.at(key))
+    return parsed
+
+
+def _unknown_key(key: str, value: object, known: Mapping[str, Key], at: At) -> ConfigError:
+    homes = [home for home, keys in _HOMES.items() if key in keys]
+    fix = f"{key} belongs in {' or '.join(homes)}; move it there" if homes else suggest(key, list(known))
+    section, _, table_id = at.table.partition(".")
+    if not fix and isinstance(value, dict) and BARE_KEY.fullmatch(table_id):
+        # `[models.qwen3.6]` is two nested tables in TOML, not an id with a dot.
+        fix = f'if "{table_id}.{key}" is one id, quote it: [{section}."{table_id}.{key}"]'
+    return at.at(key).error("unknown key", fix or f"remove it; known keys: {', '.join(sorted(known))}")
