@@ -104,6 +104,7 @@ def stats_fields(stats: RunStats) -> dict[str, Any]:
         "retries": stats.retries,
         "max_identical_streak": stats.max_identical_streak,
         "scaffold_calls": stats.scaffold_calls,
+        "truncated_turns": stats.truncated_turns,
     }
 
 
@@ -149,6 +150,11 @@ async def execute(
     stats = RunStats.from_transcript(transcript, monotonic() - started)
     tree = read_tree(paths.specs_dir)
     evidence = Evidence(
-        transcript, tree, brief, paths.workspace, paths.specs_dir, check_settings(settings, brief)
+        transcript,
+        tree,
+        brief,
+        paths.workspace,
+        paths.specs_dir,
+        check_settings(settings, brief, max_tokens=model.max_tokens),
     )
     return SpecRun(test_id, model, brief, paths, tree, transcript, stats, run_checks(evidence), scaffold)

@@ -84,4 +84,4 @@ def test_results_record_keeps_its_fields() -> None:
     record = base_record("test_spec[m-b]", model, brief) | stats_fields(RunStats())
     fields = {"version", "test_id", "model", "brief", "scaffold", "provider", "model_name", "turns"}
     fields |= {"tool_calls", "tool_errors", "tool_errors_by_kind", "input_tokens", "output_tokens", "seconds"}
-    assert fields | {"retries", "max_identical_streak", "scaffold_calls"} <= set(record)
+    assert fields | {"retries", "max_identical_streak", "scaffold_calls", "truncated_turns"} <= set(record)

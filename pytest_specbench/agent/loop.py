@@ -129,7 +129,7 @@ class _Loop:
         for turn in range(1, self.limits.max_turns + 1):
             reply = await self._generate(turn, messages, specs)
             if not reply.tool_calls:
-                return StopEvent("final_answer", f"final answer at turn {turn}")
+                return _last_word(turn, reply)
             results = [await self._call(turn, call, names) for call in reply.tool_calls]
             note = await self.reminder() if self.reminder else ""
             if note:
@@ -174,6 +174,16 @@ class _Loop:
         if self.stop_when and (detail := self.stop_when(self.transcript)):
             return StopEvent("loop", f"stopped at turn {turn}: {detail}")
         return None
+
+
+def _last_word(turn: int, reply: AssistantTurn) -> StopEvent:
+    """How a turn without tool calls ends the run: a final answer, unless max_tokens cut it off."""
+    if reply.stop_reason != "max_tokens":
+        return StopEvent("final_answer", f"final answer at turn {turn}")
+    word = reply.raw_stop_reason or reply.stop_reason
+    return StopEvent(
+        "max_tokens", f'turn {turn} was cut off by max_tokens (stop reason "{word}") — no final answer'
+    )
 
 
 async def _dispatch(

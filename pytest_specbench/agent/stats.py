@@ -28,6 +28,8 @@ class RunStats:
     max_identical_streak: int = 0
     """Longest run of the same tool with the same arguments, back to back."""
     scaffold_calls: int = 0
+    truncated_turns: int = 0
+    """Model turns cut off by `max_tokens` (stop reason `length` / `max_tokens`): a broken call or answer."""
 
     @classmethod
     def from_transcript(cls, transcript: Transcript, seconds: float) -> RunStats:
@@ -45,6 +47,7 @@ class RunStats:
             retries=sum(t.retries for t in turns),
             max_identical_streak=max((n for _, _, n in identical_streaks(calls)), default=0),
             scaffold_calls=sum(1 for c in calls if c.scaffold),
+            truncated_turns=sum(1 for t in turns if t.truncated),
         )
 
 

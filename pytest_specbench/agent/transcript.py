@@ -10,6 +10,7 @@ from typing import Any, Literal, TypeAlias
 
 __all__ = [
     "TRANSCRIPT_VERSION",
+    "TRUNCATED_STOPS",
     "AssistantEvent",
     "Event",
     "MessageEvent",
@@ -23,9 +24,19 @@ __all__ = [
 TRANSCRIPT_VERSION = 1
 
 StopReason: TypeAlias = Literal[
-    "final_answer", "max_turns", "timeout", "max_tool_calls", "max_total_tokens", "loop", "error"
+    "final_answer",
+    "max_tokens",
+    "max_turns",
+    "timeout",
+    "max_tool_calls",
+    "max_total_tokens",
+    "loop",
+    "error",
 ]
-"""Why the loop ended; only `final_answer` is a clean termination."""
+"""Why the loop ended; only `final_answer` is a clean termination (`max_tokens`: an answer cut off)."""
+
+TRUNCATED_STOPS = frozenset({"length", "max_tokens"})
+"""A turn's stop reason when the token limit cut it off: OpenAI's word, then Anthropic's."""
 
 ToolErrorKind: TypeAlias = Literal["invalid_json", "unknown_tool", "bad_arguments", "tool_error"]
 
@@ -54,6 +65,11 @@ class AssistantEvent:
     seconds: float
     retries: int = 0
     kind: Literal["assistant"] = "assistant"
+
+    @property
+    def truncated(self) -> bool:
+        """The turn was cut off by the model's `max_tokens`, whatever it held by then."""
+        return self.stop_reason in TRUNCATED_STOPS
 
 
 @dataclass(frozen=True, slots=True)

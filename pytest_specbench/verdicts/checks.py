@@ -50,12 +50,13 @@ LIST_WIDTH = 3
 """Offenders named per problem in a detail, before "and N more"."""
 
 
-def check_settings(run: RunSettings, brief: BriefConfig) -> dict[str, Any]:
-    """The one mapping the checks read: the run's settings and the brief's check keys over their defaults."""
-    return {**dataclasses.asdict(run), **CHECK_DEFAULTS, **brief.extra}
+def check_settings(run: RunSettings, brief: BriefConfig, max_tokens: int | None = None) -> dict[str, Any]:
+    """The one mapping the checks read: the run's settings, the model's `max_tokens` (named when an
+    answer is cut off) and the brief's check keys over their defaults."""
+    return {**dataclasses.asdict(run), "max_tokens": max_tokens, **CHECK_DEFAULTS, **brief.extra}
 
 
-_DEFAULTS = {**dataclasses.asdict(RunSettings()), **CHECK_DEFAULTS}
+_DEFAULTS = {**dataclasses.asdict(RunSettings()), "max_tokens": None, **CHECK_DEFAULTS}
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,11 +110,15 @@ def check_terminated(ev: Evidence) -> Check:
     stop = ev.transcript.stop
     if stop is None:
         return Check("terminated", False, "the run has no end recorded")
+    if cut := _cut_off(ev):
+        return Check("terminated", False, cut)
     return Check("terminated", stop.reason == "final_answer", stop.detail)
 
 
 def check_final_response(ev: Evidence) -> Check:
-    """A run that ended on the model's own terms ended with words, not an empty turn."""
+    """A run that ended on the model's own terms ended with words, not an empty or cut-off turn."""
+    if cut := _cut_off(ev):
+        return Check("final_response", False, cut)
     stop, turns = ev.transcript.stop, ev.transcript.assistant_turns()
     if stop is None or stop.reason != "final_answer" or not turns:
         why = f"stopped by {stop.reason}" if stop else "the run has no end recorded"
@@ -124,6 +129,16 @@ def check_final_response(ev: Evidence) -> Check:
     what = "only whitespace" if last.text else "neither text nor a tool call"
     unusual = "" if last.stop_reason in ("stop", "end_turn") else f' (stop reason "{last.stop_reason}")'
     return Check("final_response", False, f"turn {last.turn} ended with {what}{unusual}")
+
+
+def _cut_off(ev: Evidence) -> str | None:
+    """Why there is no final answer when max_tokens cut off the turn that would have been it."""
+    stop, turns = ev.transcript.stop, ev.transcript.assistant_turns()
+    if stop is None or stop.reason != "max_tokens" or not turns:
+        return None
+    last, limit = turns[-1], ev.setting("max_tokens")
+    setting = "max_tokens" if limit is None else f"max_tokens={limit}"
+    return f'turn {last.turn} was cut off by {setting} (stop reason "{last.stop_reason}") — no final answer'
 
 
 def check_files_exist(ev: Evidence) -> Check:

@@ -10,6 +10,7 @@ import anyio
 import pytest
 
 from pytest_specbench.agent.loop import Limits, run_agent
+from pytest_specbench.agent.stats import RunStats
 from pytest_specbench.agent.tools import RunPaths, Transport, open_tool_session
 from pytest_specbench.agent.transcript import StopEvent, Transcript
 from pytest_specbench.config.settings import BriefConfig
@@ -96,6 +97,28 @@ def test_model_mistakes_become_tool_errors_and_the_loop_goes_on(tmp_path: Path) 
     assert kinds == ["invalid_json", "unknown_tool", "tool_error", "bad_arguments"]
     assert all(c.is_error for c in transcript.tool_calls())
     assert "Available tools:" in transcript.tool_calls()[1].result
+
+
+def test_an_answer_cut_off_by_max_tokens_is_not_a_final_answer(tmp_path: Path) -> None:
+    cut_call = Reply(tool_calls=[call("create_feature", _raw='{"title": "No')], stop_reason="max_tokens")
+    client = ScriptedClient(
+        [cut_call, Reply(text="I wrote the features: Notes, Sea", stop_reason="max_tokens")]
+    )
+
+    stop, transcript = drive(tmp_path, client)
+
+    detail = 'turn 2 was cut off by max_tokens (stop reason "max_tokens") — no final answer'
+    assert (stop.reason, stop.detail) == ("max_tokens", detail)
+    assert [c.error_kind for c in transcript.tool_calls()] == ["invalid_json"]
+    assert RunStats.from_transcript(transcript, 0).truncated_turns == 2
+
+
+def test_an_answer_that_ends_normally_is_a_final_answer(tmp_path: Path) -> None:
+    client = ScriptedClient([Reply(text="I wrote nothing: the code is empty.", stop_reason="end_turn")])
+
+    stop, transcript = drive(tmp_path, client)
+
+    assert (stop.reason, RunStats.from_transcript(transcript, 0).truncated_turns) == ("final_answer", 0)
 
 
 def test_parallel_calls_run_in_order_and_results_go_back_matched(tmp_path: Path) -> None:

@@ -54,7 +54,7 @@ def run(
         for c in batch:
             transcript.append(c)
     last = (turns[-1] + 1) if turns else 1
-    if stop == "final_answer":
+    if stop in ("final_answer", "max_tokens"):  # a cut-off answer is a turn too
         transcript.append(AssistantEvent(last, final, (), 10, 5, stop_reason, 0.0))
     transcript.append(StopEvent(stop, f"{stop} detail"))
     return transcript
@@ -206,9 +206,31 @@ def test_final_response_fails_on_an_empty_turn(paths: Any) -> None:
 
 
 def test_final_response_fails_on_whitespace_and_names_an_unusual_stop_reason(paths: Any) -> None:
-    check = check_final_response(evidence(paths, run(final=" \n\t", stop_reason="length")))
+    check = check_final_response(evidence(paths, run(final=" \n\t", stop_reason="content_filter")))
 
-    assert check == Check("final_response", False, 'turn 1 ended with only whitespace (stop reason "length")')
+    assert check == Check(
+        "final_response", False, 'turn 1 ended with only whitespace (stop reason "content_filter")'
+    )
+
+
+@pytest.mark.parametrize("raw", ["length", "max_tokens"], ids=["openai", "anthropic"])
+def test_an_answer_cut_off_by_max_tokens_fails_both_checks(paths: Any, raw: str) -> None:
+    transcript = run(
+        tool("list_files", 2), final="I wrote 3 features: Notes, Se", stop="max_tokens", stop_reason=raw
+    )
+
+    checks = run_checks(evidence(paths, transcript, max_tokens=384), [check_terminated, check_final_response])
+
+    detail = f'turn 3 was cut off by max_tokens=384 (stop reason "{raw}") — no final answer'
+    assert checks == (Check("terminated", False, detail), Check("final_response", False, detail))
+
+
+def test_an_answer_that_ends_normally_is_not_cut_off(paths: Any) -> None:
+    transcript = run(tool("list_files", 2), final="I wrote 3 features: Notes, Search, Tags.")
+
+    checks = run_checks(evidence(paths, transcript, max_tokens=384), [check_terminated, check_final_response])
+
+    assert [c.passed for c in checks] == [True, True]
 
 
 def test_final_response_does_not_apply_to_a_run_stopped_by_a_limit(paths: Any) -> None:

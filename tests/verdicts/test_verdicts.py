@@ -209,3 +209,42 @@ TIDY = [
     Reply(tool_calls=[requirement(f"F-000{i}", f"Requirement {i}") for i in (1, 2, 3)]),
     Reply.final("Wrote 3 features and 3 requirements."),
 ]
+
+
+NOTES = [Reply(tool_calls=[feature("Notes")]), Reply(tool_calls=[requirement("F-0001", "Keep notes")])]
+CUT_CALL = Reply(tool_calls=[call("create_feature", _raw='{"title": "No')], stop_reason="max_tokens")
+SMALL_MODELS: dict[str, tuple[dict[str, Any], list[Reply]]] = {
+    "cutoff": (
+        {"max_tokens": 384},
+        [*NOTES, Reply("Wrote F-0001 with 1 requirement. Next, sea", stop_reason="max_tokens")],
+    ),
+    "finisher": ({"max_tokens": 384}, [CUT_CALL, *NOTES, Reply.final("Wrote F-0001 with 1 requirement.")]),
+}
+"""What small local models got wrong (the first of each pair) next to a near miss that passes."""
+
+
+@pytest.mark.parametrize("protocol", ["openai", "anthropic"])
+def test_what_small_models_get_wrong_is_named(
+    suite: Any, provider: FakeProvider, pytester: pytest.Pytester, protocol: str
+) -> None:
+    for model_id, (keys, script) in SMALL_MODELS.items():
+        provider.script(suite.model(model_id, protocol, **keys), script)
+    suite.brief("notes")
+    suite.write(VERIFY)
+
+    result = pytester.runpytest("--specbench-report=out")
+
+    cut = "length" if protocol == "openai" else "max_tokens"
+    result.stdout.fnmatch_lines(
+        [
+            "*cutoff on notes: 2 of 10 checks failed",
+            f'*terminated: turn 3 was cut off by max_tokens=384 (stop reason "{cut}") — no final answer',
+            f'*final_response: turn 3 was cut off by max_tokens=384 (stop reason "{cut}") — no final answer',
+        ]
+    )
+    records = {r["model"]: r for r in json.loads((pytester.path / "out" / "results.json").read_text())}
+    outcomes = {model: record["outcome"] for model, record in records.items()}
+    assert outcomes == {"cutoff": "failed", "finisher": "passed"}
+    assert (records["cutoff"]["stop_reason"], records["cutoff"]["truncated_turns"]) == ("max_tokens", 1)
+    assert (records["finisher"]["stop_reason"], records["finisher"]["truncated_turns"]) == ("final_answer", 1)
+    assert records["finisher"]["tool_errors_by_kind"] == {"invalid_json": 1}
