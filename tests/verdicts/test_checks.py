@@ -8,7 +8,14 @@ from typing import Any
 
 import pytest
 
-from pytest_specbench.agent.transcript import AssistantEvent, StopEvent, StopReason, ToolCallEvent, Transcript
+from pytest_specbench.agent.transcript import (
+    AssistantEvent,
+    StopEvent,
+    StopReason,
+    ToolCallEvent,
+    ToolErrorKind,
+    Transcript,
+)
 from pytest_specbench.config import load_config
 from pytest_specbench.config.settings import BriefConfig, RunSettings
 from pytest_specbench.errors import ConfigError
@@ -179,6 +186,59 @@ def test_long_arguments_are_shortened(paths: Any) -> None:
     detail = check_no_loop(evidence(paths, run(*calls))).detail
 
     assert detail.startswith('search_code(pattern="xxxx') and "…)" in detail and len(detail) < 120
+
+
+def broken(name: str, turn: int, raw: str, kind: ToolErrorKind = "invalid_json") -> ToolCallEvent:
+    return ToolCallEvent(turn, f"c{turn}", name, raw, "Error: not JSON.", True, 0.0, kind)
+
+
+CUT = '{"feature_id": "F-0001", "title": "Search notes", "acceptance_criteria": ["Given a note, when'
+
+
+def test_calls_that_fail_the_same_way_are_a_loop_whatever_their_arguments(paths: Any) -> None:
+    calls = [created("feature", "F-0001"), tool("read_file", 2, path="app.py")]
+    calls += [broken("create_requirement", t, CUT[: 30 + 4 * t]) for t in range(4, 15)]
+
+    check = check_no_loop(evidence(paths, run(*calls, stop="max_turns")))
+
+    assert check == Check(
+        "no_loop", False, "create_requirement failed 11× in a row with invalid JSON from turn 4"
+    )
+
+
+@pytest.mark.parametrize(
+    "calls",
+    [
+        [broken("create_feature" if t % 2 else "create_requirement", t, CUT[: 30 + t]) for t in range(1, 11)],
+        [
+            broken("create_requirement", t, CUT[: 30 + t], "bad_arguments" if t % 2 else "invalid_json")
+            for t in range(1, 11)
+        ],
+        [
+            c
+            for t in range(1, 6)
+            for c in (broken("create_requirement", t, CUT[: 30 + t]), created("feature", f"F-000{t}", t))
+        ],
+        [broken("create_requirement", 2, CUT[: 30 + i], "bad_arguments") for i in range(12)],
+    ],
+    ids=["other-tools-in-between", "other-errors-in-between", "successes-in-between", "one-turn"],
+)
+def test_failures_broken_up_are_not_a_loop(paths: Any, calls: list[ToolCallEvent]) -> None:
+    assert check_no_loop(evidence(paths, run(*calls))).passed
+
+
+def test_a_failed_streak_counts_turns_and_says_how_many_calls() -> None:
+    calls = [broken("create_requirement", t, CUT[: 30 + 2 * t + i]) for t in range(3, 8) for i in (0, 1)]
+
+    loop = find_loop(calls, 5)
+
+    assert str(loop) == "create_requirement failed 10× over 5 turns in a row with invalid JSON from turn 3"
+
+
+def test_identical_failed_calls_are_named_with_their_arguments() -> None:
+    calls = [broken("create_feature", t, '{"title": "No') for t in range(1, 6)]
+
+    assert str(find_loop(calls, 5)) == 'create_feature({"title": "No) called 5× in a row from turn 1'
 
 
 def test_the_biggest_loop_is_reported() -> None:

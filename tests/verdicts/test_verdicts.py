@@ -213,12 +213,31 @@ TIDY = [
 
 NOTES = [Reply(tool_calls=[feature("Notes")]), Reply(tool_calls=[requirement("F-0001", "Keep notes")])]
 CUT_CALL = Reply(tool_calls=[call("create_feature", _raw='{"title": "No')], stop_reason="max_tokens")
+LONG = (
+    '{"feature_id": "F-0001", "title": "Search", "description": "Find notes.", "acceptance_criteria": ["Given'
+)
+
+
+def cut(name: str, at: int) -> Reply:
+    """A turn whose one tool call max_tokens broke off `at` characters into its arguments."""
+    return Reply(tool_calls=[call(name, _raw=LONG[:at])], stop_reason="max_tokens")
+
+
 SMALL_MODELS: dict[str, tuple[dict[str, Any], list[Reply]]] = {
     "cutoff": (
         {"max_tokens": 384},
         [*NOTES, Reply("Wrote F-0001 with 1 requirement. Next, sea", stop_reason="max_tokens")],
     ),
     "finisher": ({"max_tokens": 384}, [CUT_CALL, *NOTES, Reply.final("Wrote F-0001 with 1 requirement.")]),
+    "breaker": ({}, [*NOTES, *(cut("create_requirement", 40 + 5 * i) for i in range(11))]),
+    "fumbler": (
+        {},
+        [
+            *(cut("create_requirement" if i % 2 else "create_feature", 40 + 5 * i) for i in range(6)),
+            *NOTES,
+            Reply.final("Wrote F-0001 with 1 requirement."),
+        ],
+    ),
 }
 """What small local models got wrong (the first of each pair) next to a near miss that passes."""
 
@@ -242,9 +261,17 @@ def test_what_small_models_get_wrong_is_named(
             f'*final_response: turn 3 was cut off by max_tokens=384 (stop reason "{cut}") — no final answer',
         ]
     )
+    result.stdout.fnmatch_lines(
+        [
+            "*breaker on notes: 2 of 10 checks failed",
+            "*no_loop: create_requirement failed 5× in a row with invalid JSON from turn 3; "
+            "run stopped at turn 7 (stop_on_loop)",
+        ]
+    )
     records = {r["model"]: r for r in json.loads((pytester.path / "out" / "results.json").read_text())}
     outcomes = {model: record["outcome"] for model, record in records.items()}
-    assert outcomes == {"cutoff": "failed", "finisher": "passed"}
+    assert outcomes == {"cutoff": "failed", "finisher": "passed", "breaker": "failed", "fumbler": "passed"}
+    assert records["fumbler"]["tool_errors_by_kind"] == {"invalid_json": 6}
     assert (records["cutoff"]["stop_reason"], records["cutoff"]["truncated_turns"]) == ("max_tokens", 1)
     assert (records["finisher"]["stop_reason"], records["finisher"]["truncated_turns"]) == ("final_answer", 1)
     assert records["finisher"]["tool_errors_by_kind"] == {"invalid_json": 1}
