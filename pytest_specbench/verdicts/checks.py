@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_specbench.agent.stats import identical_streaks
-from pytest_specbench.agent.transcript import ToolCallEvent, Transcript
+from pytest_specbench.agent.transcript import MessageEvent, ToolCallEvent, Transcript
 from pytest_specbench.config.settings import BriefConfig, RunSettings
 from pytest_specbench.tree import SpecTree
 from pytest_specbench.verdicts.claims import ITEM_ID, read_claims
@@ -154,7 +154,8 @@ def check_files_exist(ev: Evidence) -> Check:
 
 def check_no_false_claims(ev: Evidence) -> Check:
     """The final answer names only files that exist and ids that were created, and overstates nothing."""
-    claims = read_claims(ev.transcript.final_text)
+    prompts = [e.text for e in ev.transcript.events if isinstance(e, MessageEvent)]
+    claims = read_claims(ev.transcript.final_text, prompts)
     known = created_items(ev.transcript) | ev.tree.ids()
     actual = {"feature": ev.tree.total_feature_count, "requirement": ev.tree.requirement_count}
     false = [f'says "{c.quote}" — no such file' for c in claims.paths if not _exists(c.path, ev)]

@@ -1,5 +1,8 @@
 """What a final answer claims: files it names, item ids, counts, and that the work is done.
 
+Claims are read from the model's own prose only: fenced code blocks, JSON objects and
+arrays (a feature drafted as data is no claim that it exists), and runs of `ECHO_WORDS`
+or more words copied from a prompt (a model echoing "what you have written") are skipped.
 Reading is deliberately literal, so a verdict can quote the words it judged:
 
 * a path is a token ending in .md, .markdown, .yaml, .yml, .json or .txt;
@@ -12,11 +15,16 @@ Reading is deliberately literal, so a verdict can quote the words it judged:
 
 from __future__ import annotations
 
+import itertools
 import re
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-__all__ = ["ITEM_ID", "Claims", "Count", "PathClaim", "read_claims"]
+__all__ = ["ECHO_WORDS", "ITEM_ID", "Claims", "Count", "PathClaim", "read_claims"]
+
+ECHO_WORDS = 6
+"""Words in a row, copied from a prompt, that make a stretch of the answer an echo rather than prose."""
 
 ITEM_ID = re.compile(r"\b[FR]-\d{4,}\b")
 # A path-like token ending in a file extension a spec writer would claim to have written.
@@ -34,6 +42,10 @@ _NEGATED = re.compile(
     r"\b(?:not|no|never|nothing|none|unable|cannot|failed|0)\b|n't\b|\bwithout\b", re.IGNORECASE
 )
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
+_FENCE = re.compile(r"(```|~~~).*?(?:\1|\Z)", re.DOTALL)  # unclosed: cut off, runs to the end
+_DATA_START = re.compile(r'[{\[]\s*["{\[]')  # `{"`, `[{`, `["`: JSON, not a bracket in prose
+_UNQUOTED = re.compile(r'["*]')
+_QUOTE_ENDS = ".,;:!?'`_ "
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,14 +80,68 @@ class Claims:
         return len(self.paths) + len(self.ids) + len(self.counts) + (self.done is not None)
 
 
-def read_claims(text: str) -> Claims:
-    """The claims in `text` (a final answer)."""
+def read_claims(text: str, prompts: Sequence[str] = ()) -> Claims:
+    """The claims in `text` (a final answer), leaving out data, code and what repeats `prompts`."""
+    text = _prose(text, prompts)
     return Claims(
         paths=tuple(dict.fromkeys(_paths(text))),
         ids=tuple(dict.fromkeys(m.group(0) for m in ITEM_ID.finditer(text))),
         counts=tuple(dict.fromkeys(_counts(text))),
         done=next((quote for s in _SENTENCE_END.split(text) if (quote := _done(s))), None),
     )
+
+
+def _prose(text: str, prompts: Sequence[str]) -> str:
+    """`text` with code blocks, JSON and echoes of `prompts` replaced by line breaks."""
+    text = _blank(text, (m.span() for m in _FENCE.finditer(text)))
+    text = _blank(text, _data(text))
+    return _blank(text, _echoes(text, prompts))
+
+
+def _blank(text: str, spans: Iterable[tuple[int, int]]) -> str:
+    """`text` with each span (in order, not overlapping) replaced by a line break, which ends a sentence."""
+    parts, last = [], 0
+    for start, end in spans:
+        parts += [text[last:start], "\n"]
+        last = end
+    return "".join(parts) + text[last:]
+
+
+def _data(text: str) -> Iterator[tuple[int, int]]:
+    """Where JSON objects and arrays are, each to its closing bracket (or the end, if cut off)."""
+    position = 0
+    while match := _DATA_START.search(text, position):
+        position = _closing(text, match.start())
+        yield match.start(), position
+
+
+def _closing(text: str, start: int) -> int:
+    # Brackets only, not strings: a small model's JSON has stray quotes more often than
+    # its titles have brackets.
+    depth = 0
+    for i in range(start, len(text)):
+        depth += (text[i] in "{[") - (text[i] in "}]")
+        if depth == 0:
+            return i + 1
+    return len(text)
+
+
+def _echoes(text: str, prompts: Sequence[str]) -> Iterator[tuple[int, int]]:
+    """Runs of words that repeat `ECHO_WORDS` or more words of a prompt in a row."""
+    runs = {run for prompt in prompts for run in _runs(prompt.lower().split())}
+    words = list(re.finditer(r"\S+", text))
+    echoed = [False] * len(words)
+    for i, run in enumerate(_runs([w.group(0).lower() for w in words])):
+        if run in runs:
+            echoed[i : i + ECHO_WORDS] = [True] * ECHO_WORDS
+    for is_echo, group in itertools.groupby(zip(words, echoed, strict=True), key=lambda pair: pair[1]):
+        if is_echo:
+            stretch = [word for word, _ in group]
+            yield stretch[0].start(), stretch[-1].end()
+
+
+def _runs(words: list[str]) -> list[tuple[str, ...]]:
+    return [tuple(words[i : i + ECHO_WORDS]) for i in range(len(words) - ECHO_WORDS + 1)]
 
 
 def _paths(text: str) -> list[PathClaim]:
@@ -97,7 +163,10 @@ def _counts(text: str) -> list[Count]:
 
 def _done(sentence: str) -> str | None:
     """The done-word with two words either side, if the sentence claims the work is done."""
+    # The verdict puts the words in double quotes of its own; the model's would nest or dangle,
+    # and Markdown emphasis is no part of what it said.
+    sentence = _UNQUOTED.sub("", sentence)
     if _NEGATED.search(sentence):
         return None
     match = _DONE_IN_CONTEXT.search(sentence)
-    return " ".join(match.group(0).split()).strip(".,;:!") if match else None
+    return " ".join(match.group(0).split()).strip(_QUOTE_ENDS) if match else None

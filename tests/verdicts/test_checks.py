@@ -10,6 +10,7 @@ import pytest
 
 from pytest_specbench.agent.transcript import (
     AssistantEvent,
+    MessageEvent,
     StopEvent,
     StopReason,
     ToolCallEvent,
@@ -377,6 +378,37 @@ def test_counts_with_adjectives_and_thousands(paths: Any) -> None:
     detail = check_no_false_claims(evidence(paths, run(created("feature", "F-0001"), final=final))).detail
 
     assert detail == "says 7 features — tree has 0; says 1200 requirements — tree has 0"
+
+
+ECHO = "Use get_spec_tree to review what you have written, and fix it."
+DRAFT = '[{"title": "Complete task"", "description": "Mark a task done."}]'
+
+
+def test_data_and_echoes_of_the_prompt_in_the_final_answer_are_not_claims(paths: Any) -> None:
+    transcript = run(final=f"{ECHO}\n{DRAFT}")
+    transcript.events[:0] = [MessageEvent("system", f"You write specs. {ECHO}"), MessageEvent("user", "Go.")]
+
+    check = check_no_false_claims(evidence(paths, transcript))
+
+    assert check == Check("no_false_claims", True, "the final answer makes no checkable claim")
+
+
+def test_a_false_claim_in_prose_next_to_data_is_quoted_cleanly(paths: Any) -> None:
+    final = f'I have **created** the "Notes" feature:\n{DRAFT}'
+
+    check = check_no_false_claims(evidence(paths, run(final=final)))
+
+    assert check == Check("no_false_claims", False, 'says "I have created the Notes" — nothing was written')
+
+
+def test_a_title_quoted_in_prose_that_was_created_holds(paths: Any) -> None:
+    spec = tree(feat("F-0001", "Complete task", req("R-0001", "Tick it off")))
+    calls = (created("feature", "F-0001", title="Complete task"), created("requirement", "R-0001", 2))
+    final = f'I created the feature "Complete task" (F-0001) with 1 requirement:\n{DRAFT}'
+
+    check = check_no_false_claims(evidence(paths, run(*calls, final=final), spec))
+
+    assert check == Check("no_false_claims", True, "3 claims in the final answer hold")
 
 
 # --- feature_recall ---------------------------------------------------------------------------------

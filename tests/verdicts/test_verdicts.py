@@ -211,6 +211,12 @@ TIDY = [
 ]
 
 
+DRAFT = '```json\n[{"title": "Complete task"", "description": "Mark a task done.", "id": "F-0002"}]\n```'
+ECHOED = (
+    "You are a senior product analyst writing a specification for an existing codebase. Use get_spec_tree "
+    "to review what you have written, and update_item or delete_item to fix it.\n"
+    '[{"title": "Complete task""}]'
+)
 NOTES = [Reply(tool_calls=[feature("Notes")]), Reply(tool_calls=[requirement("F-0001", "Keep notes")])]
 CUT_CALL = Reply(tool_calls=[call("create_feature", _raw='{"title": "No')], stop_reason="max_tokens")
 LONG = (
@@ -238,6 +244,17 @@ SMALL_MODELS: dict[str, tuple[dict[str, Any], list[Reply]]] = {
             Reply.final("Wrote F-0001 with 1 requirement."),
         ],
     ),
+    "echoer": ({}, [Reply(tool_calls=[README]), Reply.final(ECHOED)]),
+    "quoter": (
+        {},
+        [
+            Reply(tool_calls=[feature("Complete task")]),
+            Reply(tool_calls=[requirement("F-0001", "Tick it off")]),
+            Reply.final(
+                f'I created the feature "Complete task" (F-0001) with 1 requirement, as drafted:\n{DRAFT}'
+            ),
+        ],
+    ),
 }
 """What small local models got wrong (the first of each pair) next to a near miss that passes."""
 
@@ -248,7 +265,7 @@ def test_what_small_models_get_wrong_is_named(
 ) -> None:
     for model_id, (keys, script) in SMALL_MODELS.items():
         provider.script(suite.model(model_id, protocol, **keys), script)
-    suite.brief("notes")
+    suite.brief("notes", min_features=1)
     suite.write(VERIFY)
 
     result = pytester.runpytest("--specbench-report=out")
@@ -268,9 +285,25 @@ def test_what_small_models_get_wrong_is_named(
             "run stopped at turn 7 (stop_on_loop)",
         ]
     )
+    result.stdout.fnmatch_lines(["*echoer on notes: 1 of 10 checks failed", "*min_features: 0 < 1"])
     records = {r["model"]: r for r in json.loads((pytester.path / "out" / "results.json").read_text())}
     outcomes = {model: record["outcome"] for model, record in records.items()}
-    assert outcomes == {"cutoff": "failed", "finisher": "passed", "breaker": "failed", "fumbler": "passed"}
+    assert outcomes == {
+        "cutoff": "failed",
+        "finisher": "passed",
+        "breaker": "failed",
+        "fumbler": "passed",
+        "echoer": "failed",
+        "quoter": "passed",
+    }
+    claims = {
+        model: next(c["detail"] for c in records[model]["checks"] if c["name"] == "no_false_claims")
+        for model in ("echoer", "quoter")
+    }
+    assert claims == {
+        "echoer": "the final answer makes no checkable claim",
+        "quoter": "3 claims in the final answer hold",
+    }
     assert records["fumbler"]["tool_errors_by_kind"] == {"invalid_json": 6}
     assert (records["cutoff"]["stop_reason"], records["cutoff"]["truncated_turns"]) == ("max_tokens", 1)
     assert (records["finisher"]["stop_reason"], records["finisher"]["truncated_turns"]) == ("final_answer", 1)
