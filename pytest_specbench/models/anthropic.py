@@ -69,7 +69,8 @@ _Role: TypeAlias = Literal["user", "assistant"]
 class AnthropicMessagesClient:
     """A `ModelClient` over the Messages API; JSON or streamed, as `ModelConfig.stream` says.
 
-    Sampling is left at the API's defaults: this SDK has no `temperature` parameter.
+    `temperature` goes in the request body through `extra_body`: this SDK has no parameter
+    for it, and a server left to its default samples at its own (0.8 on llama-server).
     """
 
     def __init__(self, model: ModelConfig, settings: RunSettings, api_key: str | None) -> None:
@@ -77,11 +78,12 @@ class AnthropicMessagesClient:
 
         Args:
             model: the model's table; `base_url` has no `/v1` (the SDK appends `/v1/messages`).
-            settings: `request_timeout_s` and `max_retries` are used.
+            settings: `request_timeout_s`, `max_retries` and `temperature` are used.
             api_key: the key, or None for a server that takes none.
         """
         self._model = model
         self._max_retries = settings.max_retries
+        self._sampling = {"temperature": settings.temperature}
         self._sdk = anthropic.AsyncAnthropic(
             api_key=api_key or NO_KEY,
             base_url=model.base_url,
@@ -119,6 +121,7 @@ class AnthropicMessagesClient:
             system=system or omit,
             messages=messages,
             tools=tools or omit,
+            extra_body=self._sampling,
         )
         return _turn(message)
 
@@ -134,6 +137,7 @@ class AnthropicMessagesClient:
             messages=messages,
             tools=tools or omit,
             stream=True,
+            extra_body=self._sampling,
         )
         answer = _StreamedMessage()
         async with stream:

@@ -187,6 +187,16 @@ def test_request_carries_system_tools_and_max_tokens(provider: FakeProvider, str
     assert body.get("stream", False) is stream
 
 
+@pytest.mark.parametrize("temperature", [0.0, 0.7])
+def test_request_carries_the_temperature(provider: FakeProvider, stream: bool, temperature: float) -> None:
+    # 0.0 too: the SDK has no parameter for it, and a dropped 0.0 would sample at the server's default.
+    generate(
+        model_for(provider, stream), settings=RunSettings(request_timeout_s=2.0, temperature=temperature)
+    )
+
+    assert sent(provider)["temperature"] == temperature
+
+
 def test_no_system_and_no_tools_are_left_out(provider: FakeProvider) -> None:
     async def main() -> None:
         async with open_client(model_for(provider, False), FAST, None) as client:

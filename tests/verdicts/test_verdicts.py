@@ -266,7 +266,7 @@ def test_what_small_models_get_wrong_is_named(
     for model_id, (keys, script) in SMALL_MODELS.items():
         provider.script(suite.model(model_id, protocol, **keys), script)
     suite.brief("notes", min_features=1)
-    suite.write(VERIFY)
+    suite.write(VERIFY, defaults="max_turns = 10\ntemperature = 0.2\n")
 
     result = pytester.runpytest("--specbench-report=out")
 
@@ -296,6 +296,7 @@ def test_what_small_models_get_wrong_is_named(
         "echoer": "failed",
         "quoter": "passed",
     }
+    assert {body["temperature"] for _, body in provider.requests} == {0.2}  # sent on both protocols
     claims = {
         model: next(c["detail"] for c in records[model]["checks"] if c["name"] == "no_false_claims")
         for model in ("echoer", "quoter")
