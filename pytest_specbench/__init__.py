@@ -14,6 +14,7 @@ from pytest_specbench.agent.stats import RunStats
 from pytest_specbench.agent.transcript import Transcript
 from pytest_specbench.config.settings import BriefConfig, Config, ModelConfig, RunSettings, ScaffoldConfig
 from pytest_specbench.errors import (
+    CassetteError,
     ConfigError,
     InfrastructureError,
     MissingCredentials,
@@ -35,6 +36,7 @@ from pytest_specbench.verdicts.checks import Check
 __all__ = [
     "AssistantTurn",
     "BriefConfig",
+    "CassetteError",
     "Check",
     "Config",
     "ConfigError",

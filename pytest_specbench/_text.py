@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Callable, Mapping
+from typing import Any
 
-__all__ = ["align", "clip", "flatten", "phrase_pattern", "plural", "shorten"]
+__all__ = ["align", "clip", "flatten", "map_strings", "phrase_pattern", "plural", "shorten"]
 
 _PLAIN = re.compile(r"[\w\s'-]+")
 
@@ -49,3 +51,14 @@ def phrase_pattern(phrase: str) -> re.Pattern[str]:
         words = r"\s+".join(re.escape(word) for word in phrase.split())
         return re.compile(rf"\b{words}(?:s|es)?\b", re.IGNORECASE)
     return re.compile(phrase, re.IGNORECASE)
+
+
+def map_strings(value: Any, change: Callable[[str], str]) -> Any:
+    """A copy of JSON-like data (dicts, lists, strings, numbers) with `change` applied to every string."""
+    if isinstance(value, str):
+        return change(value)
+    if isinstance(value, Mapping):
+        return {key: map_strings(item, change) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(map_strings(item, change) for item in value)
+    return value

@@ -10,7 +10,8 @@ an ERROR (something around the model broke), while a model that falls short is a
     ├── MissingCredentials     a model's API key variable is unset (skip, or error under --specbench-strict)
     └── InfrastructureError    the run could not be carried out: test ERROR, never FAIL
         ├── ProviderError      the model's API failed after the SDK's own retries
-        └── ServerError        the MCP server could not start, died or stopped answering
+        ├── ServerError        the MCP server could not start, died or stopped answering
+        └── CassetteError      a recorded run cannot be replayed: missing, broken, or the run drifted from it
 
 Every message is one line that says what broke and what to do about it.
 """
@@ -18,6 +19,7 @@ Every message is one line that says what broke and what to do about it.
 from __future__ import annotations
 
 __all__ = [
+    "CassetteError",
     "ConfigError",
     "InfrastructureError",
     "MissingCredentials",
@@ -62,3 +64,7 @@ class ProviderError(InfrastructureError):
 
 class ServerError(InfrastructureError):
     """The MCP server failed to start, died or stopped answering."""
+
+
+class CassetteError(InfrastructureError):
+    """A cassette is missing, unreadable or no longer matches the run (drift); says where and the fix."""

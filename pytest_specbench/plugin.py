@@ -13,7 +13,14 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from pytest_specbench.agent.tools import RunPaths, Transport
-from pytest_specbench.config.settings import BARE, BriefConfig, ModelConfig, RunSettings, ScaffoldConfig
+from pytest_specbench.config.settings import (
+    BARE,
+    BriefConfig,
+    ModelConfig,
+    RecordMode,
+    RunSettings,
+    ScaffoldConfig,
+)
 from pytest_specbench.errors import ConfigError
 from pytest_specbench.report.summary import ResultsCollector
 from pytest_specbench.session import RECORD_KEY, SESSION_KEY, SpecbenchSession
@@ -82,7 +89,24 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         choices=[t.value for t in Transport],
         help="How the reference MCP server runs: stdio subprocess (default) or in-process memory.",
     )
+    group.addoption(
+        "--specbench-record-mode",
+        dest="specbench_record_mode",
+        default=None,
+        choices=[mode.value for mode in RecordMode],
+        help="off (default): live; none: replay cassettes only, a missing one or drift is an error; "
+        "once: replay where a cassette exists, else run live and record; all: run live and re-record.",
+    )
+    group.addoption(
+        "--specbench-cassettes",
+        dest="specbench_cassettes",
+        default=None,
+        metavar="DIR",
+        help="Where cassettes live, one <test id>.jsonl per test (default: cassettes/ beside the config).",
+    )
     parser.addini("specbench_config", "specbench.toml to use, relative to the rootdir.", default="")
+    parser.addini("specbench_record_mode", "off, none, once or all (the command line wins).", default="")
+    parser.addini("specbench_cassettes", "Cassette directory, relative to the rootdir.", default="")
     parser.addini("specbench_report", "Directory for results.json and transcripts.", default="")
     parser.addini("specbench_strict", "Missing API keys are errors, not skips.", type="bool", default=False)
 
@@ -198,18 +222,23 @@ def specbench_portal() -> Iterator[BlockingPortal]:
 def model_client(
     request: pytest.FixtureRequest,
     model: ModelConfig,
+    brief: BriefConfig,
     specbench_settings: RunSettings,
+    specbench_paths: RunPaths,
     specbench_portal: BlockingPortal,
 ) -> Iterator[ModelClient]:
-    """A connected client for `model` (skipped when its API key variable is unset)."""
-    from pytest_specbench.models import open_client
-
+    """A connected client for `model`, or its cassette's replay (live: skipped when its API key is unset)."""
     session = request.config.stash[SESSION_KEY]
-    api_key = session.api_key(model)
-    model = session.prepare_model(model)
-    with specbench_portal.wrap_async_context_manager(
-        open_client(model, specbench_settings, api_key)
-    ) as client:
+    params = getattr(request.node, "callspec", None)
+    scaffold_id = getattr(getattr(params, "params", {}).get("scaffold"), "id", BARE.id)
+    opened = session.open_model(
+        model,
+        specbench_settings,
+        request.node.name,
+        paths=specbench_paths,
+        labels={"brief": brief.id, "scaffold": scaffold_id},
+    )
+    with specbench_portal.wrap_async_context_manager(opened) as client:
         yield client
 
 

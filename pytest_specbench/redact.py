@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
+from pytest_specbench._text import map_strings
 from pytest_specbench.agent.loop import ToolOutcome, ToolSession
 from pytest_specbench.config.settings import Config
 from pytest_specbench.models.types import AssistantTurn, Message, ModelClient, ToolCall, ToolSpec
@@ -117,13 +118,7 @@ class Redactor:
 
 def redact_data(value: Any, redact: Callable[[str], str]) -> Any:
     """A copy of JSON-like data (dicts, lists, strings, numbers) with `redact` applied to every string."""
-    if isinstance(value, str):
-        return redact(value)
-    if isinstance(value, Mapping):
-        return {key: redact_data(item, redact) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return type(value)(redact_data(item, redact) for item in value)
-    return value
+    return map_strings(value, redact)
 
 
 def _assigned(match: re.Match[str]) -> str:

@@ -11,6 +11,8 @@ import functools
 import os
 import shutil
 import tempfile
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,6 +28,8 @@ from pytest_specbench.config.settings import (
     Config,
     ModelConfig,
     Provider,
+    RecordMode,
+    RunSettings,
     ScaffoldConfig,
     run_id,
 )
@@ -35,6 +39,7 @@ from pytest_specbench.run import SpecRun, base_record, execute
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
+    from contextlib import AbstractAsyncContextManager
 
     from anyio.from_thread import BlockingPortal
 
@@ -64,6 +69,12 @@ class SpecbenchSession:
     """The controller's pid in a worker (local servers outlive the worker that started them)."""
     scaffold_ids: tuple[str, ...] = (BARE.id,)
     """`--scaffolds`: the third axis of the parametrization."""
+    record_mode: RecordMode | None = None
+    """`--specbench-record-mode`; None when the command line names none."""
+    ini_record_mode: RecordMode | None = None
+    """The ini option `specbench_record_mode`; None when unset."""
+    cassette_dir: Path | None = None
+    """`--specbench-cassettes` or its ini twin; None for `cassettes/` beside the config file."""
     _config: Config | None = field(default=None, init=False)
     _local: LocalServers | None = field(default=None, init=False)
     _redactor: Redactor | None = field(default=None, init=False)
@@ -88,6 +99,9 @@ class SpecbenchSession:
             local_dir=Path(worker.get("specbench_local_dir") or tempfile.mkdtemp(prefix="specbench-local-")),
             owner_pid=int(worker["specbench_owner_pid"]) if "specbench_owner_pid" in worker else None,
             scaffold_ids=tuple(dict.fromkeys(_split(config.getoption("specbench_scaffolds")))) or (BARE.id,),
+            record_mode=_record_mode(config.getoption("specbench_record_mode"), "--specbench-record-mode"),
+            ini_record_mode=_record_mode(config.getini("specbench_record_mode"), "ini specbench_record_mode"),
+            cassette_dir=_cassette_dir(config),
         )
 
     @property
@@ -186,6 +200,59 @@ class SpecbenchSession:
         servers.stop_all()
         shutil.rmtree(self.local_dir, ignore_errors=True)
 
+    def record_mode_for(self, model: ModelConfig) -> RecordMode:
+        """The command line wins over the model's table, which wins over the ini option (as
+        pytest-recording puts its option over a marker): one place decides."""
+        return self.record_mode or model.record_mode or self.ini_record_mode or RecordMode.OFF
+
+    def open_model(
+        self,
+        model: ModelConfig,
+        settings: RunSettings,
+        test_id: str,
+        sample: int = 1,
+        *,
+        paths: RunPaths | None = None,
+        labels: dict[str, str] | None = None,
+    ) -> AbstractAsyncContextManager[ModelClient]:
+        """The model's client for one run (one sample): live, recording, or replaying its cassette.
+
+        Only a live or recording client reads the API key (skipping when it is unset), starts a
+        local model server and connects; a replay does none of these. Call `replay.finish(client)`
+        after a completed run: it writes the recording, or checks the replay used all of it.
+
+        Args:
+            test_id: the test's id, which names the cassette (`replay.cassette_path`).
+            sample: 1, or k ≥ 2 for the k-th repeat of the test, which has a cassette of its own.
+            paths: the run's paths, replaced by placeholders in the cassette so a replay elsewhere matches.
+            labels: `brief` and `scaffold` ids for the cassette's header.
+        """
+        from pytest_specbench import replay
+
+        mode = self.record_mode_for(model)
+        directory = self.cassette_dir or (self.config.path.parent / "cassettes")
+        where = None if paths is None else dataclasses.asdict(paths)
+        return replay.open_for_mode(
+            mode,
+            replay.cassette_path(directory, test_id, sample),
+            functools.partial(self._open_live, model, settings),
+            test_id=test_id,
+            sample=sample,
+            model=model,
+            settings=settings,
+            redact=self.redact,
+            paths=where,
+            labels=labels,
+        )
+
+    def _open_live(
+        self, model: ModelConfig, settings: RunSettings
+    ) -> AbstractAsyncContextManager[ModelClient]:
+        from pytest_specbench.models import open_client
+
+        api_key = self.api_key(model)
+        return _redacting(open_client(self.prepare_model(model), settings, api_key), self.redactor)
+
     def run(
         self,
         item: pytest.Item,
@@ -200,6 +267,8 @@ class SpecbenchSession:
     ) -> SpecRun:
         """Execute one run and leave its record on the item, also when it errors."""
         __tracebackhide__ = True
+        from pytest_specbench import replay
+
         transcript = Transcript()
         settings = self.config.settings_for(model, brief)
         job = functools.partial(
@@ -218,9 +287,11 @@ class SpecbenchSession:
         pending = portal.start_task_soon(job)
         try:
             result = pending.result()
+            replay.finish(client)
         except InfrastructureError as exc:
             message = self.redact(str(exc))
-            item.stash[RECORD_KEY] = {**base_record(item.name, model, brief, scaffold), "error": message}
+            record = base_record(item.name, model, brief, scaffold)
+            item.stash[RECORD_KEY] = {**record, **replay.provenance(client), "error": message}
             self._save_transcript(item.name, transcript)
             raise type(exc)(message) from None  # one line, not the SDK's whole stack
         except BaseException:
@@ -228,7 +299,7 @@ class SpecbenchSession:
             # cancel it, or the portal would wait at teardown for whatever it is stuck in.
             pending.cancel()
             raise
-        item.stash[RECORD_KEY] = result.record()
+        item.stash[RECORD_KEY] = {**result.record(), **replay.provenance(client)}
         self._save_transcript(item.name, transcript)
         return result
 
@@ -252,6 +323,34 @@ def _param(model: ModelConfig, brief: BriefConfig, scaffold: ScaffoldConfig | No
     values = (model, brief) if scaffold is None else (model, brief, scaffold)
     test_id = run_id(model.id, brief.id, (scaffold or BARE).id)
     return pytest.param(*values, id=test_id, marks=[pytest.mark.specbench, *marks])
+
+
+def _record_mode(value: str | None, where: str) -> RecordMode | None:
+    if not value:
+        return None
+    try:
+        return RecordMode(value)
+    except ValueError:
+        valid = ", ".join(mode.value for mode in RecordMode)
+        raise pytest.UsageError(f"{where}: unknown record mode {value!r}; valid: {valid}") from None
+
+
+def _cassette_dir(config: pytest.Config) -> Path | None:
+    """`--specbench-cassettes` is relative to where pytest started; the ini twin to the rootdir."""
+    if option := config.getoption("specbench_cassettes"):
+        return (config.invocation_params.dir / str(option)).resolve()
+    if ini := config.getini("specbench_cassettes"):
+        return (config.rootpath / str(ini)).resolve()
+    return None
+
+
+@asynccontextmanager
+async def _redacting(
+    opened: AbstractAsyncContextManager[ModelClient], redactor: Redactor
+) -> AsyncIterator[ModelClient]:
+    # Redacted as it arrives, so what a recording keeps is what the loop saw.
+    async with opened as client:
+        yield RedactingClient(client, redactor)
 
 
 def _split(value: str | None) -> tuple[str, ...]:

@@ -21,7 +21,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from pytest_specbench._text import phrase_pattern
-from pytest_specbench.config.settings import Provider
+from pytest_specbench.config.settings import Provider, RecordMode
 from pytest_specbench.errors import ConfigError
 
 BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
@@ -180,6 +180,15 @@ def parse_provider(value: object, at: At) -> Provider:
     except ValueError:
         fix = suggest(name, [p.value for p in Provider], f"valid providers: {PROVIDERS}")
         raise at.error(f"unknown provider {json.dumps(name)}", fix) from None
+
+
+def parse_record_mode(value: object, at: At) -> RecordMode:
+    name = parse_str(value, at)
+    try:
+        return RecordMode(name)
+    except ValueError:
+        valid = ", ".join(json.dumps(m.value) for m in RecordMode)
+        raise at.error(f"unknown record mode {json.dumps(name)}", f"valid modes: {valid}") from None
 
 
 def parse_directory(value: object, at: At) -> Path:

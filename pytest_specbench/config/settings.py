@@ -19,6 +19,7 @@ __all__ = [
     "Config",
     "ModelConfig",
     "Provider",
+    "RecordMode",
     "RunSettings",
     "ScaffoldConfig",
     "ScaffoldTool",
@@ -36,6 +37,19 @@ class Provider(StrEnum):
     """The Messages API through the `anthropic` SDK."""
     LLAMACPP = "llamacpp"
     """A llama.cpp server the plugin starts itself, spoken to through the `openai` SDK."""
+
+
+class RecordMode(StrEnum):
+    """Whether a run talks to the model or to its cassette (`pytest_specbench.replay`); names as in vcrpy."""
+
+    OFF = "off"
+    """Live: cassettes are neither read nor written (the default)."""
+    NONE = "none"
+    """Replay only: a missing cassette, or a request that differs from the recorded one, is an ERROR."""
+    ONCE = "once"
+    """Replay (strictly, as `none`) where a cassette exists; run live and record where none does."""
+    ALL = "all"
+    """Run live and rewrite the cassette of every selected test."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +119,8 @@ class ModelConfig:
     """Reason this model is expected to fail; its tests are marked xfail(strict=True)."""
     extra: dict[str, Any] = field(default_factory=dict)
     """Provider-specific keys (llamacpp: model_path, n_ctx, chat_format)."""
+    record_mode: RecordMode | None = None
+    """This model's record mode when the command line names none (it wins over the ini option)."""
 
     @property
     def key_variable(self) -> str | None:

@@ -25,6 +25,7 @@ __all__ = ["ResultsCollector", "outcome_of", "write_json_atomic"]
 TABLE_COLUMNS = (
     ("test", "test_id"),
     ("outcome", "outcome"),
+    ("source", "source"),
     ("feat", "features"),
     ("reqs", "requirements"),
     ("turns", "turns"),

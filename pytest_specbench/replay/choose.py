@@ -1,0 +1,69 @@
+"""One decision per test: the live client, a recording of it, or a replay instead of it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from pathlib import Path
+
+from pytest_specbench.config.settings import ModelConfig, RecordMode, RunSettings
+from pytest_specbench.errors import CassetteError
+from pytest_specbench.models.types import ModelClient
+from pytest_specbench.replay.cassette import load_cassette
+from pytest_specbench.replay.clients import Redact, ReplayingClient, open_recording
+from pytest_specbench.replay.codec import Normaliser, RequestCodec, sampling_of
+
+__all__ = ["RunLabels", "open_for_mode"]
+
+RunLabels = Mapping[str, str]
+"""`brief` and `scaffold` ids of the run, written to a new cassette's header."""
+
+
+def open_for_mode(
+    mode: RecordMode,
+    path: Path,
+    live: Callable[[], AbstractAsyncContextManager[ModelClient]],
+    *,
+    test_id: str,
+    sample: int,
+    model: ModelConfig,
+    settings: RunSettings,
+    redact: Redact,
+    paths: Mapping[str, Path] | None = None,
+    labels: RunLabels | None = None,
+) -> AbstractAsyncContextManager[ModelClient]:
+    """The client `mode` calls for; `live` is called only when the model is really needed.
+
+    A replay reads the cassette now, so a missing or broken one fails before the run starts.
+
+    Raises:
+        CassetteError: `none` with no cassette at `path`, or a cassette that cannot be read.
+    """
+    if mode is RecordMode.OFF:
+        return live()
+    if mode is RecordMode.NONE or (mode is RecordMode.ONCE and path.exists()):
+        if not path.exists():
+            raise CassetteError(
+                f"no cassette for {test_id} at turn 1 (looked for {path}) — record it with "
+                "--specbench-record-mode=once, which runs the model live"
+            )
+        cassette = load_cassette(path, test_id, sample)
+        return _replaying(ReplayingClient(cassette, sampling_of(model, settings), _codec(redact, paths)))
+    model_fields = {"id": model.id, "provider": str(model.provider), "name": model.model}
+    header = {
+        "test_id": test_id,
+        "sample": sample,
+        "model": model_fields,
+        "sampling": sampling_of(model, settings),
+    }
+    header |= dict(labels or {})
+    return open_recording(live(), path, header, _codec(redact, paths))
+
+
+def _codec(redact: Redact, paths: Mapping[str, Path] | None) -> RequestCodec:
+    return RequestCodec(Normaliser.of(paths), redact)
+
+
+@asynccontextmanager
+async def _replaying(client: ReplayingClient) -> AsyncIterator[ModelClient]:
+    yield client  # nothing to open: a replay makes no connection

@@ -1,0 +1,167 @@
+"""The two `ModelClient`s of record and replay: one wraps a live client, one stands in for it.
+
+Both encode each request the same way (`codec.RequestCodec`), so what the recorder
+writes is what the replayer compares against. Neither touches the MCP server: in a
+replay the server, the loop, the checks and the snapshot run for real.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from time import monotonic
+from typing import Any, Literal, TypeAlias
+
+from pytest_specbench._text import map_strings
+from pytest_specbench.errors import CassetteError
+from pytest_specbench.models.types import AssistantTurn, Message, ModelClient, ToolSpec
+from pytest_specbench.replay.cassette import RERECORD, Cassette, header_fields, write_cassette
+from pytest_specbench.replay.codec import RequestCodec, tool_data, turn_data, turn_from_data
+from pytest_specbench.replay.drift import first_difference
+
+__all__ = ["RecordingClient", "Redact", "ReplayingClient", "Source", "finish", "open_recording", "provenance"]
+
+Source: TypeAlias = Literal["live", "recorded", "replayed"]
+Redact: TypeAlias = Callable[[str], str]
+
+
+@dataclass(slots=True)
+class RecordingClient:
+    """Passes each request to a live client and keeps the exchange; `finish()` writes the cassette."""
+
+    inner: ModelClient
+    path: Path
+    header: dict[str, Any]
+    """Test id, sample, model, sampling, brief, scaffold: written first, with the version and date."""
+    codec: RequestCodec
+    source: Source = "recorded"
+    exchanges: list[dict[str, Any]] = field(default_factory=list)
+    failed: bool = False
+    _system: str | None = None
+    _tools: list[Any] | None = None
+
+    async def generate(self, system: str, messages: list[Message], tools: list[ToolSpec]) -> AssistantTurn:
+        """The live answer, kept (normalised and redacted) with the request it answers."""
+        before = len(self.codec.messages) if self.exchanges else 0
+        started = monotonic()
+        try:
+            answer = await self.inner.generate(system, messages, tools)
+        except BaseException:
+            self.failed = True  # an unfinished run is not worth a cassette: keep the old one
+            raise
+        seconds = round(monotonic() - started, 3)
+        self.exchanges.append(self._exchange(system, messages, tools, before, answer, seconds))
+        return answer
+
+    def _exchange(
+        self,
+        system: str,
+        messages: list[Message],
+        tools: list[ToolSpec],
+        before: int,
+        answer: AssistantTurn,
+        seconds: float,
+    ) -> dict[str, Any]:
+        codec = self.codec
+        kept = codec.encode(messages)
+        clean_system, clean_tools = codec.clean(system), codec.clean([tool_data(t) for t in tools])
+        request: dict[str, Any] = {}
+        if clean_system != self._system:
+            request["system"] = self._system = clean_system
+        if clean_tools != self._tools:
+            request["tools"] = self._tools = clean_tools
+        start = min(before, kept)
+        request |= {"messages_from": start, "messages": codec.messages[start:]}
+        clean_answer = map_strings(turn_data(answer), lambda t: codec.redact(codec.normaliser.paths_out(t)))
+        digest = codec.request_hash(self.header["sampling"], clean_system, clean_tools)
+        return {"kind": "exchange", "turn": len(self.exchanges) + 1, "hash": digest, "request": request,
+                "answer": clean_answer, "seconds": seconds}  # fmt: skip
+
+    @property
+    def recorded_seconds(self) -> float:
+        """The model's time over the exchanges recorded so far."""
+        return round(sum(float(e["seconds"]) for e in self.exchanges), 3)
+
+    def finish(self) -> None:
+        """Write the cassette, unless a request failed: a broken run never replaces a good recording."""
+        if not self.failed:
+            write_cassette(self.path, {**self.header, **header_fields()}, self.exchanges)
+
+
+@dataclass(slots=True)
+class ReplayingClient:
+    """Answers from a cassette, after checking each request against the recorded one (drift)."""
+
+    cassette: Cassette
+    sampling: Mapping[str, Any]
+    codec: RequestCodec
+    source: Source = "replayed"
+    turn: int = 0
+    """Requests answered so far."""
+
+    async def generate(self, system: str, messages: list[Message], tools: list[ToolSpec]) -> AssistantTurn:
+        """The recorded answer of this turn; raises CassetteError on the first difference."""
+        exchanges, turn = self.cassette.exchanges, self.turn + 1
+        if turn > len(exchanges):
+            self._drift(
+                turn, f"the run asks for turn {turn}; the recording ended after turn {len(exchanges)}"
+            )
+        exchange = exchanges[turn - 1]
+        self.codec.encode(messages)
+        now = {"sampling": self.sampling, "system": self.codec.clean(system)}
+        now["tools"] = self.codec.clean([tool_data(t) for t in tools])
+        if self.codec.request_hash(self.sampling, now["system"], now["tools"]) != exchange.hash:
+            recorded = {"sampling": self.cassette.header.get("sampling", {}), "system": exchange.system}
+            recorded["tools"] = exchange.tools
+            # Only a mismatch pays for the field-by-field comparison that names the difference.
+            problem = first_difference(
+                recorded, now, recorded_messages=exchange.messages, messages=self.codec.messages
+            )
+            self._drift(turn, problem or "the request's hash differs, every field matches (edited by hand?)")
+        self.turn = turn
+        return turn_from_data(map_strings(turn_data(exchange.answer), self.codec.normaliser.paths_in))
+
+    def _drift(self, turn: int, problem: str) -> None:
+        raise CassetteError(f"cassette drift at turn {turn}: {problem} — {RERECORD}")
+
+    @property
+    def recorded_seconds(self) -> float:
+        """The model's time in the recorded run."""
+        return round(self.cassette.seconds, 3)
+
+    def finish(self) -> None:
+        """Raise CassetteError when the run ended before the recording did."""
+        recorded = len(self.cassette.exchanges)
+        if self.turn < recorded:
+            problem = f"the run ended after turn {self.turn}; the recording goes on to turn {recorded}"
+            raise CassetteError(f"cassette drift at turn {self.turn + 1}: {problem} — {RERECORD}")
+
+
+def open_recording(
+    live: AbstractAsyncContextManager[ModelClient], path: Path, header: dict[str, Any], codec: RequestCodec
+) -> AbstractAsyncContextManager[RecordingClient]:
+    """The live client, recording into `path` (written by `finish()`, after a run that completed)."""
+    return _recording(live, path, header, codec)
+
+
+@asynccontextmanager
+async def _recording(
+    live: AbstractAsyncContextManager[ModelClient], path: Path, header: dict[str, Any], codec: RequestCodec
+) -> AsyncIterator[RecordingClient]:
+    async with live as client:
+        yield RecordingClient(client, path, header, codec)
+
+
+def finish(client: object) -> None:
+    """After a run completed: write its cassette, or check it used all of one; nothing for a live client."""
+    if isinstance(client, RecordingClient | ReplayingClient):
+        client.finish()
+
+
+def provenance(client: object) -> dict[str, Any]:
+    """The record's `source` and `recorded_seconds` (the model's recorded time; None for a live run)."""
+    if isinstance(client, RecordingClient | ReplayingClient):
+        return {"source": client.source, "recorded_seconds": client.recorded_seconds}
+    return {"source": "live", "recorded_seconds": None}

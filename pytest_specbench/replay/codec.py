@@ -1,0 +1,215 @@
+"""Neutral requests and answers as JSON, with the run's own values taken out.
+
+A request is encoded once per message (the loop only ever appends), normalised
+(the run's workspace, specs and codebase paths become `{workspace}`, `{specs_dir}`,
+`{codebase}`; durations such as `0.42s` become `<duration>`) and redacted, so the
+same conversation encodes to the same JSON on any machine, in any temp directory.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, cast
+
+from pytest_specbench._text import map_strings
+from pytest_specbench.config.settings import ModelConfig, RunSettings
+from pytest_specbench.models.types import (
+    AssistantMessage,
+    AssistantTurn,
+    Message,
+    StopReason,
+    ToolCall,
+    ToolResult,
+    ToolSpec,
+    Usage,
+    UserMessage,
+)
+
+__all__ = ["Normaliser", "RequestCodec", "canonical", "sampling_of", "turn_data", "turn_from_data"]
+
+_DURATION = re.compile(r"(?<![\w.])\d+\.\d+\s?(?:ms|s|sec|seconds)\b")
+"""A measured duration (`0.42s`, `12.5 ms`); whole numbers (`60s`, a configured timeout) are kept."""
+STOP_REASONS: frozenset[str] = frozenset({"end_turn", "tool_use", "max_tokens", "other"})
+
+
+def canonical(data: Any) -> bytes:
+    """The one byte form of JSON data that hashes compare: sorted keys, no spaces, UTF-8."""
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode(
+        "utf-8", "backslashreplace"
+    )
+
+
+def sampling_of(model: ModelConfig, settings: RunSettings) -> dict[str, Any]:
+    """What decides the model's answer besides the conversation: provider, model name, sampling."""
+    return {
+        "provider": str(model.provider),
+        "model": model.model,
+        "temperature": settings.temperature,
+        "max_tokens": model.max_tokens,
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class Normaliser:
+    """Swaps the run's paths for placeholders (and back), and blanks measured durations."""
+
+    values: Mapping[str, str] = field(default_factory=dict)
+    """Placeholder (`{workspace}`) → this run's absolute path."""
+
+    @classmethod
+    def of(cls, paths: Mapping[str, Path] | None) -> Normaliser:
+        """From `{"workspace": path, ...}`; longest path first, so a nested one wins."""
+        pairs = sorted(((f"{{{k}}}", str(v)) for k, v in (paths or {}).items()), key=lambda p: -len(p[1]))
+        return cls(dict(pairs))
+
+    def paths_out(self, text: str) -> str:
+        """This run's paths replaced by their placeholders."""
+        for placeholder, value in self.values.items():
+            text = text.replace(value, placeholder)
+        return text
+
+    def paths_in(self, text: str) -> str:
+        """The placeholders replaced by this run's paths (a recorded answer, made this run's)."""
+        for placeholder, value in self.values.items():
+            text = text.replace(placeholder, value)
+        return text
+
+    def request_text(self, text: str) -> str:
+        """A request's text as compared: paths out, durations blanked."""
+        return _DURATION.sub("<duration>", self.paths_out(text))
+
+
+@dataclass(slots=True)
+class RequestCodec:
+    """Encodes the requests of one run, incrementally: each message once, in order."""
+
+    normaliser: Normaliser
+    redact: Callable[[str], str]
+    messages: list[Any] = field(default_factory=list)
+    """The encoded messages so far."""
+    _sources: list[Message] = field(default_factory=list)
+    _digest: Any = field(default_factory=hashlib.sha256)
+
+    def clean(self, data: Any) -> Any:
+        """`data` normalised and redacted, every string of it."""
+        return map_strings(data, lambda text: self.redact(self.normaliser.request_text(text)))
+
+    def encode(self, messages: list[Message]) -> int:
+        """Encode the messages not seen before; returns how many were already encoded.
+
+        A message already encoded must be the same object: the loop only appends, and a
+        conversation rewritten behind the cassette's back is re-encoded from there.
+        """
+        same = 0
+        while same < min(len(messages), len(self._sources)) and messages[same] is self._sources[same]:
+            same += 1
+        if same < len(self._sources):
+            self._rewind(same)
+        for message in messages[same:]:
+            encoded = self.clean(message_data(message))
+            self.messages.append(encoded)
+            self._sources.append(message)
+            self._digest.update(canonical(encoded) + b"\n")
+        return same
+
+    def _rewind(self, keep: int) -> None:
+        del self.messages[keep:], self._sources[keep:]
+        self._digest = hashlib.sha256()
+        for encoded in self.messages:
+            self._digest.update(canonical(encoded) + b"\n")
+
+    def request_hash(self, sampling: Mapping[str, Any], system: str, tools: list[Any]) -> str:
+        """sha256 over the canonical settings, system prompt and tools, then the messages in order."""
+        head = hashlib.sha256(canonical([sampling, system, tools]) + b"\n" + self._digest.digest())
+        return f"sha256:{head.hexdigest()}"
+
+
+def tool_data(spec: ToolSpec) -> dict[str, Any]:
+    """A tool as the model is offered it."""
+    return {"name": spec.name, "description": spec.description, "input_schema": spec.input_schema}
+
+
+def message_data(message: Message) -> dict[str, Any]:
+    """A message as the provider receives it (an assistant turn without its usage or stop reason)."""
+    if isinstance(message, UserMessage):
+        return {"role": "user", "text": message.text}
+    if isinstance(message, AssistantMessage):
+        calls = [{"id": c.id, "name": c.name, "arguments": c.raw_arguments} for c in message.turn.tool_calls]
+        return {"role": "assistant", "text": message.turn.text, "tool_calls": calls}
+    data: dict[str, Any] = {"role": "tool", "results": [_result_data(r) for r in message.results]}
+    if message.reminder:
+        data["reminder"] = message.reminder
+    return data
+
+
+def _result_data(result: ToolResult) -> dict[str, Any]:
+    return {
+        "call_id": result.call_id,
+        "name": result.name,
+        "content": result.content,
+        "is_error": result.is_error,
+    }
+
+
+def turn_data(turn: AssistantTurn) -> dict[str, Any]:
+    """Everything of an answer the loop reads: text, tool calls, usage, stop reason, retries."""
+    return {
+        "text": turn.text,
+        "tool_calls": [_call_data(c) for c in turn.tool_calls],
+        "usage": {"input_tokens": turn.usage.input_tokens, "output_tokens": turn.usage.output_tokens},
+        "stop_reason": turn.stop_reason,
+        "raw_stop_reason": turn.raw_stop_reason,
+        "retries": turn.retries,
+    }
+
+
+def _call_data(call: ToolCall) -> dict[str, Any]:
+    data: dict[str, Any] = {"id": call.id, "name": call.name, "arguments": call.arguments}
+    data["raw_arguments"] = call.raw_arguments
+    if call.parse_error is not None:
+        data["parse_error"] = call.parse_error
+    return data
+
+
+def turn_from_data(data: Mapping[str, Any]) -> AssistantTurn:
+    """The answer `turn_data` wrote; raises KeyError, TypeError or ValueError when it is malformed."""
+    stop = str(data["stop_reason"])
+    if stop not in STOP_REASONS:
+        raise ValueError(f"unknown stop_reason {stop!r}")
+    usage = data["usage"]
+    return AssistantTurn(
+        text=_str(data["text"]),
+        tool_calls=tuple(_call_from_data(c) for c in data["tool_calls"]),
+        usage=Usage(_int(usage["input_tokens"]), _int(usage["output_tokens"])),
+        stop_reason=cast(StopReason, stop),
+        raw_stop_reason=_str(data.get("raw_stop_reason", "")),
+        retries=_int(data.get("retries", 0)),
+    )
+
+
+def _call_from_data(data: Mapping[str, Any]) -> ToolCall:
+    arguments = data["arguments"]
+    if arguments is not None and not isinstance(arguments, dict):
+        raise TypeError("tool call arguments must be an object or null")
+    error = data.get("parse_error")
+    raw = _str(data["raw_arguments"])
+    return ToolCall(
+        _str(data["id"]), _str(data["name"]), arguments, raw, None if error is None else _str(error)
+    )
+
+
+def _str(value: Any) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"expected a string, got {type(value).__name__}")
+    return value
+
+
+def _int(value: Any) -> int:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise TypeError(f"expected an integer, got {type(value).__name__}")
+    return value
