@@ -234,7 +234,7 @@ def test_a_failed_request_keeps_the_old_cassette(tmp_path: Path) -> None:
     ("edit", "expected"),
     [
         (lambda lines: ["{not json", *lines[1:]], ":1: not JSON"),
-        (lambda lines: [_sub(lines[0], '"version": 1', '"version": 9'), *lines[1:]], ":1: unknown cassette version"),
+        (lambda lines: [_sub(lines[0], '"version": 1', '"version": 9'), *lines[1:]], ":1: unknown cassette"),
         (lambda lines: [_sub(lines[0], "[m-b]", "[x-b]"), *lines[1:]], ":1: recorded for test_spec[x-b]"),
         (lambda lines: lines[:-2], ":3: truncated, no end line"),
         (lambda lines: [*lines[:2], _sub(lines[2], '"answer"', '"x"'), *lines[3:]], ":3: malformed exchange"),
