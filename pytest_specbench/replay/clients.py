@@ -18,7 +18,7 @@ from pytest_specbench._text import map_strings
 from pytest_specbench.errors import CassetteError
 from pytest_specbench.models.types import AssistantTurn, Message, ModelClient, ToolSpec
 from pytest_specbench.replay.cassette import RERECORD, Cassette, header_fields, write_cassette
-from pytest_specbench.replay.codec import RequestCodec, tool_data, turn_data, turn_from_data
+from pytest_specbench.replay.codec import RequestCodec, turn_data, turn_from_data
 from pytest_specbench.replay.drift import first_difference
 
 __all__ = ["RecordingClient", "Redact", "ReplayingClient", "Source", "finish", "open_recording", "provenance"]
@@ -66,7 +66,7 @@ class RecordingClient:
     ) -> dict[str, Any]:
         codec = self.codec
         kept = codec.encode(messages)
-        clean_system, clean_tools = codec.clean(system), codec.clean([tool_data(t) for t in tools])
+        clean_system, clean_tools, digest = codec.request(self.header["sampling"], system, tools)
         request: dict[str, Any] = {}
         if clean_system != self._system:
             request["system"] = self._system = clean_system
@@ -75,7 +75,6 @@ class RecordingClient:
         start = min(before, kept)
         request |= {"messages_from": start, "messages": codec.messages[start:]}
         clean_answer = map_strings(turn_data(answer), lambda t: codec.redact(codec.normaliser.paths_out(t)))
-        digest = codec.request_hash(self.header["sampling"], clean_system, clean_tools)
         return {"kind": "exchange", "turn": len(self.exchanges) + 1, "hash": digest, "request": request,
                 "answer": clean_answer, "seconds": seconds}  # fmt: skip
 
@@ -110,9 +109,9 @@ class ReplayingClient:
             )
         exchange = exchanges[turn - 1]
         self.codec.encode(messages)
-        now = {"sampling": self.sampling, "system": self.codec.clean(system)}
-        now["tools"] = self.codec.clean([tool_data(t) for t in tools])
-        if self.codec.request_hash(self.sampling, now["system"], now["tools"]) != exchange.hash:
+        clean_system, clean_tools, digest = self.codec.request(self.sampling, system, tools)
+        if digest != exchange.hash:
+            now = {"sampling": self.sampling, "system": clean_system, "tools": clean_tools}
             recorded = {"sampling": self.cassette.header.get("sampling", {}), "system": exchange.system}
             recorded["tools"] = exchange.tools
             # Only a mismatch pays for the field-by-field comparison that names the difference.

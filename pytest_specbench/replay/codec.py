@@ -94,6 +94,8 @@ class RequestCodec:
     """The encoded messages so far."""
     _sources: list[Message] = field(default_factory=list)
     _digest: Any = field(default_factory=hashlib.sha256)
+    _meta_source: Any = None
+    _meta: tuple[str, list[Any], bytes] = ("", [], b"")
 
     def clean(self, data: Any) -> Any:
         """`data` normalised and redacted, every string of it."""
@@ -123,10 +125,23 @@ class RequestCodec:
         for encoded in self.messages:
             self._digest.update(canonical(encoded) + b"\n")
 
-    def request_hash(self, sampling: Mapping[str, Any], system: str, tools: list[Any]) -> str:
-        """sha256 over the canonical settings, system prompt and tools, then the messages in order."""
-        head = hashlib.sha256(canonical([sampling, system, tools]) + b"\n" + self._digest.digest())
-        return f"sha256:{head.hexdigest()}"
+    def request(
+        self, sampling: Mapping[str, Any], system: str, tools: list[ToolSpec]
+    ) -> tuple[str, list[Any], str]:
+        """The system prompt and tools as compared, and the request's hash; call after `encode`.
+
+        The hash is sha256 over the canonical settings, system prompt and tools, then over the
+        sha256 of the messages in order. The first three rarely change within a run: they are
+        cleaned and hashed again only when they do.
+        """
+        source = (dict(sampling), system, list(tools))
+        if source != self._meta_source:
+            clean_system, clean_tools = self.clean(system), self.clean([tool_data(t) for t in tools])
+            digest = hashlib.sha256(canonical([source[0], clean_system, clean_tools])).digest()
+            self._meta_source, self._meta = source, (clean_system, clean_tools, digest)
+        clean_system, clean_tools, head = self._meta
+        whole = hashlib.sha256(head + self._digest.digest()).hexdigest()
+        return clean_system, clean_tools, f"sha256:{whole}"
 
 
 def tool_data(spec: ToolSpec) -> dict[str, Any]:
