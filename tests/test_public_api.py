@@ -52,7 +52,7 @@ def test_config_schema_keeps_every_key() -> None:
     run |= {"max_tool_calls", "max_total_tokens", "loop_threshold", "stop_on_loop"}
     assert run <= set(schema.RUN_KEYS)
     model = {"provider", "model", "base_url", "api_key_env", "max_tokens", "stream", "xfail", "model_path"}
-    assert model | {"n_ctx"} <= set(schema.MODEL_KEYS)
+    assert model | {"n_ctx", "record_mode"} <= set(schema.MODEL_KEYS)
     brief = {"codebase", "prompt", "prompt_file", "min_requirements", "min_features", "xfail", "server"}
     brief |= {"forbidden_topics", "reference_features", "min_feature_recall", "tree_quality"}
     brief |= {"max_empty_features", "max_requirements_without_criteria", "max_duplicate_titles"}
@@ -66,6 +66,8 @@ def test_options_and_fixtures_stay(pytester: pytest.Pytester) -> None:
     for option in ("--specbench-config", "--models", "--briefs", "--scaffolds", "--specbench-strict"):
         assert option in help_text
     for option in ("--specbench-report", "--specbench-transport", "specbench_config", "specbench_report"):
+        assert option in help_text
+    for option in ("--specbench-record-mode", "--specbench-cassettes", "specbench_record_mode"):
         assert option in help_text
     fixtures = pytester.runpytest("--fixtures").stdout.str()
     for name in ("spec_run", "model", "brief", "scaffold", "specbench_tools", "mcp_server", "model_client"):
@@ -85,3 +87,11 @@ def test_results_record_keeps_its_fields() -> None:
     fields = {"version", "test_id", "model", "brief", "scaffold", "provider", "model_name", "turns"}
     fields |= {"tool_calls", "tool_errors", "tool_errors_by_kind", "input_tokens", "output_tokens", "seconds"}
     assert fields | {"retries", "max_identical_streak", "scaffold_calls", "truncated_turns"} <= set(record)
+
+
+def test_cassette_names_and_modes_stay(tmp_path: Path) -> None:
+    from pytest_specbench.replay import RecordMode, cassette_path
+
+    assert [m.value for m in RecordMode] == ["off", "none", "once", "all"]
+    assert cassette_path(tmp_path, "test_spec[m-b]").name == "test_spec.m-b.jsonl"
+    assert cassette_path(tmp_path, "test_spec[m-b]", 2).name == "test_spec.m-b.sample-2.jsonl"

@@ -6,7 +6,7 @@ import pytest
 
 from pytest_specbench import config as config_module
 from pytest_specbench.config import DEFAULT_CONFIG, find_config, load_config, schema
-from pytest_specbench.config.settings import Config, Provider, RunSettings, ServerConfig
+from pytest_specbench.config.settings import Config, Provider, RecordMode, RunSettings, ServerConfig
 from pytest_specbench.errors import ConfigError
 
 MODEL = '[models.m]\nprovider = "openai"\nmodel = "gpt"\n'
@@ -108,6 +108,12 @@ def test_model_fields(tmp_path: Path) -> None:
     assert (qwen.max_tokens, qwen.stream, qwen.xfail) == (8192, True, None)
     assert qwen.overrides == {"request_timeout_s": 900.0, "max_turns": 30}
     assert qwen.extra == {}
+
+
+def test_model_record_mode(tmp_path: Path) -> None:
+    model = load(tmp_path, MODEL + 'record_mode = "once"\n' + BRIEF).models["m"]
+    assert model.record_mode is RecordMode.ONCE
+    assert load(tmp_path, MODEL + BRIEF).models["m"].record_mode is None
 
 
 def test_model_defaults(tmp_path: Path) -> None:
@@ -371,6 +377,15 @@ CASES = [
             'provider: unknown provider "open-ai"',
             'did you mean "openai"?',
             '"openai", "anthropic", "llamacpp"',
+        ],
+    ),
+    (
+        "unknown-record-mode",
+        MODEL + 'record_mode = "replay"\n' + BRIEF,
+        [
+            "[models.m]",
+            'record_mode: unknown record mode "replay"',
+            'valid modes: "off", "none", "once", "all"',
         ],
     ),
     (
