@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+from bench_loop import CODEBASE, paths_in, script  # the same run as the loop benchmark's
 
 from pytest_specbench.agent.loop import Limits, run_agent
 from pytest_specbench.agent.tools import RunPaths, Transport, open_tool_session
@@ -32,27 +33,10 @@ from pytest_specbench.replay import cassette_path, load_cassette
 from pytest_specbench.replay.clients import RecordingClient, ReplayingClient
 from pytest_specbench.replay.codec import Normaliser, RequestCodec, sampling_of
 from pytest_specbench.run import DEFAULT_SYSTEM_PROMPT
-from pytest_specbench.testing import Reply, ScriptedClient, call
+from pytest_specbench.testing import ScriptedClient
 
-CODEBASE = Path(__file__).resolve().parent.parent / "evals" / "codebases" / "todo-app"
 MODEL = ModelConfig(id="bench", provider=Provider.OPENAI, model="scripted")
 TEST_ID = "test_spec[bench-todo-app]"
-
-
-def script(turns: int) -> list[Reply]:
-    steps = []
-    for i in range(turns - 1):
-        if i % 2 == 0:
-            steps.append(Reply(tool_calls=[call("create_feature", title=f"Feature {i}", description="d")]))
-        else:
-            steps.append(Reply(tool_calls=[call("read_file", path="todo/cli.py", limit=40)]))
-    return [*steps, Reply.final("done")]
-
-
-def paths_in(root: Path) -> RunPaths:
-    workspace = root / "workspace"
-    workspace.mkdir(parents=True)
-    return RunPaths(workspace, workspace / "specs", CODEBASE)
 
 
 def codec(paths: RunPaths) -> RequestCodec:
@@ -80,7 +64,7 @@ def record(root: Path, turns: int) -> Path:
     paths = paths_in(root / "record")
     path = cassette_path(root / "cassettes", TEST_ID)
     header = {"test_id": TEST_ID, "sample": 1, "sampling": sampling_of(MODEL, RunSettings())}
-    recorder = RecordingClient(ScriptedClient(script(turns)), path, header, codec(paths))
+    recorder = RecordingClient(ScriptedClient(script(turns - 1)), path, header, codec(paths))
     anyio.run(drive, recorder, paths, Transport.MEMORY, turns)
     recorder.finish()
     return path
@@ -89,7 +73,7 @@ def record(root: Path, turns: int) -> Path:
 def one(root: Path, cassette: Path | None, transport: Transport, turns: int) -> float:
     paths = paths_in(root)
     if cassette is None:
-        return anyio.run(drive, ScriptedClient(script(turns)), paths, transport, turns)
+        return anyio.run(drive, ScriptedClient(script(turns - 1)), paths, transport, turns)
     replayer = ReplayingClient(
         load_cassette(cassette, TEST_ID), sampling_of(MODEL, RunSettings()), codec(paths)
     )
