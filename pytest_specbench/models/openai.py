@@ -161,21 +161,24 @@ def _encode(value: object) -> bytes:
 class _EncodedHistory:
     """Each message of the conversation as wire JSON, encoded once: past messages never change."""
 
-    messages: list[Message] | None = None
-    """The conversation last seen (the loop appends to one list)."""
+    seen: list[Message] = field(default_factory=list)
     encoded: list[bytes] = field(default_factory=list)
-    count: int = 0
-    """Messages of `messages` already encoded; `last` is the last of them."""
-    last: Message | None = None
+    """The wire messages of `seen`, in order (a batch of tool results makes several)."""
+    ends: list[int] = field(default_factory=list)
+    """For each message of `seen`, where its wire messages end in `encoded`."""
 
     def encode(self, messages: list[Message]) -> list[bytes]:
         """The wire JSON of every message, encoding only those not seen before."""
-        known = messages is self.messages and self.count <= len(messages)
-        if not known or (self.count and messages[self.count - 1] is not self.last):
-            self.messages, self.encoded, self.count = messages, [], 0
-        for message in messages[self.count :]:
+        keep = 0
+        for old, new in zip(self.seen, messages, strict=False):
+            if old is not new:  # identity: a pointer test per message, and the messages are frozen
+                break
+            keep += 1
+        del self.seen[keep:], self.ends[keep:], self.encoded[self.ends[-1] if self.ends else 0 :]
+        for message in messages[keep:]:
+            self.seen.append(message)
             self.encoded.extend(_encode(param) for param in _message(message))
-        self.count, self.last = len(messages), messages[-1] if messages else None
+            self.ends.append(len(self.encoded))
         return self.encoded
 
 
