@@ -1,13 +1,17 @@
 """Benchmark: what the harness adds to each tool call, on the path a run takes.
 
+Times are CPU (`time.process_time`: every thread of this process, so the in-process
+server's too, and the same in both paths), which a shared, loaded machine disturbs far
+less than wall time; wall times are printed beside them.
+
 The real path is `run_agent` with redaction on both sides (`RedactingClient`,
 `RedactingTools`) and loop detection after every turn (`loop_stop`), driven by a
 zero-latency scripted model that asks for one tool per turn. Its baseline, measured
 in the same run over the same transport, is the raw `mcp` client making the same
 calls back to back. For each run length it prints:
 
-* overhead per call: (real wall - raw wall) / calls, the harness's own cost;
-* flatness: median per-call time of the last 10 % of calls / the first 10 %;
+* overhead per call: (real CPU - raw CPU) / calls, the harness's own cost;
+* flatness: median per-call CPU of the last 10 % of calls / the first 10 %;
 * the loop part of a 200-call run (the stand-in for a 200-turn replay).
 
 It also times the reference server's start over each transport.
@@ -19,10 +23,11 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import os
 import statistics
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -68,21 +73,23 @@ class TimedClient(ScriptedClient):
         self.stamps: list[float] = []
 
     async def generate(self, system: str, messages: list[Message], tools: list[ToolSpec]) -> AssistantTurn:
-        self.stamps.append(time.perf_counter())
+        self.stamps.append(time.process_time())
         return await super().generate(system, messages, tools)
 
 
 @dataclass(frozen=True)
 class Sample:
     wall: float
+    cpu: float
     per_call: list[float]
+    """CPU seconds of each call."""
 
 
 async def real_path(root: Path, calls: int, transport: Transport) -> Sample:
     redactor = Redactor([SECRET])
     client = TimedClient(script(calls))
     async with open_tool_session(BRIEF, paths_in(root), transport, timeout_s=30, redact=redactor) as tools:
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         await run_agent(
             RedactingClient(client, redactor),
             RedactingTools(tools, redactor),
@@ -92,19 +99,20 @@ async def real_path(root: Path, calls: int, transport: Transport) -> Sample:
             transcript=Transcript(),
             stop_when=loop_stop(5),
         )
-        wall = time.perf_counter() - started
-    return Sample(wall, [b - a for a, b in itertools.pairwise(client.stamps)])
+        wall, cpu = time.perf_counter() - started, time.process_time() - cpu
+    return Sample(wall, cpu, [b - a for a, b in itertools.pairwise(client.stamps)])
 
 
 async def raw_mcp(root: Path, calls: int, transport: Transport) -> Sample:
     steps = script(calls)[:-1]
     async with open_tool_session(BRIEF, paths_in(root), transport, timeout_s=30) as tools:
-        stamps = [time.perf_counter()]
+        started, stamps = time.perf_counter(), [time.process_time()]
         for step in steps:
             scripted = step.tool_calls[0]
             await tools.client.call_tool(scripted.name, dict(scripted.arguments))
-            stamps.append(time.perf_counter())
-    return Sample(stamps[-1] - stamps[0], [b - a for a, b in itertools.pairwise(stamps)])
+            stamps.append(time.process_time())
+        wall = time.perf_counter() - started
+    return Sample(wall, stamps[-1] - stamps[0], [b - a for a, b in itertools.pairwise(stamps)])
 
 
 def flatness(per_call: list[float]) -> float:
@@ -120,22 +128,25 @@ async def one_start(root: Path, transport: Transport) -> float:
 
 
 def compare(root: Path, calls: int, transport: Transport, repeats: int) -> None:
-    overheads, flat_real, flat_raw, walls = [], [], [], []
+    reals, raws = [], []
     for r in range(repeats):
-        raw = anyio.run(raw_mcp, root / f"raw-{transport}-{calls}-{r}", calls, transport)
-        real = anyio.run(real_path, root / f"real-{transport}-{calls}-{r}", calls, transport)
-        overheads.append((real.wall - raw.wall) / calls * 1000)
-        flat_real.append(flatness(real.per_call))
-        flat_raw.append(flatness(raw.per_call))
-        walls.append((real.wall, raw.wall))
-    real_wall = statistics.median(w for w, _ in walls)
-    raw_wall = statistics.median(w for _, w in walls)
+        raws.append(anyio.run(raw_mcp, root / f"raw-{transport}-{calls}-{r}", calls, transport))
+        reals.append(anyio.run(real_path, root / f"real-{transport}-{calls}-{r}", calls, transport))
+
+    def median(values: Iterable[float]) -> float:
+        return statistics.median(values)
+
+    real_cpu, raw_cpu = (
+        median(s.cpu for s in reals) * 1000 / calls,
+        median(s.cpu for s in raws) * 1000 / calls,
+    )
+    real_wall, raw_wall = median(s.wall for s in reals), median(s.wall for s in raws)
     print(
-        f"{transport:6} {calls:4} calls: real {real_wall * 1000 / calls:6.2f} ms/call,"
-        f" raw mcp {raw_wall * 1000 / calls:6.2f} ms/call,"
-        f" overhead {statistics.median(overheads):+6.2f} ms/call;"
-        f" flatness last/first 10 %: real x{statistics.median(flat_real):.2f},"
-        f" raw x{statistics.median(flat_raw):.2f}; real wall {real_wall:.3f} s (median of {repeats})"
+        f"{transport:6} {calls:4} calls: CPU real {real_cpu:5.2f} ms/call, raw mcp {raw_cpu:5.2f} ms/call,"
+        f" overhead {real_cpu - raw_cpu:+5.2f} ms/call; flatness last/first 10 %:"
+        f" real x{median(flatness(s.per_call) for s in reals):.2f},"
+        f" raw x{median(flatness(s.per_call) for s in raws):.2f};"
+        f" wall real {real_wall:.3f} s, raw {raw_wall:.3f} s (medians of {repeats})"
     )
 
 
@@ -153,6 +164,7 @@ def main() -> None:
             runs = range(args.starts)
             starts = [anyio.run(one_start, root / f"s-{transport}-{i}", transport) for i in runs]
             print(f"server start ({transport}): median {statistics.median(starts):.3f} s, n={len(starts)}")
+        print(f"load average: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
         for transport in transports:
             for calls in (int(n) for n in args.sizes.split(",")):
                 compare(root, calls, transport, args.repeats)

@@ -15,6 +15,7 @@ import json
 import statistics
 import time
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import anyio
 
@@ -64,7 +65,7 @@ async def measure(base_url: str, calls: int, requests: int) -> tuple[float, floa
         return await client.generate("system prompt", messages, TOOLS)
 
     async def sdk_create() -> object:
-        params = [{"role": "system", "content": "system prompt"}]
+        params: list[Any] = [{"role": "system", "content": "system prompt"}]
         params += [p for m in messages for p in _message(m)]
         return await client._sdk.chat.completions.create(
             model="fake",
@@ -72,7 +73,7 @@ async def measure(base_url: str, calls: int, requests: int) -> tuple[float, floa
             tools=[_tool(t) for t in TOOLS],
             tool_choice="auto",
             temperature=0.0,
-            max_tokens=model.max_tokens,  # type: ignore[arg-type]
+            max_tokens=model.max_tokens,
         )
 
     try:
