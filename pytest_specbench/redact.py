@@ -52,6 +52,8 @@ _BEARER = re.compile(r"(?i)\b(bearer\s+)[\w.~+/-]{8,}=*")
 _ASSIGNED = re.compile(
     r"(?i)\b([\w-]*(?:api[_-]?key|token|secret|password)[\"']?\s*[:=]\s*[\"']?)([\w.+/=-]{12,})"
 )
+_SHORTEST_SHAPE = 15
+"""No shape matches fewer characters: "Bearer " and 8 more, or "xoxb-" and 10 more."""
 # Cheap tests on the lowercased text that every match of the pattern next to them passes:
 # a text without the hint skips that pattern (`_ASSIGNED` alone was 40 % of a pass).
 _VENDOR_HINT = re.compile(r"sk-|aiza|gh[pousr]_|github_pat_|glpat-|xox[abposr]-|hf_|akia")
@@ -98,6 +100,8 @@ class Redactor:
         """`text` with every secret replaced."""
         if self._known is not None:
             text = self._known.sub(REDACTED, text)
+        if len(text) < _SHORTEST_SHAPE:  # ids, tool names, short values: most of what a turn holds
+            return text
         folded = _folded(text)
         if _VENDOR_HINT.search(folded):
             text = _VENDOR.sub(REDACTED, text)

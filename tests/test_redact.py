@@ -214,3 +214,8 @@ def test_hints_never_change_what_is_redacted(text: str) -> None:
     redactor = Redactor(["bench-secret-value"])
 
     assert redactor(text) == _unhinted(redactor, text)
+
+
+@pytest.mark.parametrize("text", ["Bearer abcdefgh", "xoxb-0123456789"])
+def test_the_shortest_shapes_are_still_redacted(text: str) -> None:
+    assert len(text) == 15 and REDACTED in Redactor()(text)
