@@ -85,9 +85,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--specbench-transport",
         dest="specbench_transport",
-        default=Transport.STDIO.value,
+        default=Transport.MEMORY.value,
         choices=[t.value for t in Transport],
-        help="How the reference MCP server runs: stdio subprocess (default) or in-process memory.",
+        help="How the reference MCP server runs: in-process memory (default) or a stdio subprocess.",
     )
     group.addoption(
         "--specbench-record-mode",

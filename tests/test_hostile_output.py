@@ -75,7 +75,7 @@ def test_every_bad_call_is_a_counted_tool_error_and_the_run_goes_on(
     suite.brief("notes")
     suite.write(TEST)
 
-    result = pytester.runpytest("--specbench-report=out")
+    result = pytester.runpytest("--specbench-transport=stdio", "--specbench-report=out")
 
     result.assert_outcomes(passed=4)
     records = json.loads((pytester.path / "out" / "results.json").read_text(encoding="utf-8"))

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import anyio
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pytest_specbench.agent.loop import ToolOutcome
@@ -160,3 +160,62 @@ def test_redaction_is_idempotent_and_never_grows_a_secret(text: str) -> None:
     once = redact(text + FAKE_KEY)
     assert FAKE_KEY not in once
     assert redact(once) == once
+
+
+def _unhinted(redactor: Redactor, text: str) -> str:
+    """The pass as it was before the hints: every pattern over every text."""
+    from pytest_specbench import redact
+
+    if redactor._known is not None:
+        text = redactor._known.sub(REDACTED, text)
+    text = redact._VENDOR.sub(REDACTED, text)
+    text = redact._BEARER.sub(rf"\g<1>{REDACTED}", text)
+    text = redact._ASSIGNED.sub(redact._assigned, text)
+    text = redact._HEX.sub(redact._hex, text)
+    return redact._BASE64.sub(redact._base64, text)
+
+
+_PIECES = st.sampled_from(
+    [
+        "api_key",
+        "API-KEY",
+        "Token",
+        "\u017fecret",
+        "pa\u017f\u017fword",
+        "ap\u0130key",
+        "to\u212aen",
+        "\u0131",
+        "bearer",
+        "BEARER ",
+        "sk-",
+        "AIza",
+        "ghp_",
+        "xoxb-",
+        "hf_",
+        "AKIA",
+        "=",
+        ": ",
+        '"',
+        " ",
+        "\n",
+        "-",
+        "_",
+        "abcdef0123456789ABCDEFxyz",
+        "Zm9vYmFyYmF6cXV4",
+        "é",
+        "→",
+    ]
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(_PIECES, max_size=30).map("".join))
+def test_hints_never_change_what_is_redacted(text: str) -> None:
+    redactor = Redactor(["bench-secret-value"])
+
+    assert redactor(text) == _unhinted(redactor, text)
+
+
+@pytest.mark.parametrize("text", ["Bearer abcdefgh", "xoxb-0123456789"])
+def test_the_shortest_shapes_are_still_redacted(text: str) -> None:
+    assert len(text) == 15 and REDACTED in Redactor()(text)

@@ -115,14 +115,21 @@ class _Loop:
     transcript: Transcript
     stop_when: StopCheck | None
     reminder: Callable[[], Awaitable[str]] | None
+    # Running totals for the limits, kept as events are appended: a rescan per turn is quadratic.
+    turns: int = 0
+    calls: int = 0
+    tokens: int = 0
 
     async def run(self, prompt: str) -> StopEvent:
+        # The transcript may already hold turns (the limits count them): one scan, then counters.
+        earlier = self.transcript.assistant_turns()
+        self.turns, self.calls = len(earlier), len(self.transcript.tool_calls())
+        self.tokens = sum(t.input_tokens + t.output_tokens for t in earlier)
         specs = await self.tools.list_tools()
         messages: list[Message] = [UserMessage(prompt)]
         with anyio.move_on_after(self.limits.timeout_s):
             return await self._turns(specs, messages)
-        turns = len(self.transcript.assistant_turns())
-        return StopEvent("timeout", f"timeout_s={self.limits.timeout_s:g} reached during turn {turns}")
+        return StopEvent("timeout", f"timeout_s={self.limits.timeout_s:g} reached during turn {self.turns}")
 
     async def _turns(self, specs: list[ToolSpec], messages: list[Message]) -> StopEvent:
         names = {spec.name for spec in specs}
@@ -143,6 +150,8 @@ class _Loop:
         started = monotonic()
         reply = await self.client.generate(self.system, messages, specs)
         self.transcript.append(_assistant_event(turn, reply, monotonic() - started))
+        self.turns += 1
+        self.tokens += reply.usage.input_tokens + reply.usage.output_tokens
         messages.append(AssistantMessage(_replayable(reply)))
         return reply
 
@@ -162,14 +171,13 @@ class _Loop:
                 scaffold=outcome.scaffold,
             )
         )
+        self.calls += 1
         return ToolResult(call.id, call.name, outcome.content, outcome.is_error)
 
     def _limit_reached(self, turn: int) -> StopEvent | None:
-        calls = len(self.transcript.tool_calls())
-        if self.limits.max_tool_calls is not None and calls >= self.limits.max_tool_calls:
+        if self.limits.max_tool_calls is not None and self.calls >= self.limits.max_tool_calls:
             return StopEvent("max_tool_calls", f"max_tool_calls={self.limits.max_tool_calls} reached")
-        tokens = sum(t.input_tokens + t.output_tokens for t in self.transcript.assistant_turns())
-        if self.limits.max_total_tokens is not None and tokens >= self.limits.max_total_tokens:
+        if self.limits.max_total_tokens is not None and self.tokens >= self.limits.max_total_tokens:
             return StopEvent("max_total_tokens", f"max_total_tokens={self.limits.max_total_tokens} reached")
         if self.stop_when and (detail := self.stop_when(self.transcript)):
             return StopEvent("loop", f"stopped at turn {turn}: {detail}")

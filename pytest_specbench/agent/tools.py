@@ -1,9 +1,11 @@
 """Connecting a run to its MCP server: the reference one or a team's own.
 
-The reference server runs as a stdio subprocess by default (the transport a
-real deployment uses); `memory` connects to it in-process, which is faster and
-still goes through the SDK's client and server. An external server is a command
-(stdio) or a Streamable HTTP URL from the brief.
+The reference server runs in-process by default (`memory`: still the SDK's client
+and server, over its memory transport). A run then pays no subprocess start, which
+was most of its CPU (importing `mcp` afresh, ~0.6 CPU-s) and ate parallel runs.
+`stdio` runs it as a subprocess, the transport a real deployment uses. An external
+server is always a process or a URL, a command (stdio) or a Streamable HTTP URL
+from the brief, with every fault and isolation guard.
 """
 
 from __future__ import annotations
@@ -57,7 +59,8 @@ class Transport(StrEnum):
     STDIO = "stdio"
     """A subprocess over stdin/stdout, as a deployed MCP server runs."""
     MEMORY = "memory"
-    """In-process through the SDK's memory transport: faster, same client and server code."""
+    """In-process through the SDK's memory transport (the default): no process to start, same client
+    and server code."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,7 +10,6 @@ from typing import Any
 
 import httpx2
 import openai
-from openai import omit
 from openai.types.chat import (
     ChatCompletion,
     ChatCompletionAssistantMessageParam,
@@ -74,18 +73,20 @@ class OpenAIChatClient:
             http_client=http_client(settings.request_timeout_s),
         )
         self._errors = ErrorContext.for_client(model, settings, self._sdk.base_url, api_key, _BASE_URL_HINT)
+        self._history = _EncodedHistory()
 
     async def generate(self, system: str, messages: list[Message], tools: list[ToolSpec]) -> AssistantTurn:
         """Send the conversation and return the model's next turn (see `ModelClient`)."""
-        params = _messages(system, messages)
+        encoded = self._history.encode(messages)
         functions = [_tool(spec) for spec in tools]
         with counting_attempts() as attempts:
             try:
                 if self._model.stream:
-                    send = functools.partial(self._stream, params, functions)
+                    body = self._body(system, encoded, functions, stream=True)
+                    send = functools.partial(self._stream, body)
                     turn = await resend_broken_streams(send, attempts, self._max_retries)
                 else:
-                    turn = await self._complete(params, functions)
+                    turn = await self._complete(self._body(system, encoded, functions, stream=False))
             except _FAILURES as err:
                 raise self._errors.explain(err, attempts.retries) from err
         return replace(turn, retries=attempts.retries)
@@ -94,19 +95,26 @@ class OpenAIChatClient:
         """Close the SDK client and its connections."""
         await self._sdk.close()
 
-    async def _complete(
-        self, messages: list[ChatCompletionMessageParam], tools: list[ChatCompletionFunctionToolParam]
-    ) -> AssistantTurn:
-        completion = await self._sdk.chat.completions.create(**self._arguments(messages, tools))
+    # Through the client's `post` (the SDK's documented way to make any request: same retries,
+    # timeouts and error types as `chat.completions.create`) with the body as JSON bytes: `create`
+    # walks the whole history through its type transform on every request, which made a long
+    # run's requests cost O(history) in Python; the bytes reuse each past message's encoding.
+    async def _complete(self, body: bytes) -> AssistantTurn:
+        completion = await self._sdk.post(
+            _PATH, cast_to=ChatCompletion, content=body, options=_OPTIONS, stream=False
+        )
         return _turn(completion)
 
-    async def _stream(
-        self, messages: list[ChatCompletionMessageParam], tools: list[ChatCompletionFunctionToolParam]
-    ) -> AssistantTurn:
+    async def _stream(self, body: bytes) -> AssistantTurn:
         # Raw chunks rather than the SDK's `stream()` helper: the helper raises on
         # finish_reason "length", which is a stop reason here, not a failure.
-        stream = await self._sdk.chat.completions.create(
-            **self._arguments(messages, tools), stream=True, stream_options={"include_usage": True}
+        stream = await self._sdk.post(
+            _PATH,
+            cast_to=ChatCompletion,
+            content=body,
+            options=_OPTIONS,
+            stream=True,
+            stream_cls=openai.AsyncStream[ChatCompletionChunk],
         )
         answer = _StreamedAnswer()
         async with stream:
@@ -117,19 +125,21 @@ class OpenAIChatClient:
             raise UnexpectedResponse(f"the streamed answer held no events (content-type {content_type})")
         return answer.turn()
 
-    def _arguments(
-        self, messages: list[ChatCompletionMessageParam], tools: list[ChatCompletionFunctionToolParam]
-    ) -> dict[str, Any]:
-        return {
-            "model": self._model.model,
-            "messages": messages,
-            "tools": tools or omit,
-            # Explicit, because llama-cpp-python leaves tools out of the prompt without it.
-            "tool_choice": "auto" if tools else omit,
-            "temperature": self._temperature,
-            "max_tokens": omit if self._is_openai else self._model.max_tokens,
-            "max_completion_tokens": self._model.max_tokens if self._is_openai else omit,
-        }
+    def _body(
+        self, system: str, history: list[bytes], tools: list[ChatCompletionFunctionToolParam], *, stream: bool
+    ) -> bytes:
+        """The request's JSON: the fields `create` would send, then the already encoded messages."""
+        fields: dict[str, Any] = {"model": self._model.model}
+        if stream:
+            fields |= {"stream": True, "stream_options": {"include_usage": True}}
+        if tools:
+            # tool_choice explicit, because llama-cpp-python leaves tools out of the prompt without it.
+            fields |= {"tools": tools, "tool_choice": "auto"}
+        fields["temperature"] = self._temperature
+        fields["max_completion_tokens" if self._is_openai else "max_tokens"] = self._model.max_tokens
+        first = [_encode({"role": "system", "content": system})] if system else []
+        # One join: the history is most of a long run's body, so each extra copy of it counts.
+        return b"".join([_encode(fields)[:-1], b',"messages":[', b",".join([*first, *history]), b"]}"])
 
     @property
     def _is_openai(self) -> bool:
@@ -137,18 +147,46 @@ class OpenAIChatClient:
         return self._sdk.base_url.host == "api.openai.com"
 
 
+_PATH = "/chat/completions"
+_OPTIONS: openai.RequestOptions = {"security": {"bearer_auth": True}}
+"""As `create` sends them: the API key as a bearer token."""
+
+
+def _encode(value: object) -> bytes:
+    # As the SDK serialises a body (openapi_dumps): compact, UTF-8, no NaN.
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
+
+
+@dataclass(slots=True)
+class _EncodedHistory:
+    """Each message of the conversation as wire JSON, encoded once: past messages never change."""
+
+    seen: list[Message] = field(default_factory=list)
+    encoded: list[bytes] = field(default_factory=list)
+    """The wire messages of `seen`, in order (a batch of tool results makes several)."""
+    ends: list[int] = field(default_factory=list)
+    """For each message of `seen`, where its wire messages end in `encoded`."""
+
+    def encode(self, messages: list[Message]) -> list[bytes]:
+        """The wire JSON of every message, encoding only those not seen before."""
+        keep = 0
+        for old, new in zip(self.seen, messages, strict=False):
+            if old is not new:  # identity: a pointer test per message, and the messages are frozen
+                break
+            keep += 1
+        del self.seen[keep:], self.ends[keep:], self.encoded[self.ends[-1] if self.ends else 0 :]
+        for message in messages[keep:]:
+            self.seen.append(message)
+            self.encoded.extend(_encode(param) for param in _message(message))
+            self.ends.append(len(self.encoded))
+        return self.encoded
+
+
 def _tool(spec: ToolSpec) -> ChatCompletionFunctionToolParam:
     return {
         "type": "function",
         "function": {"name": spec.name, "description": spec.description, "parameters": spec.input_schema},
     }
-
-
-def _messages(system: str, messages: list[Message]) -> list[ChatCompletionMessageParam]:
-    params: list[ChatCompletionMessageParam] = [{"role": "system", "content": system}] if system else []
-    for message in messages:
-        params.extend(_message(message))
-    return params
 
 
 def _message(message: Message) -> list[ChatCompletionMessageParam]:

@@ -31,13 +31,24 @@ class ScriptedClient:
         self.steps = tuple(steps)
         self.requests: list[tuple[str, int, list[str]]] = []
         """(system prompt, messages sent, tool names offered) per request."""
+        self._counted: tuple[list[Message], int, int] | None = None
+        """The last conversation seen, how many of its messages were counted, and their assistant turns."""
 
     async def generate(self, system: str, messages: list[Message], tools: list[ToolSpec]) -> AssistantTurn:
         """The scripted turn for this point of the conversation."""
         self.requests.append((system, len(messages), [t.name for t in tools]))
-        step = sum(1 for m in messages if isinstance(m, AssistantMessage))
+        step = self._assistant_turns(messages)
         reply = self.steps[step] if step < len(self.steps) else Reply.final(EXHAUSTED)
         return _as_turn(reply, step)
+
+    def _assistant_turns(self, messages: list[Message]) -> int:
+        # The loop appends to one list: count only what is new, or a long run costs O(n²) here.
+        seen, counted, step = self._counted or (messages, 0, 0)
+        if seen is not messages or counted > len(messages):
+            counted, step = 0, 0
+        step += sum(1 for m in messages[counted:] if isinstance(m, AssistantMessage))
+        self._counted = (messages, len(messages), step)
+        return step
 
 
 def _as_turn(reply: Reply, step: int) -> AssistantTurn:

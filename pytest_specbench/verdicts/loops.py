@@ -1,7 +1,9 @@
 """Loops in a run: the same call again and again, or a short cycle of calls that gets nowhere.
 
 `find_loop` serves twice: after every turn, to end a looping run early (`stop_on_loop`),
-and after the run, for the `no_loop` check, so that both say the same thing.
+and after the run, for the `no_loop` check, so that both say the same thing. Both go
+through `LoopDetector`, which takes the calls one at a time: during a run `loop_stop`
+feeds it only the calls of the last turn, so detection costs O(1) per call, not O(run).
 
 Three shapes count, each when it repeats `threshold` times back to back:
 
@@ -20,14 +22,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Protocol
 
 from pytest_specbench._text import shorten
 from pytest_specbench.agent.loop import StopCheck
-from pytest_specbench.agent.stats import call_key, identical_streaks
+from pytest_specbench.agent.stats import call_key
 from pytest_specbench.agent.transcript import ToolCallEvent, Transcript
 
-__all__ = ["Loop", "failed_streaks", "find_loop", "loop_stop", "render_call"]
+__all__ = ["Loop", "LoopDetector", "failed_streaks", "find_loop", "loop_stop", "render_call"]
 
 CYCLE_PERIODS = (2, 3)
 ARGUMENTS_WIDTH = 60
@@ -77,21 +80,185 @@ class Loop:
 
 def find_loop(calls: list[ToolCallEvent], threshold: int) -> Loop | None:
     """The biggest loop that repeats at least `threshold` times (the earliest of equals), or None."""
-    found = sorted(
-        [*_streaks(calls), *_all_cycles(calls), *failed_streaks(calls)], key=lambda loop: loop.start
-    )
-    loops = [loop for loop in found if loop.repeats >= threshold]
-    return max(loops, key=lambda loop: loop.size) if loops else None
+    detector = LoopDetector(threshold)
+    for call in calls:
+        detector.add(call)
+    return detector.loop
 
 
 def loop_stop(threshold: int) -> StopCheck:
-    """A `stop_when` for the agent loop: the loop's description once there is one."""
+    """A `stop_when` for the agent loop: the loop's description once there is one.
 
-    def check(transcript: Transcript) -> str | None:
-        loop = find_loop(transcript.tool_calls(), threshold)
+    It reads only the events added since its last look, so a run pays O(1) per call
+    for loop detection however long it gets.
+    """
+    return _Follower(threshold)
+
+
+class LoopDetector:
+    """`find_loop` kept up to date one call at a time: `add` is O(1) amortised, `loop` is O(1).
+
+    Each shape of loop is a tracker that sees every call and reports each of its loops
+    once it can grow no more (closed), plus the one still growing (open). A new shape is
+    one more tracker in `_trackers`; its position breaks ties between loops of equal size
+    and start.
+    """
+
+    def __init__(self, threshold: int) -> None:
+        self.threshold = threshold
+        self.calls: list[ToolCallEvent] = []
+        self.keys: list[str] = []
+        """`call_key` of each call, computed once."""
+        self.last_created = -1
+        """Index of the last successful create_* call, -1 before the first."""
+        # In the order find_loop always broke ties in: streaks, cycles, failed streaks.
+        self._trackers: tuple[_Tracker, ...] = (
+            _Streaks(),
+            *(_Cycles(p) for p in CYCLE_PERIODS),
+            _FailedStreaks(),
+        )
+        self._best: tuple[tuple[int, int, int], Loop] | None = None
+        """The biggest closed loop so far that repeats often enough, with its rank."""
+
+    def add(self, call: ToolCallEvent) -> None:
+        """Take the run's next call."""
+        self.calls.append(call)
+        self.keys.append(call_key(call))
+        for order, tracker in enumerate(self._trackers):
+            self._best = self._better(self._best, tracker.add(self), order)
+        if _created(call):  # after the trackers: a loop they close ends before this call
+            self.last_created = len(self.calls) - 1
+
+    @property
+    def loop(self) -> Loop | None:
+        """What `find_loop` says of the calls added so far."""
+        best = self._best
+        for order, tracker in enumerate(self._trackers):
+            best = self._better(best, tracker.open(self), order)
+        return None if best is None else best[1]
+
+    def _better(
+        self, best: tuple[tuple[int, int, int], Loop] | None, loop: Loop | None, order: int
+    ) -> tuple[tuple[int, int, int], Loop] | None:
+        # The biggest wins; of equals, the earliest, then the tracker listed first.
+        if loop is None or loop.repeats < self.threshold:
+            return best
+        rank = (loop.size, -loop.start, -order)
+        return (rank, loop) if best is None or rank > best[0] else best
+
+
+class _Tracker(Protocol):
+    def add(self, seen: LoopDetector) -> Loop | None:
+        """Note the call just added to `seen`; return the loop it closed, if any."""
+        ...
+
+    def open(self, seen: LoopDetector) -> Loop | None:
+        """The loop still growing at the end of `seen`, if any."""
+        ...
+
+
+@dataclass(slots=True)
+class _Streaks:
+    """Maximal runs of one call with the same arguments."""
+
+    start: int = 0
+    count: int = 0
+
+    def add(self, seen: LoopDetector) -> Loop | None:
+        i = len(seen.keys) - 1
+        if self.count and seen.keys[i] == seen.keys[i - 1]:
+            self.count += 1
+            return None
+        closed = self.open(seen)
+        self.start, self.count = i, 1
+        return closed
+
+    def open(self, seen: LoopDetector) -> Loop | None:
+        return Loop((seen.calls[self.start],), self.count, self.start) if self.count else None
+
+
+@dataclass(slots=True)
+class _Cycles:
+    """Maximal stretches where every call repeats the one `period` calls before it."""
+
+    period: int
+    matched: int = 0
+    """Calls in the current stretch that equal the call `period` before them."""
+
+    def add(self, seen: LoopDetector) -> Loop | None:
+        i = len(seen.keys) - 1
+        if i < self.period:
+            return None
+        if seen.keys[i] == seen.keys[i - self.period]:
+            self.matched += 1
+            return None
+        closed = self._stretch(seen, i)
+        self.matched = 0
+        return closed
+
+    def open(self, seen: LoopDetector) -> Loop | None:
+        return self._stretch(seen, len(seen.keys))
+
+    def _stretch(self, seen: LoopDetector, end: int) -> Loop | None:
+        """The stretch that ends before `end`, if it is a cycle that created nothing."""
+        period, start = self.period, end - self.matched - self.period
+        if self.matched < period or len(set(seen.keys[start : start + period])) < 2:
+            return None
+        if seen.last_created >= start:  # a create_* call before `end` succeeded in the stretch
+            return None
+        return Loop(tuple(seen.calls[start : start + period]), (self.matched + period) // period, start)
+
+
+@dataclass(slots=True)
+class _FailedStreaks:
+    """Maximal runs of calls to one tool failing with one kind of error (`failed_streaks`, call by call)."""
+
+    start: int = 0
+    failure: tuple[str, str] | None = None
+    turns: set[int] = field(default_factory=set)
+    """The turns the current run spans: it repeats once per turn."""
+
+    def add(self, seen: LoopDetector) -> Loop | None:
+        i = len(seen.calls) - 1
+        call = seen.calls[i]
+        failure = _failure(call)
+        if i and failure == self.failure:
+            self.turns.add(call.turn)
+            return None
+        closed = self._run(seen, i)
+        self.start, self.failure, self.turns = i, failure, {call.turn}
+        return closed
+
+    def open(self, seen: LoopDetector) -> Loop | None:
+        return self._run(seen, len(seen.calls))
+
+    def _run(self, seen: LoopDetector, end: int) -> Loop | None:
+        if self.failure is None or end == 0:
+            return None
+        return Loop((seen.calls[self.start],), len(self.turns), self.start, self.failure[1], end - self.start)
+
+
+@dataclass(slots=True)
+class _Follower:
+    """The `stop_when` of `loop_stop`: feeds a detector the calls a transcript gained since last time."""
+
+    threshold: int
+    detector: LoopDetector | None = None
+    transcript: Transcript | None = None
+    seen: int = 0
+    """Events of `transcript` already read."""
+
+    def __call__(self, transcript: Transcript) -> str | None:
+        events = transcript.events
+        if self.detector is None or transcript is not self.transcript or len(events) < self.seen:
+            self.detector, self.transcript, self.seen = LoopDetector(self.threshold), transcript, 0
+        for index in range(self.seen, len(events)):
+            event = events[index]
+            if isinstance(event, ToolCallEvent):
+                self.detector.add(event)
+        self.seen = len(events)
+        loop = self.detector.loop
         return None if loop is None else str(loop)
-
-    return check
 
 
 def render_call(call: ToolCallEvent, width: int = ARGUMENTS_WIDTH) -> str:
@@ -105,13 +272,6 @@ def render_call(call: ToolCallEvent, width: int = ARGUMENTS_WIDTH) -> str:
     else:
         text = call.arguments
     return f"{call.name}({shorten(text, width)})"
-
-
-def _streaks(calls: list[ToolCallEvent]) -> Iterator[Loop]:
-    start = 0
-    for first, _, count in identical_streaks(calls):
-        yield Loop((first,), count, start)
-        start += count
 
 
 def failed_streaks(calls: list[ToolCallEvent]) -> Iterator[Loop]:
@@ -130,26 +290,6 @@ def failed_streaks(calls: list[ToolCallEvent]) -> Iterator[Loop]:
 def _failure(call: ToolCallEvent) -> tuple[str, str] | None:
     """The tool and the kind of error of a failed call; None for a success."""
     return (call.name, call.error_kind or "tool_error") if call.is_error else None
-
-
-def _all_cycles(calls: list[ToolCallEvent]) -> Iterator[Loop]:
-    keys = [call_key(c) for c in calls]
-    for period in CYCLE_PERIODS:
-        yield from _cycles(calls, keys, period)
-
-
-def _cycles(calls: list[ToolCallEvent], keys: list[str], period: int) -> Iterator[Loop]:
-    """Each maximal stretch where every call repeats the one `period` calls before it."""
-    matched = 0  # calls in the current stretch that equal the call `period` before them
-    for i in range(period, len(keys) + 1):
-        if i < len(keys) and keys[i] == keys[i - period]:
-            matched += 1
-            continue
-        start = i - matched - period
-        repeating = matched >= period and len(set(keys[start : start + period])) > 1
-        if repeating and not any(_created(c) for c in calls[start:i]):
-            yield Loop(tuple(calls[start : start + period]), (matched + period) // period, start)
-        matched = 0
 
 
 def _created(call: ToolCallEvent) -> bool:

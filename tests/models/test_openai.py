@@ -478,3 +478,29 @@ def test_error_inside_a_stream(provider: FakeProvider) -> None:
     assert message == (
         "model 'local': the server reported an error inside its answer after 1 retry: out of memory"
     )
+
+
+def test_one_client_sends_each_conversation_as_it_now_is(provider: FakeProvider) -> None:
+    """Past messages are encoded once per client: a new or edited conversation is encoded afresh."""
+    provider.script("qwen", [Reply(text="ok")])
+    bodies: list[list[str]] = []
+
+    async def main() -> None:
+        async with open_client(model_for(provider, False), FAST, None) as client:
+            growing: list[Message] = [UserMessage("first")]
+            for messages in (growing, [UserMessage("other")], growing):
+                await client.generate("", messages, [])
+                bodies.append([m["content"] for m in sent(provider)["messages"]])
+                growing.append(UserMessage("more"))
+            growing[0] = UserMessage("edited")
+            await client.generate("", growing, [])
+            bodies.append([m["content"] for m in sent(provider)["messages"]])
+
+    anyio.run(main)
+
+    assert bodies == [
+        ["first"],
+        ["other"],
+        ["first", "more", "more"],
+        ["edited", "more", "more", "more"],
+    ]
