@@ -15,6 +15,7 @@ import pytest
 from pytest_specbench.agent.tools import RunPaths, Transport
 from pytest_specbench.config.settings import BARE, BriefConfig, ModelConfig, RunSettings, ScaffoldConfig
 from pytest_specbench.errors import ConfigError
+from pytest_specbench.report.html import HtmlReport
 from pytest_specbench.report.summary import ResultsCollector
 from pytest_specbench.session import RECORD_KEY, SESSION_KEY, SpecbenchSession
 
@@ -82,8 +83,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         choices=[t.value for t in Transport],
         help="How the reference MCP server runs: stdio subprocess (default) or in-process memory.",
     )
+    group.addoption(
+        "--specbench-html",
+        dest="specbench_html",
+        default=None,
+        metavar="PATH",
+        help="Write one self-contained HTML report (overview, charts, side by side, transcripts) to PATH.",
+    )
     parser.addini("specbench_config", "specbench.toml to use, relative to the rootdir.", default="")
     parser.addini("specbench_report", "Directory for results.json and transcripts.", default="")
+    parser.addini("specbench_html", "Write the HTML report to this path.", default="")
     parser.addini("specbench_strict", "Missing API keys are errors, not skips.", type="bool", default=False)
 
 
@@ -100,6 +109,9 @@ def pytest_configure(config: pytest.Config) -> None:
     if not hasattr(config, "workerinput"):  # the controller, or a run without xdist
         collector = ResultsCollector(session.report_dir, session.redact)
         config.pluginmanager.register(collector, "specbench-results")
+        if session.html_path is not None:
+            page = HtmlReport(session.html_path, collector, session.transcript_dir)
+            config.pluginmanager.register(page, "specbench-html")
         if config.pluginmanager.hasplugin("xdist"):
             config.pluginmanager.register(WorkerSetup(session), "specbench-xdist")
 

@@ -64,6 +64,8 @@ class SpecbenchSession:
     """The controller's pid in a worker (local servers outlive the worker that started them)."""
     scaffold_ids: tuple[str, ...] = (BARE.id,)
     """`--scaffolds`: the third axis of the parametrization."""
+    html_path: Path | None = None
+    """`--specbench-html`: the report page written at the end of the session."""
     _config: Config | None = field(default=None, init=False)
     _local: LocalServers | None = field(default=None, init=False)
     _redactor: Redactor | None = field(default=None, init=False)
@@ -77,6 +79,7 @@ class SpecbenchSession:
         path = find_config(explicit, ini, rootdir, config.invocation_params.dir)
         report = config.getoption("specbench_report") or config.getini("specbench_report") or None
         worker: dict[str, Any] = getattr(config, "workerinput", {})
+        html = config.getoption("specbench_html") or config.getini("specbench_html") or None
         return cls(
             config_path=path,
             explicit_config=bool(explicit or ini),
@@ -88,6 +91,7 @@ class SpecbenchSession:
             local_dir=Path(worker.get("specbench_local_dir") or tempfile.mkdtemp(prefix="specbench-local-")),
             owner_pid=int(worker["specbench_owner_pid"]) if "specbench_owner_pid" in worker else None,
             scaffold_ids=tuple(dict.fromkeys(_split(config.getoption("specbench_scaffolds")))) or (BARE.id,),
+            html_path=(config.invocation_params.dir / html).resolve() if html else None,
         )
 
     @property
@@ -232,10 +236,17 @@ class SpecbenchSession:
         self._save_transcript(item.name, transcript)
         return result
 
+    @property
+    def transcript_dir(self) -> Path | None:
+        """Where transcripts go: the report's, else (for the HTML page alone) the shared directory."""
+        if self.report_dir is not None:
+            return self.report_dir / "transcripts"
+        return self.local_dir / "transcripts" if self.html_path is not None else None
+
     def _save_transcript(self, test_id: str, transcript: Transcript) -> None:
-        if self.report_dir is None:
+        if self.transcript_dir is None:
             return
-        target = self.report_dir / "transcripts" / f"{test_id}.jsonl"
+        target = self.transcript_dir / f"{test_id}.jsonl"
         target.parent.mkdir(parents=True, exist_ok=True)
         text = transcript.to_jsonl(redact=self.redactor, header={"test_id": test_id})
         target.write_text(text, encoding="utf-8", errors="backslashreplace")
