@@ -31,6 +31,7 @@ from pytest_specbench.config.settings import (
 )
 from pytest_specbench.errors import ConfigError, InfrastructureError, MissingCredentials
 from pytest_specbench.redact import RedactingClient, RedactingTools, Redactor
+from pytest_specbench.report.progress import ProgressWriter
 from pytest_specbench.run import SpecRun, base_record, execute
 
 if TYPE_CHECKING:
@@ -66,6 +67,8 @@ class SpecbenchSession:
     """`--scaffolds`: the third axis of the parametrization."""
     html_path: Path | None = None
     """`--specbench-html`: the report page written at the end of the session."""
+    progress_dir: Path | None = None
+    """Where this process reports live progress; set only when the controller draws it."""
     _config: Config | None = field(default=None, init=False)
     _local: LocalServers | None = field(default=None, init=False)
     _redactor: Redactor | None = field(default=None, init=False)
@@ -80,6 +83,7 @@ class SpecbenchSession:
         report = config.getoption("specbench_report") or config.getini("specbench_report") or None
         worker: dict[str, Any] = getattr(config, "workerinput", {})
         html = config.getoption("specbench_html") or config.getini("specbench_html") or None
+        progress = worker.get("specbench_progress_dir")
         return cls(
             config_path=path,
             explicit_config=bool(explicit or ini),
@@ -92,6 +96,7 @@ class SpecbenchSession:
             owner_pid=int(worker["specbench_owner_pid"]) if "specbench_owner_pid" in worker else None,
             scaffold_ids=tuple(dict.fromkeys(_split(config.getoption("specbench_scaffolds")))) or (BARE.id,),
             html_path=(config.invocation_params.dir / html).resolve() if html else None,
+            progress_dir=Path(progress) if progress else None,
         )
 
     @property
@@ -120,6 +125,10 @@ class SpecbenchSession:
     def redact(self, text: str) -> str:
         """`text` with every secret replaced by [REDACTED]."""
         return self.redactor(text)
+
+    def show_progress(self, directory: Path) -> None:
+        """The controller draws live progress: this process and its workers report to `directory`."""
+        self.progress_dir = directory
 
     def load_if_present(self) -> None:
         """Load (and so validate) the config now, when there is one to load."""
@@ -205,6 +214,9 @@ class SpecbenchSession:
         """Execute one run and leave its record on the item, also when it errors."""
         __tracebackhide__ = True
         transcript = Transcript()
+        progress = ProgressWriter(self.progress_dir) if self.progress_dir is not None else None
+        if progress is not None:
+            transcript.listeners.append(progress.listener(item.name))
         settings = self.config.settings_for(model, brief)
         job = functools.partial(
             execute,
@@ -232,6 +244,9 @@ class SpecbenchSession:
             # cancel it, or the portal would wait at teardown for whatever it is stuck in.
             pending.cancel()
             raise
+        finally:
+            if progress is not None:
+                progress.finish(item.name)
         item.stash[RECORD_KEY] = result.record()
         self._save_transcript(item.name, transcript)
         return result
