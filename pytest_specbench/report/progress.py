@@ -323,18 +323,19 @@ def progress_line(progress: RunProgress) -> str:
 
 
 def finished_line(record: dict[str, Any]) -> str:
-    """One line for a finished run (CI logs): its outcome and the same numbers as the live line."""
-    outcome = str(record.get("outcome", "?")).upper()
-    numbers = [
-        f"{record.get('turns', 0)} turns",
-        plural(int(record.get("tool_calls") or 0), "call"),
-        f"{record.get('features', 0)} feat",
-        f"{record.get('requirements', 0)} reqs",
-        f"{(record.get('input_tokens') or 0) + (record.get('output_tokens') or 0):,} tok",
-        f"{record.get('seconds') or 0:.1f}s",
-    ]
-    tail = f" · {record['error']}" if record.get("error") else ""
-    return f"specbench: {record.get('test_id')} {outcome} · {' · '.join(numbers)}{tail}"
+    """One line for a finished run (CI logs): its outcome, the live line's numbers, and a cause if any."""
+    parts = [f"specbench: {record.get('test_id')} {str(record.get('outcome', '?')).upper()}"]
+    if record.get("turns") is not None:  # a run that never started (a skip, a setup error) has none
+        parts += [
+            f"{record['turns']} turns",
+            plural(int(record.get("tool_calls") or 0), "call"),
+            f"{record.get('features', 0)} feat",
+            f"{record.get('requirements', 0)} reqs",
+            f"{(record.get('input_tokens') or 0) + (record.get('output_tokens') or 0):,} tok",
+            f"{record.get('seconds') or 0:.1f}s",
+        ]
+    cause = record.get("error") or record.get("skip_reason")
+    return " · ".join([*parts, str(cause)] if cause else parts)
 
 
 def _elapsed(seconds: float) -> str:

@@ -14,8 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from conftest import HOSTILE
+from sessiondata import HOSTILE
 
 INSTALL = "apt-get install chromium chromium-driver"
 CHROMIUM, DRIVER = shutil.which("chromium"), shutil.which("chromedriver")

@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sessiondata import HOSTILE, script_models
 
-from conftest import HOSTILE, script_models
 from pytest_specbench.report.align import align_features
 from pytest_specbench.report.html import render_html
 from pytest_specbench.testing import FakeProvider

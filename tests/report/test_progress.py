@@ -11,8 +11,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from sessiondata import write_suite
 
-from conftest import write_suite
 from pytest_specbench.agent.transcript import AssistantEvent, StopEvent, ToolCallEvent, Transcript
 from pytest_specbench.report.progress import ProgressWriter, RunProgress, finished_line, progress_line
 from pytest_specbench.testing import FakeProvider, Fault, Reply, call
@@ -78,6 +78,8 @@ def test_a_finished_line_has_the_outcome_and_the_numbers() -> None:
 
     expected = "test_spec[m-b] ERROR · 2 turns · 1 call · 0 feat · 0 reqs · 1,234 tok · 3.1s · HTTP 503"
     assert finished_line(record) == f"specbench: {expected}"
+    skipped = {"test_id": "test_spec[m-b]", "outcome": "skipped", "skip_reason": "$KEY is not set"}
+    assert finished_line(skipped) == "specbench: test_spec[m-b] SKIPPED · $KEY is not set"
 
 
 def test_off_a_terminal_each_finished_run_gets_one_line(
