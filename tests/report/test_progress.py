@@ -82,13 +82,18 @@ def test_a_finished_line_has_the_outcome_and_the_numbers() -> None:
     assert finished_line(skipped) == "specbench: test_spec[m-b] SKIPPED · $KEY is not set"
 
 
-def test_off_a_terminal_each_finished_run_gets_one_line(
-    pytester: pytest.Pytester, provider: FakeProvider, xdist_args: list[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture
+def slow_suite(pytester: pytest.Pytester, provider: FakeProvider, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The report suite in the pytester directory, its two models slow enough to watch."""
     monkeypatch.setenv("SPECBENCH_TEST_KEY", "sk-test-key")
     slow_script(provider)
     write_suite(pytester.path, provider)
 
+
+@pytest.mark.usefixtures("slow_suite")
+def test_off_a_terminal_each_finished_run_gets_one_line(
+    pytester: pytest.Pytester, xdist_args: list[str]
+) -> None:
     result = pytester.runpytest("--specbench-transport=memory", *xdist_args)
     quiet = pytester.runpytest("--specbench-transport=memory", "--specbench-progress=off", *xdist_args)
 
@@ -120,13 +125,10 @@ def test_on_a_terminal_each_running_test_has_a_line_that_updates_in_place(
     assert "specbench: test_spec" not in plain  # the finished lines are for logs, not terminals
 
 
+@pytest.mark.usefixtures("slow_suite")
 def test_on_forces_the_live_lines_without_a_terminal(
-    pytester: pytest.Pytester, provider: FakeProvider, xdist_args: list[str], monkeypatch: pytest.MonkeyPatch
+    pytester: pytest.Pytester, xdist_args: list[str]
 ) -> None:
-    monkeypatch.setenv("SPECBENCH_TEST_KEY", "sk-test-key")
-    slow_script(provider)
-    write_suite(pytester.path, provider)
-
     # A subprocess: its stdout is a real pipe, which the display writes to past pytest's capture.
     result = pytester.runpytest_subprocess(
         "--specbench-transport=memory", "--specbench-progress=on", *xdist_args
