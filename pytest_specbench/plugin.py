@@ -22,6 +22,8 @@ from pytest_specbench.config.settings import (
     ScaffoldConfig,
 )
 from pytest_specbench.errors import ConfigError
+from pytest_specbench.report.html import HtmlReport
+from pytest_specbench.report.progress import Progress, ProgressMode
 from pytest_specbench.report.summary import ResultsCollector
 from pytest_specbench.session import RECORD_KEY, SESSION_KEY, SpecbenchSession
 
@@ -104,10 +106,25 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="DIR",
         help="Where cassettes live, one <test id>.jsonl per test (default: cassettes/ beside the config).",
     )
+    group.addoption(
+        "--specbench-html",
+        dest="specbench_html",
+        default=None,
+        metavar="PATH",
+        help="Write one self-contained HTML report (overview, charts, side by side, transcripts) to PATH.",
+    )
+    group.addoption(
+        "--specbench-progress",
+        dest="specbench_progress",
+        default=ProgressMode.AUTO.value,
+        choices=[m.value for m in ProgressMode],
+        help="Live progress of running tests: auto (live on a TTY, else a line per finished run), on, off.",
+    )
     parser.addini("specbench_config", "specbench.toml to use, relative to the rootdir.", default="")
     parser.addini("specbench_record_mode", "off, none, once or all (the command line wins).", default="")
     parser.addini("specbench_cassettes", "Cassette directory, relative to the rootdir.", default="")
     parser.addini("specbench_report", "Directory for results.json and transcripts.", default="")
+    parser.addini("specbench_html", "Write the HTML report to this path.", default="")
     parser.addini("specbench_strict", "Missing API keys are errors, not skips.", type="bool", default=False)
 
 
@@ -124,6 +141,14 @@ def pytest_configure(config: pytest.Config) -> None:
     if not hasattr(config, "workerinput"):  # the controller, or a run without xdist
         collector = ResultsCollector(session.report_dir, session.redact)
         config.pluginmanager.register(collector, "specbench-results")
+        mode = ProgressMode(config.getoption("specbench_progress"))
+        if mode is not ProgressMode.OFF:
+            directory = session.local_dir / "progress"
+            progress = Progress(mode, directory, collector.records.get, session.show_progress)
+            config.pluginmanager.register(progress, "specbench-progress")
+        if session.html_path is not None:
+            page = HtmlReport(session.html_path, collector, session.transcript_dir)
+            config.pluginmanager.register(page, "specbench-html")
         if config.pluginmanager.hasplugin("xdist"):
             config.pluginmanager.register(WorkerSetup(session), "specbench-xdist")
 
@@ -142,9 +167,11 @@ class WorkerSetup:
         self.session = session
 
     def pytest_configure_node(self, node: Any) -> None:
-        """Hand the shared local-server directory and the controller's pid to a new worker."""
+        """Hand a new worker the shared directories (local servers, progress) and the controller's pid."""
         node.workerinput["specbench_local_dir"] = str(self.session.local_dir)
         node.workerinput["specbench_owner_pid"] = os.getpid()
+        if self.session.progress_dir is not None:
+            node.workerinput["specbench_progress_dir"] = str(self.session.progress_dir)
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

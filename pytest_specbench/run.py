@@ -14,9 +14,10 @@ from pytest_specbench.agent.transcript import Transcript
 from pytest_specbench.config.settings import BARE, BriefConfig, ModelConfig, RunSettings, ScaffoldConfig
 from pytest_specbench.models.types import ModelClient
 from pytest_specbench.scaffold.composite import scaffold_prompt
-from pytest_specbench.tree import SpecTree, read_tree
+from pytest_specbench.tree import Feature, SpecTree, feature_data, read_tree
 from pytest_specbench.verdicts.checks import Check, Evidence, check_settings, run_checks
 from pytest_specbench.verdicts.loops import loop_stop
+from pytest_specbench.verdicts.matching import first_match
 
 __all__ = ["DEFAULT_SYSTEM_PROMPT", "RESULTS_VERSION", "SpecRun", "execute"]
 
@@ -73,6 +74,7 @@ class SpecRun:
             "requirements": self.tree.requirement_count,
             "stop_reason": self.transcript.stop.reason if self.transcript.stop else None,
             **stats_fields(self.stats),
+            "tree": tree_fields(self.tree, self.brief),
         }
 
 
@@ -89,6 +91,34 @@ def base_record(
         "provider": str(model.provider),
         "model_name": model.model,
     }
+
+
+def tree_fields(tree: SpecTree, brief: BriefConfig) -> list[dict[str, Any]]:
+    """The top-level features as plain data, each with the brief's reference feature it covers (or None).
+
+    The reference lets a report line up what two runs wrote for the same feature.
+    """
+    references = _references(tree.features, list(brief.extra.get("reference_features", ())))
+    return [{**feature_data(f), "reference": references.get(f.id)} for f in tree.features]
+
+
+def _references(features: tuple[Feature, ...], references: list[dict[str, Any]]) -> dict[str, str]:
+    """Feature id -> reference name, each reference given to one feature at most.
+
+    A title naming a reference beats a description naming it, and a feature whose title names
+    fewer references chooses first, so "Search notes" takes `search` when "Notes" took `notes`.
+    """
+
+    def named(text: str) -> list[str]:
+        return [r["name"] for r in references if first_match([r["name"], *r.get("aliases", ())], text)]
+
+    titles = {f.id: named(f.title) for f in features}
+    taken: dict[str, str] = {}
+    for feature in sorted(features, key=lambda f: len(titles[f.id]) or len(references) + 1):
+        free = [n for n in titles[feature.id] + named(feature.description) if n not in taken.values()]
+        if free:
+            taken[feature.id] = free[0]
+    return taken
 
 
 def stats_fields(stats: RunStats) -> dict[str, Any]:

@@ -35,6 +35,7 @@ from pytest_specbench.config.settings import (
 )
 from pytest_specbench.errors import ConfigError, InfrastructureError, MissingCredentials
 from pytest_specbench.redact import RedactingClient, RedactingTools, Redactor
+from pytest_specbench.report.progress import ProgressWriter
 from pytest_specbench.run import SpecRun, base_record, execute
 
 if TYPE_CHECKING:
@@ -75,6 +76,10 @@ class SpecbenchSession:
     """The ini option `specbench_record_mode`; None when unset."""
     cassette_dir: Path | None = None
     """`--specbench-cassettes` or its ini twin; None for `cassettes/` beside the config file."""
+    html_path: Path | None = None
+    """`--specbench-html`: the report page written at the end of the session."""
+    progress_dir: Path | None = None
+    """Where this process reports live progress; set only when the controller draws it."""
     _config: Config | None = field(default=None, init=False)
     _local: LocalServers | None = field(default=None, init=False)
     _redactor: Redactor | None = field(default=None, init=False)
@@ -88,6 +93,8 @@ class SpecbenchSession:
         path = find_config(explicit, ini, rootdir, config.invocation_params.dir)
         report = config.getoption("specbench_report") or config.getini("specbench_report") or None
         worker: dict[str, Any] = getattr(config, "workerinput", {})
+        html = config.getoption("specbench_html") or config.getini("specbench_html") or None
+        progress = worker.get("specbench_progress_dir")
         return cls(
             config_path=path,
             explicit_config=bool(explicit or ini),
@@ -102,6 +109,8 @@ class SpecbenchSession:
             record_mode=_record_mode(config.getoption("specbench_record_mode"), "--specbench-record-mode"),
             ini_record_mode=_record_mode(config.getini("specbench_record_mode"), "ini specbench_record_mode"),
             cassette_dir=_cassette_dir(config),
+            html_path=(config.invocation_params.dir / html).resolve() if html else None,
+            progress_dir=Path(progress) if progress else None,
         )
 
     @property
@@ -130,6 +139,10 @@ class SpecbenchSession:
     def redact(self, text: str) -> str:
         """`text` with every secret replaced by [REDACTED]."""
         return self.redactor(text)
+
+    def show_progress(self, directory: Path) -> None:
+        """The controller draws live progress: this process and its workers report to `directory`."""
+        self.progress_dir = directory
 
     def load_if_present(self) -> None:
         """Load (and so validate) the config now, when there is one to load."""
@@ -270,6 +283,9 @@ class SpecbenchSession:
         from pytest_specbench import replay
 
         transcript = Transcript()
+        progress = ProgressWriter(self.progress_dir) if self.progress_dir is not None else None
+        if progress is not None:
+            transcript.listeners.append(progress.listener(item.name))
         settings = self.config.settings_for(model, brief)
         job = functools.partial(
             execute,
@@ -299,14 +315,24 @@ class SpecbenchSession:
             # cancel it, or the portal would wait at teardown for whatever it is stuck in.
             pending.cancel()
             raise
+        finally:
+            if progress is not None:
+                progress.finish(item.name)
         item.stash[RECORD_KEY] = {**result.record(), **replay.provenance(client)}
         self._save_transcript(item.name, transcript)
         return result
 
+    @property
+    def transcript_dir(self) -> Path | None:
+        """Where transcripts go: the report's, else (for the HTML page alone) the shared directory."""
+        if self.report_dir is not None:
+            return self.report_dir / "transcripts"
+        return self.local_dir / "transcripts" if self.html_path is not None else None
+
     def _save_transcript(self, test_id: str, transcript: Transcript) -> None:
-        if self.report_dir is None:
+        if self.transcript_dir is None:
             return
-        target = self.report_dir / "transcripts" / f"{test_id}.jsonl"
+        target = self.transcript_dir / f"{test_id}.jsonl"
         target.parent.mkdir(parents=True, exist_ok=True)
         text = transcript.to_jsonl(redact=self.redactor, header={"test_id": test_id})
         target.write_text(text, encoding="utf-8", errors="backslashreplace")

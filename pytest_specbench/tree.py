@@ -30,7 +30,7 @@ import yaml
 
 from pytest_specbench._text import flatten
 
-__all__ = ["Feature", "Requirement", "SpecTree", "TreeFileError", "id_sort_key", "read_tree"]
+__all__ = ["Feature", "Requirement", "SpecTree", "TreeFileError", "feature_data", "id_sort_key", "read_tree"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +108,25 @@ class SpecTree:
     def ids(self) -> set[str]:
         """Every feature and requirement id in the tree."""
         return {f.id for f in self.all_features()} | {r.id for r in self.all_requirements()}
+
+
+def feature_data(feature: Feature) -> dict[str, Any]:
+    """A feature with its requirements and children as plain data (no paths), for records."""
+    return {
+        "id": feature.id,
+        "title": feature.title,
+        "description": feature.description,
+        "requirements": [
+            {
+                "id": r.id,
+                "title": r.title,
+                "description": r.description,
+                "criteria": list(r.acceptance_criteria),
+            }
+            for r in feature.requirements
+        ],
+        "children": [feature_data(child) for child in feature.children],
+    }
 
 
 # --- Reading a tree back from disk -------------------------------------------------------------

@@ -231,5 +231,7 @@ def test_help_lists_the_options(pytester: pytest.Pytester) -> None:
             "*--specbench-strict*",
             "*--specbench-report=DIR*",
             "*--specbench-transport=*",
+            "*--specbench-html=PATH*",
+            "*--specbench-progress=*",
         ]
     )

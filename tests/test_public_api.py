@@ -69,6 +69,8 @@ def test_options_and_fixtures_stay(pytester: pytest.Pytester) -> None:
         assert option in help_text
     for option in ("--specbench-record-mode", "--specbench-cassettes", "specbench_record_mode"):
         assert option in help_text
+    for option in ("--specbench-html", "specbench_html", "--specbench-progress"):
+        assert option in help_text
     fixtures = pytester.runpytest("--fixtures").stdout.str()
     for name in ("spec_run", "model", "brief", "scaffold", "specbench_tools", "mcp_server", "model_client"):
         assert f"\n{name} " in fixtures or f"\n{name}\n" in fixtures or f"{name} -- " in fixtures

@@ -107,10 +107,14 @@ class Transcript:
     """Events in order; the loop appends, so a run that errors keeps what happened so far."""
 
     events: list[Event] = field(default_factory=list)
+    listeners: list[Callable[[Event], None]] = field(default_factory=list, repr=False, compare=False)
+    """Called with every event as it is appended (live progress); never persisted."""
 
     def append(self, event: Event) -> None:
-        """Add one event."""
+        """Add one event and tell the listeners."""
         self.events.append(event)
+        for listener in self.listeners:
+            listener(event)
 
     def assistant_turns(self) -> list[AssistantEvent]:
         """Every model turn, in order."""

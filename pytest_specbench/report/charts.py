@@ -1,0 +1,102 @@
+"""SVG charts computed in Python: the template only draws the shapes placed here.
+
+Every chart is horizontal bars (or min–max spans) with its labels and numbers as SVG
+text, so it reads without the page's script and without colour.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["Bar", "Chart", "Span", "bar_chart", "spread_chart"]
+
+LABEL_WIDTH = 220
+PLOT_WIDTH = 360
+ROW_HEIGHT = 22
+BAR_HEIGHT = 14
+
+
+@dataclass(frozen=True, slots=True)
+class Bar:
+    """One bar: its row's label, the value's text and the rectangle."""
+
+    label: str
+    text: str
+    y: float
+    width: float
+    kind: str = ""
+    """A CSS class: the series the bar belongs to."""
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    """One min–max span with its mean, in plot coordinates."""
+
+    label: str
+    text: str
+    y: float
+    low: float
+    mean: float
+    high: float
+
+
+@dataclass(frozen=True, slots=True)
+class Chart:
+    """A drawn chart: its size, its bars or spans, and a one-line caption."""
+
+    title: str
+    width: int
+    height: int
+    bars: tuple[Bar, ...] = ()
+    spans: tuple[Span, ...] = ()
+    label_width: int = LABEL_WIDTH
+
+    @property
+    def empty(self) -> bool:
+        """Nothing to draw (the template says so in words instead)."""
+        return not self.bars and not self.spans
+
+
+def bar_chart(title: str, rows: list[tuple[str, float | None, str]], notes: list[str] | None = None) -> Chart:
+    """Bars for `(label, value, kind)` rows, scaled to the largest value; None draws no bar.
+
+    `notes`, one per row, follow the value's text (e.g. a change against a baseline).
+    """
+    top = max((v for _, v, _ in rows if v is not None), default=0) or 1
+    notes = notes or [""] * len(rows)
+    bars = tuple(
+        Bar(label, f"{_number(value)} {note}".strip(), _row_y(i), (value or 0) / top * PLOT_WIDTH, kind)
+        for i, ((label, value, kind), note) in enumerate(zip(rows, notes, strict=True))
+    )
+    return Chart(title, LABEL_WIDTH + PLOT_WIDTH + 110, _height(len(rows)), bars=bars)
+
+
+def spread_chart(title: str, rows: list[tuple[str, float, float, float]]) -> Chart:
+    """Spans for `(label, low, mean, high)` rows on one scale from 0 to the largest high."""
+    top = max((high for *_, high in rows), default=0) or 1
+    spans = tuple(
+        Span(
+            label,
+            f"{_number(mean)} ({_number(low)}–{_number(high)})",
+            _row_y(i),
+            low / top * PLOT_WIDTH,
+            mean / top * PLOT_WIDTH,
+            high / top * PLOT_WIDTH,
+        )
+        for i, (label, low, mean, high) in enumerate(rows)
+    )
+    return Chart(title, LABEL_WIDTH + PLOT_WIDTH + 120, _height(len(rows)), spans=spans)
+
+
+def _row_y(index: int) -> float:
+    return 6 + index * ROW_HEIGHT
+
+
+def _height(rows: int) -> int:
+    return 12 + rows * ROW_HEIGHT
+
+
+def _number(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return str(int(value)) if float(value).is_integer() else f"{value:.1f}"
