@@ -3,11 +3,7 @@
 from __future__ import annotations
 
 import json
-import socket
-import subprocess
 import sys
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -26,43 +22,6 @@ SCRIPT = [
     Reply.final("Wrote 1 feature and 1 requirement."),
 ]
 TEST = "def test_spec(spec_run):\n    spec_run.verify()\n    assert spec_run.tree.requirement_count == 1\n"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@pytest.fixture
-def http_server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
-    """The reference server over Streamable HTTP, as a team's own URL server would run."""
-    codebase, specs = tmp_path / "code", tmp_path / "served-specs"
-    codebase.mkdir()
-    (codebase / "app.py").write_text("print('hi')\n")
-    port = free_port()
-    argv = [
-        sys.executable,
-        "-m",
-        "pytest_specbench.server",
-        "--codebase",
-        str(codebase),
-        "--specs",
-        str(specs),
-    ]
-    process = subprocess.Popen([*argv, "--http", str(port)], stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                time.sleep(0.05)
-        yield f"http://127.0.0.1:{port}/mcp", specs
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 def test_brief_with_a_stdio_command_server(suite, provider: FakeProvider, pytester: pytest.Pytester) -> None:
