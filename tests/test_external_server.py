@@ -55,3 +55,26 @@ def test_brief_with_a_url_server(
     pytester.runpytest().assert_outcomes(passed=1)
 
     assert sorted(p.name for p in specs.rglob("*.md")) == ["F-0001-notes.md", "R-0001-add.md"]
+
+
+def test_relative_server_paths_are_relative_to_the_config_file(
+    suite, provider: FakeProvider, pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (pytester.path / "srv.py").write_text("from pytest_specbench.server.__main__ import main\n\nmain()\n")
+    provider.script(suite.model("writer"), SCRIPT)
+    command = [sys.executable, "srv.py", "--codebase", "{codebase}", "--specs", "{specs_dir}"]
+    suite.brief("notes", server={"command": command, "specs_dir": "relspecs"})
+    suite.write(TEST)
+    elsewhere = pytester.mkdir("elsewhere")
+    monkeypatch.chdir(elsewhere)  # pytest started somewhere else than beside the config
+
+    ini = pytester.path / "tox.ini"
+    pytester.runpytest("-c", str(ini), "--rootdir", str(pytester.path), str(pytester.path)).assert_outcomes(
+        passed=1
+    )
+
+    assert sorted(p.name for p in (pytester.path / "relspecs").rglob("*.md")) == [
+        "F-0001-notes.md",
+        "R-0001-add.md",
+    ]
+    assert not any(elsewhere.iterdir())

@@ -35,6 +35,7 @@ from pytest_specbench.config.keys import (
     parse_table,
     parse_text_file,
     parse_url,
+    parse_url_template,
     suggest,
     wrong_type,
 )
@@ -129,7 +130,7 @@ BRIEF_KEYS: dict[str, Key] = {
 
 SERVER_KEYS: dict[str, Key] = {
     "command": Key(parse_command),
-    "url": Key(parse_url),
+    "url": Key(parse_url_template),
     "env": Key(parse_env),
     "specs_dir": Key(parse_specs_dir),
 }

@@ -72,8 +72,10 @@ class RunSettings:
 class ServerConfig:
     """An external MCP server a brief is evaluated against instead of the reference one.
 
-    `{workspace}`, `{specs_dir}` and `{codebase}` in `command`, `env` values and
-    `specs_dir` are replaced with the run's absolute paths.
+    `{workspace}`, `{specs_dir}` and `{codebase}` in `command`, `env` values, `url` and
+    `specs_dir` are replaced with the run's absolute paths. Relative paths were resolved
+    against the config file at load (`{config_dir}`, a `command` argument naming a file or
+    directory beside it, a relative `specs_dir`), so none depends on pytest's working directory.
     """
 
     command: tuple[str, ...] = ()

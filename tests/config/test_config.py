@@ -151,6 +151,31 @@ def test_external_stdio_server(tmp_path: Path) -> None:
     )
 
 
+def test_server_paths_resolve_against_the_config_file(tmp_path: Path) -> None:
+    (tmp_path / "srv.js").write_text("// a server\n")
+    (tmp_path / "bin").mkdir()
+    command = '["node", "srv.js", "--root", "bin", "{config_dir}/later.js", "missing.js", "{workspace}"]'
+    text = MODEL + BRIEF + f'server = {{ command = {command}, specs_dir = "relspecs" }}\n'
+    server = load(tmp_path, text).briefs["b"].server
+    assert server is not None
+    here = str(tmp_path)
+    assert server.command == (
+        "node", f"{here}/srv.js", "--root", f"{here}/bin", f"{here}/later.js", "missing.js", "{workspace}"
+    )  # fmt: skip
+    assert server.specs_dir == f"{here}/relspecs"
+
+
+def test_a_config_dir_with_braces_stays_literal(tmp_path: Path) -> None:
+    home = tmp_path / "odd{dir}"
+    home.mkdir()
+    (home / "srv.js").write_text("// a server\n")
+    text = MODEL + BRIEF + 'server = { command = ["node", "srv.js"], specs_dir = "out" }\n'
+    server = load(home, text).briefs["b"].server
+    assert server is not None
+    assert server.command[1].format() == f"{home}/srv.js"
+    assert server.specs_dir.format() == f"{home}/out"
+
+
 def test_external_http_server_and_inline_prompt(tmp_path: Path) -> None:
     brief = load(tmp_path, FULL).briefs["remote"]
     assert brief.server == ServerConfig(url="http://127.0.0.1:8085/mcp")
@@ -442,6 +467,16 @@ CASES = [
         "server-unknown-key",
         MODEL + BRIEF + 'server = { comand = ["x"] }\n',
         ["[briefs.b.server]", "comand: unknown key", 'did you mean "command"?'],
+    ),
+    (
+        "server-url-unknown-placeholder",
+        MODEL + BRIEF + 'server = { url = "http://127.0.0.1:8085/mcp?t={token}" }\n',
+        ["[briefs.b.server]", "url: unknown placeholder {token}", "use one of {codebase}, {config_dir}"],
+    ),
+    (
+        "server-url-lone-brace",
+        MODEL + BRIEF + 'server = { url = "http://127.0.0.1:8085/mcp/{" }\n',
+        ["[briefs.b.server]", "url: bad placeholder in", "write a literal brace as {{ or }}"],
     ),
     (
         "server-not-a-table",
