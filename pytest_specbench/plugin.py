@@ -14,7 +14,7 @@ import pytest
 
 from pytest_specbench.agent.tools import RunPaths, Transport
 from pytest_specbench.config.settings import BARE, BriefConfig, ModelConfig, RunSettings, ScaffoldConfig
-from pytest_specbench.errors import ConfigError
+from pytest_specbench.errors import ConfigError, InfrastructureError
 from pytest_specbench.report.summary import ResultsCollector
 from pytest_specbench.session import RECORD_KEY, SESSION_KEY, SpecbenchSession
 
@@ -138,8 +138,10 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, Any]:
-    """Attach the run's record (a plain dict) to each report so it reaches the controller."""
+    """Attach the run's record (a plain dict) to each report; an infrastructure error is its one line."""
     report = yield
+    if call.excinfo is not None and call.excinfo.errisinstance(InfrastructureError):
+        report.longrepr = str(call.excinfo.value)  # the message names cause and fix; frames add nothing
     params = getattr(getattr(item, "callspec", None), "params", {})
     if "model" in params and "brief" in params:
         report.specbench = _record_for(item, params)

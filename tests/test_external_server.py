@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import sys
 from pathlib import Path
 
@@ -78,3 +79,47 @@ def test_relative_server_paths_are_relative_to_the_config_file(
         "R-0001-add.md",
     ]
     assert not any(elsewhere.iterdir())
+
+
+def test_a_missing_program_is_one_line_naming_it(
+    suite, provider: FakeProvider, pytester: pytest.Pytester, xdist_args: list[str]
+) -> None:
+    provider.script(suite.model("writer"), SCRIPT)
+    suite.brief("notes", server={"command": ["nodee-not-installed", "srv.js"]})
+    suite.write(TEST)
+
+    result = pytester.runpytest("--specbench-report=out", *xdist_args)
+
+    result.assert_outcomes(errors=1)
+    message = (
+        "MCP server command not found: \"nodee-not-installed\" (brief 'notes', server.command[0])"
+        " — is it installed and on PATH?"
+    )
+    result.stdout.fnmatch_lines([message])  # the whole report of the error: no traceback
+    assert "Traceback" not in result.stdout.str()
+    assert "plugin.py" not in result.stdout.str()
+    (record,) = json.loads((pytester.path / "out" / "results.json").read_text())
+    assert record["error"] == message  # the table's cause column starts with the cause
+
+
+def test_an_unreachable_url_is_named(
+    suite, provider: FakeProvider, pytester: pytest.Pytester, http_server: tuple[str, Path]
+) -> None:
+    url, _ = http_server
+    provider.script(suite.model("writer"), SCRIPT)
+    with socket.socket() as sock:  # a port nobody listens on once this closes
+        sock.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{sock.getsockname()[1]}/mcp"
+    suite.brief("closed", server={"url": closed})
+    suite.brief("wrong-path", server={"url": url + "/nope"})
+    suite.write(TEST)
+
+    pytester.runpytest("--specbench-report=out").assert_outcomes(errors=2)
+
+    records = {
+        r["brief"]: r["error"] for r in json.loads((pytester.path / "out" / "results.json").read_text())
+    }
+    assert records["closed"].startswith(f"MCP server at {closed} could not be started or reached: "), records
+    assert records["wrong-path"].startswith(f"MCP server at {url}/nope could not be started or reached: "), (
+        records
+    )
