@@ -18,7 +18,14 @@ from pytest_specbench.tree import SpecTree, read_tree
 from pytest_specbench.verdicts.checks import Check, Evidence, check_settings, run_checks
 from pytest_specbench.verdicts.loops import loop_stop
 
-__all__ = ["DEFAULT_SYSTEM_PROMPT", "RESULTS_VERSION", "SpecRun", "execute"]
+__all__ = [
+    "DEFAULT_SYSTEM_PROMPT",
+    "NEUTRAL_SYSTEM_PROMPT",
+    "RESULTS_VERSION",
+    "SpecRun",
+    "execute",
+    "system_prompt",
+]
 
 RESULTS_VERSION = 1
 
@@ -31,6 +38,21 @@ review what you have written, and update_item or delete_item to fix it. Specify 
 code does or clearly intends; do not invent features it does not have.
 When the specification is complete, stop calling tools and reply with a short summary of \
 what you wrote."""
+"""The system prompt of a run on the reference server, unless the config sets one."""
+
+NEUTRAL_SYSTEM_PROMPT = """\
+You are a senior product analyst writing a specification for an existing codebase.
+Use the tools you are given to read the code and to write the specification as the brief asks. \
+Specify only what the code does or clearly intends; do not invent features it does not have.
+When the specification is complete, stop calling tools and reply with a short summary of \
+what you wrote."""
+"""The system prompt of a run on an external server, unless the config sets one: it names no tool."""
+
+
+def system_prompt(brief: BriefConfig, configured: str | None = None, scaffold: ScaffoldConfig = BARE) -> str:
+    """The configured prompt, else the built-in one for the brief's server; then the scaffold's paragraph."""
+    base = configured or (DEFAULT_SYSTEM_PROMPT if brief.server is None else NEUTRAL_SYSTEM_PROMPT)
+    return "\n\n".join(part for part in (base, scaffold_prompt(scaffold)) if part)
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,11 +142,13 @@ async def execute(
     transcript: Transcript,
     scaffold: ScaffoldConfig = BARE,
     reminder: Callable[[], Awaitable[str]] | None = None,
+    configured_prompt: str | None = None,
 ) -> SpecRun:
     """Run the agent loop to its end, read the tree back and judge it.
 
     `tools` already holds the scaffold's tools; `scaffold` adds its paragraph to the
     system prompt, and `reminder` (the scaffold's, when it reminds) follows every batch of results.
+    `configured_prompt` is the config's system prompt, None for the built-in (`system_prompt`).
 
     Raises:
         InfrastructureError: the model or the server failed; `transcript` keeps what happened.
@@ -136,11 +160,10 @@ async def execute(
         max_tool_calls=settings.max_tool_calls,
         max_total_tokens=settings.max_total_tokens,
     )
-    system = "\n\n".join(part for part in (DEFAULT_SYSTEM_PROMPT, scaffold_prompt(scaffold)) if part)
     await run_agent(
         client,
         tools,
-        system=system,
+        system=system_prompt(brief, configured_prompt, scaffold),
         prompt=brief.prompt,
         limits=limits,
         transcript=transcript,

@@ -214,6 +214,7 @@ class SpecbenchSession:
             transcript=transcript,
             scaffold=scaffold,
             reminder=reminder,
+            configured_prompt=self.config.system_prompt_for(brief),
         )
         pending = portal.start_task_soon(job)
         try:

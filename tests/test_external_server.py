@@ -123,3 +123,32 @@ def test_an_unreachable_url_is_named(
     assert records["wrong-path"].startswith(f"MCP server at {url}/nope could not be started or reached: "), (
         records
     )
+
+
+def test_the_system_prompt_suits_the_server(suite, provider: FakeProvider, pytester: pytest.Pytester) -> None:
+    from pytest_specbench.run import DEFAULT_SYSTEM_PROMPT, NEUTRAL_SYSTEM_PROMPT
+
+    provider.script(suite.model("writer"), [Reply.final("Nothing to do.")] * 3)
+    command = [
+        sys.executable,
+        "-m",
+        "pytest_specbench.server",
+        "--codebase",
+        "{codebase}",
+        "--specs",
+        "{specs_dir}",
+    ]
+    (pytester.path / "system.md").write_text("Write the spec with write_file, one file per feature.\n")
+    suite.brief("reference", prompt="brief: reference")
+    suite.brief("external", prompt="brief: external", server={"command": command})
+    suite.brief("own", prompt="brief: own", server={"command": command}, system_prompt_file="system.md")
+    suite.write("def test_spec(spec_run):\n    pass\n")
+
+    pytester.runpytest().assert_outcomes(passed=3)
+
+    sent = {body["messages"][1]["content"]: body["messages"][0]["content"] for _, body in provider.requests}
+    assert sent["brief: reference"] == DEFAULT_SYSTEM_PROMPT
+    assert sent["brief: external"] == NEUTRAL_SYSTEM_PROMPT
+    assert sent["brief: own"] == "Write the spec with write_file, one file per feature.\n"
+    for tool in ("create_feature", "list_files", "get_spec_tree"):
+        assert tool not in NEUTRAL_SYSTEM_PROMPT

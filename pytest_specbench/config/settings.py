@@ -142,6 +142,8 @@ class BriefConfig:
     min_features: int = 0
     server: ServerConfig | None = None
     """An external MCP server; None for the reference server."""
+    system_prompt: str | None = None
+    """This brief's `system_prompt` or `system_prompt_file`; None: [defaults]' or the built-in."""
     overrides: dict[str, Any] = field(default_factory=dict)
     xfail: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
@@ -197,6 +199,12 @@ class Config:
     """RunSettings fields set in [defaults]."""
     scaffolds: dict[str, ScaffoldConfig] = field(default_factory=lambda: dict(BUILTIN_SCAFFOLDS))
     """The built-in scaffolds, then the `[scaffolds.<id>]` tables."""
+    system_prompt: str | None = None
+    """[defaults]' system prompt; None for the built-in one that suits the brief's server."""
+
+    def system_prompt_for(self, brief: BriefConfig) -> str | None:
+        """The configured system prompt of a brief's runs (the brief's, else [defaults]'), or None."""
+        return brief.system_prompt or self.system_prompt
 
     def settings_for(self, model: ModelConfig, brief: BriefConfig) -> RunSettings:
         """The settings of one run; the precedence is in the module docstring."""

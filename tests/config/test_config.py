@@ -176,6 +176,18 @@ def test_a_config_dir_with_braces_stays_literal(tmp_path: Path) -> None:
     assert server.specs_dir.format() == f"{home}/out"
 
 
+def test_system_prompt_of_a_brief_over_defaults(tmp_path: Path) -> None:
+    (tmp_path / "system.md").write_text("Use write_file.\n")
+    text = (
+        '[defaults]\nsystem_prompt_file = "system.md"\n' + MODEL + BRIEF + '[briefs.c]\ncodebase = "code"\n'
+    )
+    text += 'prompt = "p"\nsystem_prompt = "Be brief."\n'
+    config = load(tmp_path, text)
+    assert config.system_prompt == "Use write_file.\n"
+    assert config.system_prompt_for(config.briefs["b"]) == "Use write_file.\n"
+    assert config.system_prompt_for(config.briefs["c"]) == "Be brief."
+
+
 def test_external_http_server_and_inline_prompt(tmp_path: Path) -> None:
     brief = load(tmp_path, FULL).briefs["remote"]
     assert brief.server == ServerConfig(url="http://127.0.0.1:8085/mcp")
@@ -467,6 +479,16 @@ CASES = [
         "server-unknown-key",
         MODEL + BRIEF + 'server = { comand = ["x"] }\n',
         ["[briefs.b.server]", "comand: unknown key", 'did you mean "command"?'],
+    ),
+    (
+        "system-prompt-in-a-model",
+        MODEL + 'system_prompt = "x"\n' + BRIEF,
+        ["[models.m]", "system_prompt: unknown key", "belongs in [defaults] or a [briefs.<id>] table"],
+    ),
+    (
+        "system-prompt-twice",
+        MODEL + BRIEF + 'system_prompt = "x"\nsystem_prompt_file = "s.md"\n',
+        ["[briefs.b]", "both system_prompt and system_prompt_file are set"],
     ),
     (
         "server-url-unknown-placeholder",
