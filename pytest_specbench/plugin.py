@@ -181,10 +181,8 @@ def specbench_settings(request: pytest.FixtureRequest, model: ModelConfig, brief
 
 @pytest.fixture
 def specbench_paths(brief: BriefConfig, tmp_path: Any) -> RunPaths:
-    """The run's workspace, specs directory and codebase, all under tmp_path."""
-    workspace = tmp_path / "workspace"
-    workspace.mkdir()
-    return RunPaths.for_brief(brief, workspace)
+    """The run's workspace, specs directory and codebase (a copy of the brief's), all under tmp_path."""
+    return RunPaths.create(brief, tmp_path)
 
 
 @pytest.fixture

@@ -179,5 +179,6 @@ async def execute(
         paths.workspace,
         paths.specs_dir,
         check_settings(settings, brief, max_tokens=model.max_tokens),
+        codebase=paths.codebase,
     )
     return SpecRun(test_id, model, brief, paths, tree, transcript, stats, run_checks(evidence), scaffold)

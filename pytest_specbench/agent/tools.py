@@ -8,6 +8,7 @@ still goes through the SDK's client and server. An external server is a command
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -22,7 +23,7 @@ from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 import anyio
 import anyio.lowlevel
 
-from pytest_specbench._files import write_text_atomic
+from pytest_specbench._files import copy_tree, write_text_atomic
 from pytest_specbench._text import clip
 from pytest_specbench.agent.loop import ToolOutcome
 from pytest_specbench.config.settings import BriefConfig, ServerConfig
@@ -74,6 +75,18 @@ class RunPaths:
     def server_log(self) -> Path:
         """The stdio server's stderr."""
         return self.workspace / "server.stderr.log"
+
+    @classmethod
+    def create(cls, brief: BriefConfig, root: Path) -> RunPaths:
+        """Make `root/workspace` and copy the brief's codebase to `root/codebase`.
+
+        A copy per run, so that nothing a run does (a server that lets the model write into
+        the codebase) reaches what the next run reads.
+        """
+        workspace = root / "workspace"
+        workspace.mkdir()
+        codebase = copy_tree(brief.codebase, root / "codebase")
+        return cls.for_brief(dataclasses.replace(brief, codebase=codebase), workspace)
 
     @classmethod
     def for_brief(cls, brief: BriefConfig, workspace: Path) -> RunPaths:

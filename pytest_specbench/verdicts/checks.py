@@ -82,6 +82,8 @@ class Evidence:
     specs_dir: Path
     settings: dict[str, Any] = field(default_factory=dict)
     """Check settings resolved for this run by `check_settings`."""
+    codebase: Path | None = None
+    """The run's copy of the codebase; None reads the brief's own."""
 
     def setting(self, key: str) -> Any:
         """One setting; a key the mapping lacks has its built-in default."""
@@ -320,7 +322,7 @@ def _argument(call: ToolCallEvent, key: str) -> str | None:
 def _exists(claimed: str, ev: Evidence) -> bool:
     """Whether a path the final answer names exists: a spec file written, or a codebase file read."""
     relative = claimed.removeprefix("specs/")
-    roots = [ev.workspace, ev.specs_dir, ev.specs_dir.parent, ev.brief.codebase]
+    roots = [ev.workspace, ev.specs_dir, ev.specs_dir.parent, ev.codebase or ev.brief.codebase]
     candidates = [root / name for root in roots for name in (claimed, relative)]
     return any(_inside(c, roots) and c.is_file() for c in candidates)
 
