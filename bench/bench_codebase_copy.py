@@ -82,9 +82,7 @@ def main() -> None:
         for label, times in rows:
             median = statistics.median(times)
             ratio = median / baseline
-            print(
-                f"{label}: median {median * 1000:.1f} ms, max {max(times) * 1000:.1f} ms, {ratio:.2f}× a start"
-            )
+            print(f"{label}: median {median * 1000:.1f} ms; max {max(times) * 1000:.1f} ms; {ratio:.2f}×")
 
 
 if __name__ == "__main__":
