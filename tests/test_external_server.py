@@ -152,3 +152,33 @@ def test_the_system_prompt_suits_the_server(suite, provider: FakeProvider, pytes
     assert sent["brief: own"] == "Write the spec with write_file, one file per feature.\n"
     for tool in ("create_feature", "list_files", "get_spec_tree"):
         assert tool not in NEUTRAL_SYSTEM_PROMPT
+
+
+def test_runs_sharing_a_url_server_need_a_per_run_url(suite, pytester: pytest.Pytester) -> None:
+    suite.model("one")
+    suite.model("two")
+    suite.brief("shared", server={"url": "http://127.0.0.1:8085/mcp"})
+    suite.write(TEST)
+
+    result = pytester.runpytest("--collect-only", "-q")
+
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        [
+            "*?briefs.shared.server?: url http://127.0.0.1:8085/mcp is shared by 2 runs"
+            " (one-shared, two-shared)*"
+            '*e.g. url = "http://127.0.0.1:8085/mcp?workspace={workspace}"*'
+        ]
+    )
+
+
+def test_a_per_run_url_lets_runs_share_a_server(suite, pytester: pytest.Pytester) -> None:
+    suite.model("one")
+    suite.model("two")
+    suite.brief("isolated", server={"url": "http://127.0.0.1:8085/mcp?workspace={workspace}"})
+    suite.write(TEST)
+
+    result = pytester.runpytest("--collect-only", "-q")
+
+    assert result.ret == pytest.ExitCode.OK
+    result.stdout.fnmatch_lines(["*test_spec?one-isolated?", "*test_spec?two-isolated?"])

@@ -87,6 +87,18 @@ class ServerConfig:
     specs_dir: str = "{workspace}/specs"
     """Where the server writes the spec tree that the checks read back."""
 
+    @property
+    def shared(self) -> bool:
+        """A URL server that every run reaches the same way: its tree and ids carry over between runs.
+
+        A placeholder in the URL (`?workspace={workspace}`) tells the server which run is calling.
+        """
+        import string
+
+        if self.url is None:
+            return False
+        return not any(name for _, name, _, _ in string.Formatter().parse(self.url))
+
 
 @dataclass(frozen=True, slots=True)
 class ModelConfig:
