@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
 from time import monotonic
 from typing import Any
 
@@ -12,9 +13,11 @@ from pytest_specbench.agent.stats import RunStats
 from pytest_specbench.agent.tools import RunPaths
 from pytest_specbench.agent.transcript import Transcript
 from pytest_specbench.config.settings import BARE, BriefConfig, ModelConfig, RunSettings, ScaffoldConfig
+from pytest_specbench.errors import ServerError
 from pytest_specbench.models.types import ModelClient
 from pytest_specbench.scaffold.composite import scaffold_prompt
 from pytest_specbench.tree import SpecTree, read_tree
+from pytest_specbench.verdicts.changes import DiskChanges, Snapshot, compare, snapshot
 from pytest_specbench.verdicts.checks import Check, Evidence, check_settings, run_checks
 from pytest_specbench.verdicts.loops import loop_stop
 
@@ -154,6 +157,7 @@ async def execute(
         InfrastructureError: the model or the server failed; `transcript` keeps what happened.
     """
     started = monotonic()
+    before = _snapshots(paths) if brief.server is not None else None
     limits = Limits(
         max_turns=settings.max_turns,
         timeout_s=settings.timeout_s,
@@ -170,6 +174,7 @@ async def execute(
         stop_when=loop_stop(settings.loop_threshold) if settings.stop_on_loop else None,
         reminder=reminder,
     )
+    changes = _changes(before, paths) if before is not None else None
     stats = RunStats.from_transcript(transcript, monotonic() - started)
     tree = read_tree(paths.specs_dir)
     evidence = Evidence(
@@ -180,5 +185,31 @@ async def execute(
         paths.specs_dir,
         check_settings(settings, brief, max_tokens=model.max_tokens),
         codebase=paths.codebase,
+        changes=changes,
     )
     return SpecRun(test_id, model, brief, paths, tree, transcript, stats, run_checks(evidence), scaffold)
+
+
+def _snapshots(paths: RunPaths) -> tuple[Snapshot, Snapshot]:
+    """The specs directory, and the rest of the run's directories, before the model acts."""
+    return snapshot(paths.specs_dir), snapshot(paths.workspace.parent, _harness(paths))
+
+
+def _harness(paths: RunPaths) -> list[Path]:
+    """What the harness itself writes beside the specs: the server's log, the scaffold's state."""
+    return [paths.specs_dir, paths.server_log, paths.workspace / "scaffold"]
+
+
+def _changes(before: tuple[Snapshot, Snapshot], paths: RunPaths) -> DiskChanges:
+    """What changed under specs_dir; a server that wrote only elsewhere is misconfigured (not the model)."""
+    inside, outside = before
+    changes = compare(inside, snapshot(paths.specs_dir))
+    elsewhere = compare(outside, snapshot(paths.workspace.parent, _harness(paths)))
+    if elsewhere and not changes:
+        shown = ", ".join(elsewhere.paths[:3]) + (" ..." if len(elsewhere.paths) > 3 else "")
+        raise ServerError(
+            f"MCP server wrote outside specs_dir ({elsewhere.summary()}: {shown}, "
+            f"under {paths.workspace.parent}) and nothing under it ({paths.specs_dir}) — set "
+            "server.specs_dir to where the server writes the tree, or start the server on {specs_dir}"
+        )
+    return changes
