@@ -141,7 +141,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     """Attach the run's record (a plain dict) to each report; an infrastructure error is its one line."""
     report = yield
     if call.excinfo is not None and call.excinfo.errisinstance(InfrastructureError):
-        report.longrepr = str(call.excinfo.value)  # the message names cause and fix; frames add nothing
+        # The message names the cause and the fix; the frames through the fixtures add nothing.
+        report.longrepr = f"{call.excinfo.typename}: {call.excinfo.value}"
     params = getattr(getattr(item, "callspec", None), "params", {})
     if "model" in params and "brief" in params:
         report.specbench = _record_for(item, params)

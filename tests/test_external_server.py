@@ -95,7 +95,7 @@ def test_a_missing_program_is_one_line_naming_it(
         "MCP server command not found: \"nodee-not-installed\" (brief 'notes', server.command[0])"
         " — is it installed and on PATH?"
     )
-    result.stdout.fnmatch_lines([message])  # the whole report of the error: no traceback
+    result.stdout.fnmatch_lines([f"ServerError: {message}"])  # the whole report of the error: no traceback
     assert "Traceback" not in result.stdout.str()
     assert "plugin.py" not in result.stdout.str()
     (record,) = json.loads((pytester.path / "out" / "results.json").read_text())

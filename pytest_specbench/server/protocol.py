@@ -78,7 +78,8 @@ def checked_arguments(tools: list[Callable[..., Any]]) -> ServerMiddleware[Any]:
             try:
                 model.model_validate(arguments)
             except ValidationError as exc:
-                text = f"Error: invalid arguments for {params['name']}: {argument_errors(exc)}"
+                # "validation error" is how the harness (and the SDK) name a schema violation.
+                text = f"Error: validation error in the arguments of {params['name']}: {argument_errors(exc)}"
                 return CallToolResult(content=[TextContent(type="text", text=text)], is_error=True)
         return await call_next(ctx)
 

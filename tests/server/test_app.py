@@ -157,13 +157,13 @@ BAD_CALLS: list[tuple[str, dict[str, Any], str]] = [
     (
         "read_file",
         {"path": "app.py", "limit": "5"},
-        '^Error: invalid arguments for read_file: limit: expected integer, got string "5"$',
+        '^Error: validation error in the arguments of read_file: limit: expected integer, got string "5"$',
     ),
     ("read_file", {"path": "app.py", "limit": True}, "limit: expected integer, got boolean true$"),
     (
         "create_feature",
         {"description": "d"},
-        "^Error: invalid arguments for create_feature: title: required$",
+        "^Error: validation error in the arguments of create_feature: title: required$",
     ),
     (
         "create_requirement",
