@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import importlib
+import re
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -105,3 +110,46 @@ def suite(pytester: pytest.Pytester, provider: FakeProvider, monkeypatch: pytest
     """A writer for a small eval suite whose models are scripted on the fake provider."""
     monkeypatch.setenv("SPECBENCH_TEST_KEY", "sk-test-key")
     return Suite(pytester, provider)
+
+
+NODE_TOOLS = Path(__file__).parent / "tests" / "node"
+NODE_INSTALL = "npm ci --prefix tests/node"
+
+
+@pytest.fixture(scope="session")
+def node_bin() -> Path:
+    """tests/node's bin directory (node 22, the MCP conformance suite, Inspector, server-filesystem)."""
+    bin_dir = NODE_TOOLS / "node_modules" / ".bin"
+    if not (bin_dir / "node").exists():
+        pytest.skip(f"the MCP tools in tests/node are not installed: run `{NODE_INSTALL}`")
+    return bin_dir
+
+
+@pytest.fixture
+def http_server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """The reference server over Streamable HTTP on a port it picks (`--http 0`): its URL and specs dir."""
+    codebase, specs = tmp_path / "code", tmp_path / "served-specs"
+    codebase.mkdir()
+    (codebase / "app.py").write_text("print('hi')\n")
+    argv = [
+        sys.executable,
+        "-m",
+        "pytest_specbench.server",
+        "--codebase",
+        str(codebase),
+        "--specs",
+        str(specs),
+    ]
+    log = tmp_path / "http-server.log"
+    with log.open("w") as errlog:
+        process = subprocess.Popen([*argv, "--http", "0"], stderr=errlog)
+    try:
+        deadline = time.monotonic() + 30
+        # The server prints where it listens before it serves.
+        while not (found := re.search(r"http://127\.0\.0\.1:\d+/mcp", log.read_text())):
+            assert process.poll() is None and time.monotonic() < deadline, log.read_text()
+            time.sleep(0.05)
+        yield found.group(0), specs
+    finally:
+        process.terminate()
+        process.wait(timeout=10)

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import stat
 import tempfile
 from pathlib import Path
 from typing import Any
 
-__all__ = ["write_json_atomic", "write_text_atomic"]
+__all__ = ["copy_tree", "write_json_atomic", "write_text_atomic"]
 
 
 def write_text_atomic(path: Path, text: str, *, errors: str = "strict") -> None:
@@ -32,3 +34,21 @@ def write_json_atomic(path: Path, data: Any) -> None:
     # backslashreplace: a lone surrogate a model produced is written as its \u escape.
     text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
     write_text_atomic(path, text, errors="backslashreplace")
+
+
+def copy_tree(source: Path, target: Path) -> Path:
+    """Copy a directory tree: symlinks as links, and no FIFO, socket or device (reading one could block).
+
+    Returns `target`.
+    """
+
+    def special(directory: str, names: list[str]) -> list[str]:
+        return [name for name in names if _is_special(os.path.join(directory, name))]
+
+    shutil.copytree(source, target, symlinks=True, ignore=special)
+    return target
+
+
+def _is_special(path: str) -> bool:
+    mode = os.lstat(path).st_mode
+    return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode) or stat.S_ISLNK(mode))

@@ -21,7 +21,7 @@ from pytest_specbench.config.settings import (
     RunSettings,
     ScaffoldConfig,
 )
-from pytest_specbench.errors import ConfigError
+from pytest_specbench.errors import ConfigError, InfrastructureError
 from pytest_specbench.report.html import HtmlReport
 from pytest_specbench.report.progress import Progress, ProgressMode
 from pytest_specbench.report.summary import ResultsCollector
@@ -189,8 +189,11 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, Any]:
-    """Attach the run's record (a plain dict) to each report so it reaches the controller."""
+    """Attach the run's record (a plain dict) to each report; an infrastructure error is its one line."""
     report = yield
+    if call.excinfo is not None and call.excinfo.errisinstance(InfrastructureError):
+        # The message names the cause and the fix; the frames through the fixtures add nothing.
+        report.longrepr = f"{call.excinfo.typename}: {call.excinfo.value}"
     params = getattr(getattr(item, "callspec", None), "params", {})
     if "model" in params and "brief" in params:
         report.specbench = _record_for(item, params)
@@ -230,10 +233,8 @@ def specbench_settings(request: pytest.FixtureRequest, model: ModelConfig, brief
 
 @pytest.fixture
 def specbench_paths(brief: BriefConfig, tmp_path: Any) -> RunPaths:
-    """The run's workspace, specs directory and codebase, all under tmp_path."""
-    workspace = tmp_path / "workspace"
-    workspace.mkdir()
-    return RunPaths.for_brief(brief, workspace)
+    """The run's workspace, specs directory and codebase (a copy of the brief's), all under tmp_path."""
+    return RunPaths.create(brief, tmp_path)
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
 from time import monotonic
 from typing import Any
 
@@ -12,14 +13,23 @@ from pytest_specbench.agent.stats import RunStats
 from pytest_specbench.agent.tools import RunPaths
 from pytest_specbench.agent.transcript import Transcript
 from pytest_specbench.config.settings import BARE, BriefConfig, ModelConfig, RunSettings, ScaffoldConfig
+from pytest_specbench.errors import ServerError
 from pytest_specbench.models.types import ModelClient
 from pytest_specbench.scaffold.composite import scaffold_prompt
 from pytest_specbench.tree import Feature, SpecTree, feature_data, read_tree
+from pytest_specbench.verdicts.changes import DiskChanges, Snapshot, compare, snapshot
 from pytest_specbench.verdicts.checks import Check, Evidence, check_settings, run_checks
 from pytest_specbench.verdicts.loops import loop_stop
 from pytest_specbench.verdicts.matching import first_match
 
-__all__ = ["DEFAULT_SYSTEM_PROMPT", "RESULTS_VERSION", "SpecRun", "execute"]
+__all__ = [
+    "DEFAULT_SYSTEM_PROMPT",
+    "NEUTRAL_SYSTEM_PROMPT",
+    "RESULTS_VERSION",
+    "SpecRun",
+    "execute",
+    "system_prompt",
+]
 
 RESULTS_VERSION = 1
 
@@ -32,6 +42,21 @@ review what you have written, and update_item or delete_item to fix it. Specify 
 code does or clearly intends; do not invent features it does not have.
 When the specification is complete, stop calling tools and reply with a short summary of \
 what you wrote."""
+"""The system prompt of a run on the reference server, unless the config sets one."""
+
+NEUTRAL_SYSTEM_PROMPT = """\
+You are a senior product analyst writing a specification for an existing codebase.
+Use the tools you are given to read the code and to write the specification as the brief asks. \
+Specify only what the code does or clearly intends; do not invent features it does not have.
+When the specification is complete, stop calling tools and reply with a short summary of \
+what you wrote."""
+"""The system prompt of a run on an external server, unless the config sets one: it names no tool."""
+
+
+def system_prompt(brief: BriefConfig, configured: str | None = None, scaffold: ScaffoldConfig = BARE) -> str:
+    """The configured prompt, else the built-in one for the brief's server; then the scaffold's paragraph."""
+    base = configured or (DEFAULT_SYSTEM_PROMPT if brief.server is None else NEUTRAL_SYSTEM_PROMPT)
+    return "\n\n".join(part for part in (base, scaffold_prompt(scaffold)) if part)
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,33 +175,36 @@ async def execute(
     transcript: Transcript,
     scaffold: ScaffoldConfig = BARE,
     reminder: Callable[[], Awaitable[str]] | None = None,
+    configured_prompt: str | None = None,
 ) -> SpecRun:
     """Run the agent loop to its end, read the tree back and judge it.
 
     `tools` already holds the scaffold's tools; `scaffold` adds its paragraph to the
     system prompt, and `reminder` (the scaffold's, when it reminds) follows every batch of results.
+    `configured_prompt` is the config's system prompt, None for the built-in (`system_prompt`).
 
     Raises:
         InfrastructureError: the model or the server failed; `transcript` keeps what happened.
     """
     started = monotonic()
+    before = _snapshots(paths) if brief.server is not None else None
     limits = Limits(
         max_turns=settings.max_turns,
         timeout_s=settings.timeout_s,
         max_tool_calls=settings.max_tool_calls,
         max_total_tokens=settings.max_total_tokens,
     )
-    system = "\n\n".join(part for part in (DEFAULT_SYSTEM_PROMPT, scaffold_prompt(scaffold)) if part)
     await run_agent(
         client,
         tools,
-        system=system,
+        system=system_prompt(brief, configured_prompt, scaffold),
         prompt=brief.prompt,
         limits=limits,
         transcript=transcript,
         stop_when=loop_stop(settings.loop_threshold) if settings.stop_on_loop else None,
         reminder=reminder,
     )
+    changes = _changes(before, paths) if before is not None else None
     stats = RunStats.from_transcript(transcript, monotonic() - started)
     tree = read_tree(paths.specs_dir)
     evidence = Evidence(
@@ -186,5 +214,32 @@ async def execute(
         paths.workspace,
         paths.specs_dir,
         check_settings(settings, brief, max_tokens=model.max_tokens),
+        codebase=paths.codebase,
+        changes=changes,
     )
     return SpecRun(test_id, model, brief, paths, tree, transcript, stats, run_checks(evidence), scaffold)
+
+
+def _snapshots(paths: RunPaths) -> tuple[Snapshot, Snapshot]:
+    """The specs directory, and the rest of the run's directories, before the model acts."""
+    return snapshot(paths.specs_dir), snapshot(paths.workspace.parent, _harness(paths))
+
+
+def _harness(paths: RunPaths) -> list[Path]:
+    """What the harness itself writes beside the specs: the server's log, the scaffold's state."""
+    return [paths.specs_dir, paths.server_log, paths.workspace / "scaffold"]
+
+
+def _changes(before: tuple[Snapshot, Snapshot], paths: RunPaths) -> DiskChanges:
+    """What changed under specs_dir; a server that wrote only elsewhere is misconfigured (not the model)."""
+    inside, outside = before
+    changes = compare(inside, snapshot(paths.specs_dir))
+    elsewhere = compare(outside, snapshot(paths.workspace.parent, _harness(paths)))
+    if elsewhere and not changes:
+        shown = ", ".join(elsewhere.paths[:3]) + (" ..." if len(elsewhere.paths) > 3 else "")
+        raise ServerError(
+            f"MCP server wrote outside specs_dir ({elsewhere.summary()}: {shown}, "
+            f"under {paths.workspace.parent}) and nothing under it ({paths.specs_dir}) — set "
+            "server.specs_dir to where the server writes the tree, or start the server on {specs_dir}"
+        )
+    return changes

@@ -126,6 +126,7 @@ class SpecbenchSession:
                 )
             self._config = load_config(self.config_path)
             self._check_selection(self._config)
+            _check_shared_servers(self._selected_runs(), self._config.path)
         return self._config
 
     @property
@@ -170,8 +171,11 @@ class SpecbenchSession:
 
     def runs(self) -> list[Any]:
         """One `pytest.param(model, brief, scaffold)` per selected pair and scaffold."""
+        return [_param(*run) for run in self._selected_runs()]
+
+    def _selected_runs(self) -> list[tuple[ModelConfig, BriefConfig, ScaffoldConfig]]:
         scaffolds = [self.config.scaffolds[i] for i in self.scaffold_ids]
-        return [_param(m, b, s) for m, b in self._selected_pairs() for s in scaffolds]
+        return [(m, b, s) for m, b in self._selected_pairs() for s in scaffolds]
 
     def _selected_pairs(self) -> list[tuple[ModelConfig, BriefConfig]]:
         config = self.config
@@ -299,6 +303,7 @@ class SpecbenchSession:
             transcript=transcript,
             scaffold=scaffold,
             reminder=reminder,
+            configured_prompt=self.config.system_prompt_for(brief),
         )
         pending = portal.start_task_soon(job)
         try:
@@ -377,6 +382,25 @@ async def _redacting(
     # Redacted as it arrives, so what a recording keeps is what the loop saw.
     async with opened as client:
         yield RedactingClient(client, redactor)
+
+
+def _check_shared_servers(runs: list[tuple[ModelConfig, BriefConfig, ScaffoldConfig]], path: Path) -> None:
+    """Refuse two runs on a URL server that cannot tell them apart: the second would find the first's tree."""
+    users: dict[str, list[str]] = {}
+    for model, brief, scaffold in runs:
+        if brief.server is not None and brief.server.url is not None and brief.server.shared:
+            users.setdefault(brief.server.url, []).append(run_id(model.id, brief.id, scaffold.id))
+    for url, ids in users.items():
+        if len(ids) > 1:
+            brief_id = next(b.id for _, b, _ in runs if b.server is not None and b.server.url == url)
+            raise ConfigError(
+                str(path),
+                f"briefs.{brief_id}.server",
+                f"url {url} is shared by {len(ids)} runs ({', '.join(ids)}): each would find the trees "
+                "and ids of the runs before it",
+                "put a per-run placeholder in the URL so your server can give each run its own tree, "
+                f'e.g. url = "{url}?workspace={{workspace}}", or select one run with --models/--briefs',
+            )
 
 
 def _split(value: str | None) -> tuple[str, ...]:

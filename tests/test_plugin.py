@@ -218,6 +218,29 @@ def test_tools(mcp_server, specbench_portal, brief, model):
     pytester.runpytest().assert_outcomes(passed=1)
 
 
+def test_each_run_reads_its_own_copy_of_the_codebase(
+    suite, pytester: pytest.Pytester, xdist_args: list[str]
+) -> None:
+    suite.model("alpha")
+    suite.model("beta")
+    suite.brief("notes")
+    suite.write(
+        """
+def test_codebase(specbench_paths, brief, model):
+    assert specbench_paths.codebase != brief.codebase
+    assert sorted(p.name for p in specbench_paths.codebase.iterdir()) == ["README.md", "app.py"]
+    (specbench_paths.codebase / "HACKED.md").write_text("written by a run")
+    (specbench_paths.codebase / "app.py").write_text("changed by a run")
+"""
+    )
+
+    pytester.runpytest(*xdist_args).assert_outcomes(passed=2)
+
+    source = pytester.path / "codebases" / "notes"
+    assert sorted(p.name for p in source.iterdir()) == ["README.md", "app.py"]
+    assert "changed" not in (source / "app.py").read_text()
+
+
 def test_help_lists_the_options(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest("--help")
 

@@ -56,7 +56,8 @@ def test_config_schema_keeps_every_key() -> None:
     brief = {"codebase", "prompt", "prompt_file", "min_requirements", "min_features", "xfail", "server"}
     brief |= {"forbidden_topics", "reference_features", "min_feature_recall", "tree_quality"}
     brief |= {"max_empty_features", "max_requirements_without_criteria", "max_duplicate_titles"}
-    assert brief | {"max_placeholders"} <= set(schema.BRIEF_KEYS)
+    assert brief | {"max_placeholders", "system_prompt", "system_prompt_file"} <= set(schema.BRIEF_KEYS)
+    assert {"system_prompt", "system_prompt_file"} | run <= set(schema.DEFAULTS_KEYS)
     assert {"command", "url", "env", "specs_dir"} <= set(schema.SERVER_KEYS)
     assert {"tools", "remind"} <= set(schema.SCAFFOLD_KEYS)
 

@@ -25,7 +25,7 @@ def test_round_trip_of_a_store_tree(tmp_path: Path) -> None:
     store.create_feature("Export", "")
     store.create_feature("Layers", "Stacking.", "F-0001")
     store.create_requirement("F-0001", "Draw shapes", "Basic shapes.", ["Circles", "Lines: yes"])
-    store.create_requirement("F-0003", "Reorder", "", [])
+    store.create_requirement("F-0003", "Reorder", "", ["Layers keep their order"])
     store.create_requirement("F-0001", "Quote", "## Acceptance Criteria\n- not one", ["real one"])
     layers = Feature(
         "F-0003",
@@ -37,7 +37,7 @@ def test_round_trip_of_a_store_tree(tmp_path: Path) -> None:
                 "R-0002",
                 "Reorder",
                 "",
-                (),
+                ("Layers keep their order",),
                 "features/F-0001-canvas/F-0003-layers/requirements/R-0002-reorder.md",
             ),
         ),

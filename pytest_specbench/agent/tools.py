@@ -10,7 +10,10 @@ from the brief, with every fault and isolation guard.
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import os
+import shutil
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
@@ -22,7 +25,7 @@ from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 import anyio
 import anyio.lowlevel
 
-from pytest_specbench._files import write_text_atomic
+from pytest_specbench._files import copy_tree, write_text_atomic
 from pytest_specbench._text import clip
 from pytest_specbench.agent.loop import ToolOutcome
 from pytest_specbench.config.settings import BriefConfig, ServerConfig
@@ -77,6 +80,18 @@ class RunPaths:
         return self.workspace / "server.stderr.log"
 
     @classmethod
+    def create(cls, brief: BriefConfig, root: Path) -> RunPaths:
+        """Make `root/workspace` and copy the brief's codebase to `root/codebase`.
+
+        A copy per run, so that nothing a run does (a server that lets the model write into
+        the codebase) reaches what the next run reads.
+        """
+        workspace = root / "workspace"
+        workspace.mkdir()
+        codebase = copy_tree(brief.codebase, root / "codebase")
+        return cls.for_brief(dataclasses.replace(brief, codebase=codebase), workspace)
+
+    @classmethod
     def for_brief(cls, brief: BriefConfig, workspace: Path) -> RunPaths:
         """The paths of a run in `workspace`; an external server's `specs_dir` is where its tree is read."""
         paths = cls(workspace=workspace, specs_dir=workspace / "specs", codebase=brief.codebase)
@@ -104,8 +119,11 @@ class MCPToolSession:
         *,
         redact: Callable[[str], str] = _unchanged,
         stray: StrayOutput | None = None,
+        label: str = "MCP server",
     ) -> None:
         self.client = client
+        self.label = label
+        """How errors name the server: `MCP server`, or `MCP server at <url>`."""
         self.timeout_s = timeout_s
         self.stderr = stderr
         self.redact = redact
@@ -159,7 +177,7 @@ class MCPToolSession:
             ) from exc
 
     def _error(self, problem: str) -> ServerError:
-        return ServerError(self.redact(f"MCP server {problem}{stderr_tail(self.stderr)}"))
+        return ServerError(self.redact(f"{self.label} {problem}{stderr_tail(self.stderr)}"))
 
 
 class StrayOutput:
@@ -253,15 +271,17 @@ async def open_tool_session(
     try:
         with open(paths.server_log, "w", encoding="utf-8") as errlog:
             target = _target(brief, paths, transport, errlog)
-            async with _connected(target, paths, timeout_s, stray, redact) as client:
-                yield MCPToolSession(client, timeout_s, paths.server_log, redact=redact, stray=stray)
+            label = f"MCP server at {target}" if isinstance(target, str) else "MCP server"
+            async with _connected(target, paths, timeout_s, stray, redact, label) as client:
+                log = paths.server_log
+                yield MCPToolSession(client, timeout_s, log, redact=redact, stray=stray, label=label)
     finally:
         _redact_file(paths.server_log, redact)
 
 
 def _target(brief: BriefConfig, paths: RunPaths, transport: Transport, errlog: TextIO) -> Any:
     if brief.server is not None:
-        return _external_target(brief.server, paths, errlog)
+        return _external_target(brief, brief.server, paths, errlog)
     if transport is Transport.MEMORY:
         from pytest_specbench.server import build_server
 
@@ -271,11 +291,22 @@ def _target(brief: BriefConfig, paths: RunPaths, transport: Transport, errlog: T
     return _stdio(server_command(paths.codebase, paths.specs_dir), {"PYTHONUNBUFFERED": "1"}, errlog)
 
 
-def _external_target(server: ServerConfig, paths: RunPaths, errlog: TextIO) -> Any:
+def _external_target(brief: BriefConfig, server: ServerConfig, paths: RunPaths, errlog: TextIO) -> Any:
     if server.url is not None:
         return paths.expand(server.url)
     argv = [paths.expand(part) for part in server.command]
-    return _stdio(argv, {key: paths.expand(value) for key, value in server.env.items()}, errlog)
+    env = {key: paths.expand(value) for key, value in server.env.items()}
+    _check_program(argv[0], env.get("PATH"), brief.id)
+    return _stdio(argv, env, errlog)
+
+
+def _check_program(program: str, path: str | None, brief_id: str) -> None:
+    """Name a missing program now: once exec'd by the orphan guard, it would be a bare traceback."""
+    if shutil.which(program, path=path) is None:
+        raise ServerError(
+            f"MCP server command not found: {json.dumps(program)} (brief {brief_id!r}, server.command[0])"
+            " — is it installed and on PATH?"
+        )
 
 
 # Run as `python -I -c ORPHAN_GUARD <pid> <argv...>`: arm the kernel's parent-death signal, then
@@ -304,7 +335,12 @@ def _stdio(argv: list[str], env: dict[str, str], errlog: TextIO) -> Any:
 
 @asynccontextmanager
 async def _connected(
-    target: Any, paths: RunPaths, timeout_s: float, stray: StrayOutput, redact: Callable[[str], str]
+    target: Any,
+    paths: RunPaths,
+    timeout_s: float,
+    stray: StrayOutput,
+    redact: Callable[[str], str],
+    label: str = "MCP server",
 ) -> AsyncIterator[Client]:
     from mcp import Client
 
@@ -317,7 +353,7 @@ async def _connected(
         cause = _startup_cause(exc, timeout_s) + (
             f" (it wrote {stray.line!r} on stdout)" if stray.line else ""
         )
-        message = f"MCP server could not be started or reached: {cause}{stderr_tail(paths.server_log)}"
+        message = f"{label} could not be started or reached: {cause}{stderr_tail(paths.server_log)}"
         raise ServerError(redact(message)) from None  # one line: the cause is in the message
     try:
         yield client

@@ -225,28 +225,60 @@ def parse_table(value: object, at: At) -> dict[str, Any]:
 
 # --- the external server ----------------------------------------------------------------------------
 
-_PLACEHOLDERS = frozenset({"workspace", "specs_dir", "codebase"})
+_PLACEHOLDERS = frozenset({"workspace", "specs_dir", "codebase", "config_dir"})
+"""`{config_dir}` is known at load and replaced then; the others name a run's paths."""
 
 
 def _template(text: str, at: At, allowed: frozenset[str] = _PLACEHOLDERS) -> str:
-    """Catch a misspelt `{workspace}` now rather than as a KeyError in the middle of a run."""
+    """Catch a misspelt `{workspace}` now rather than as a KeyError in the middle of a run.
+
+    Returns `text` with `{config_dir}` replaced by the config file's directory.
+    """
     known = ", ".join(f"{{{name}}}" for name in sorted(allowed))
     try:
-        names = {name for _, name, _, _ in string.Formatter().parse(text) if name is not None}
+        parts = list(string.Formatter().parse(text))
     except ValueError as exc:
         raise at.error(
             f"bad placeholder in {json.dumps(text)}: {exc}", "write a literal brace as {{ or }}"
         ) from None
-    unknown = sorted(names - allowed)
+    unknown = sorted({name for _, name, _, _ in parts if name is not None} - allowed)
     if unknown:
         raise at.error(f"unknown placeholder {{{unknown[0]}}} in {json.dumps(text)}", f"use one of {known}")
-    return text
+    if not any(name == "config_dir" for _, name, _, _ in parts):
+        return text
+    config_dir = _literal(str(at.file.parent))
+    return "".join(
+        _literal(literal) + (config_dir if name == "config_dir" else "" if name is None else f"{{{name}}}")
+        for literal, name, _, _ in parts
+    )
+
+
+def _literal(text: str) -> str:
+    """`text` as it must be written in a template to come out unchanged."""
+    return text.replace("{", "{{").replace("}", "}}")
+
+
+def parse_url_template(value: object, at: At) -> str:
+    return _template(parse_url(value, at), at)
 
 
 def parse_command(value: object, at: At) -> tuple[str, ...]:
     if not isinstance(value, list) or not value or not all(isinstance(arg, str) and arg for arg in value):
         raise wrong_type(value, "non-empty array of str", at, f'write {at.key} = ["program", "arg", ...]')
-    return tuple(_template(arg, at) for arg in value)
+    return tuple(_command_arg(arg, index, at) for index, arg in enumerate(value))
+
+
+def _command_arg(arg: str, index: int, at: At) -> str:
+    """An argument that names a file or directory beside the config file becomes its absolute path.
+
+    The program itself only when written as a path (`./srv`, `bin/srv`): a bare `node` is looked up
+    on PATH. Options (`-x`, `--flag`) and arguments with placeholders are left as written.
+    """
+    text = _template(arg, at)
+    if text != arg or "{" in arg or arg.startswith("-") or (index == 0 and "/" not in arg):
+        return text
+    path = at.resolve(arg)
+    return _literal(str(path)) if path.exists() else arg
 
 
 def parse_env(value: object, at: At) -> dict[str, str]:
@@ -254,13 +286,15 @@ def parse_env(value: object, at: At) -> dict[str, str]:
     for name, text in table.items():
         if not isinstance(text, str):
             raise wrong_type(text, "str", at, f'quote every value: {at.key} = {{ {toml_key(name)} = "..." }}')
-        _template(text, at)
-    return dict(table)
+    return {name: _template(text, at) for name, text in table.items()}
 
 
 def parse_specs_dir(value: object, at: At) -> str:
     # The directory cannot be defined in terms of itself.
-    return _template(parse_str(value, at), at, _PLACEHOLDERS - {"specs_dir"})
+    text = _template(parse_str(value, at), at, _PLACEHOLDERS - {"specs_dir"})
+    if text.startswith("{") and not text.startswith("{{"):
+        return text  # starts with a run's path, so it is absolute once expanded
+    return text if Path(text).is_absolute() else _literal(str(at.file.parent)) + "/" + text
 
 
 # --- check settings --------------------------------------------------------------------------------

@@ -16,7 +16,15 @@ from pathlib import Path
 from typing import Any
 
 from pytest_specbench.config.keys import PROVIDERS, At, absolute, describe, parse_table, suggest, toml_key
-from pytest_specbench.config.schema import BRIEF_KEYS, MODEL_KEYS, RUN_KEYS, SCAFFOLD_KEYS, Dest, parse_keys
+from pytest_specbench.config.schema import (
+    BRIEF_KEYS,
+    DEFAULTS_KEYS,
+    MODEL_KEYS,
+    RUN_KEYS,
+    SCAFFOLD_KEYS,
+    Dest,
+    parse_keys,
+)
 from pytest_specbench.config.settings import (
     BARE,
     BUILTIN_SCAFFOLDS,
@@ -104,10 +112,15 @@ def _model(model_id: str, raw: Mapping[str, object], at: At) -> ModelConfig:
     return ModelConfig(id=model_id, **fields, overrides=parsed[Dest.SETTINGS], extra=parsed[Dest.EXTRA])
 
 
+def _one_of(raw: Mapping[str, object], key: str, at: At, fix: str) -> None:
+    if key in raw and f"{key}_file" in raw:
+        raise at.error(f"both {key} and {key}_file are set", f"keep exactly one: {fix}")
+
+
 def _brief(brief_id: str, raw: Mapping[str, object], at: At) -> BriefConfig:
     prompt_fix = f'set prompt_file = "briefs/{brief_id}.md" or prompt = "..."'
-    if "prompt" in raw and "prompt_file" in raw:
-        raise at.error("both prompt and prompt_file are set", f"keep exactly one: {prompt_fix}")
+    _one_of(raw, "prompt", at, prompt_fix)
+    _one_of(raw, "system_prompt", at, 'set system_prompt_file = "system.md" or system_prompt = "..."')
     parsed = parse_keys(raw, BRIEF_KEYS, at)
     fields = parsed[Dest.FIELD]
     _require(fields, "codebase", at, 'add codebase = "codebases/<dir>" (a directory relative to this file)')
@@ -261,7 +274,9 @@ def load_config(path: Path) -> Config:
     file = absolute(path)
     doc = _read_toml(file)
     _check_top_level(doc, file)
-    defaults = parse_keys(doc.get("defaults", {}), RUN_KEYS, At(file, "defaults"))[Dest.SETTINGS]
+    raw_defaults = doc.get("defaults", {})
+    _one_of(raw_defaults, "system_prompt", At(file, "defaults"), "keep system_prompt or system_prompt_file")
+    defaults = parse_keys(raw_defaults, DEFAULTS_KEYS, At(file, "defaults"))
     models = {
         key: _model(key, raw, _table_at(file, "models", key))
         for key, raw in _section(doc, "models", file).items()
@@ -274,6 +289,13 @@ def load_config(path: Path) -> Config:
         key: _scaffold(key, raw, _table_at(file, "scaffolds", key))
         for key, raw in (_section(doc, "scaffolds", file) if "scaffolds" in doc else {}).items()
     }
-    config = Config(file, models, briefs, defaults, scaffolds={**BUILTIN_SCAFFOLDS, **scaffolds})
+    config = Config(
+        file,
+        models,
+        briefs,
+        defaults[Dest.SETTINGS],
+        scaffolds={**BUILTIN_SCAFFOLDS, **scaffolds},
+        system_prompt=defaults[Dest.EXTRA].get("system_prompt"),
+    )
     _check_test_ids(config)
     return config

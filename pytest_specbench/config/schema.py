@@ -36,6 +36,7 @@ from pytest_specbench.config.keys import (
     parse_table,
     parse_text_file,
     parse_url,
+    parse_url_template,
     suggest,
     wrong_type,
 )
@@ -94,6 +95,15 @@ RUN_KEYS: dict[str, Key] = {
     "stop_on_loop": Key(parse_bool, Dest.SETTINGS),
 }
 
+# The system prompt belongs to the workflow under test (the brief, or every brief), never to a
+# model: a comparison of models means nothing if each is told something else.
+PROMPT_KEYS: dict[str, Key] = {
+    "system_prompt": Key(parse_str, Dest.EXTRA),
+    "system_prompt_file": Key(parse_text_file, Dest.EXTRA, name="system_prompt"),
+}
+
+DEFAULTS_KEYS: dict[str, Key] = {**RUN_KEYS, **PROMPT_KEYS}
+
 MODEL_KEYS: dict[str, Key] = {
     **RUN_KEYS,
     "provider": Key(parse_provider),
@@ -114,6 +124,8 @@ BRIEF_KEYS: dict[str, Key] = {
     "codebase": Key(parse_directory),
     "prompt": Key(parse_str),
     "prompt_file": Key(parse_text_file, name="prompt"),
+    "system_prompt": Key(parse_str),
+    "system_prompt_file": Key(parse_text_file, name="system_prompt"),
     "min_requirements": Key(parse_int(0)),
     "min_features": Key(parse_int(0)),
     "xfail": Key(parse_str),
@@ -131,7 +143,7 @@ BRIEF_KEYS: dict[str, Key] = {
 
 SERVER_KEYS: dict[str, Key] = {
     "command": Key(parse_command),
-    "url": Key(parse_url),
+    "url": Key(parse_url_template),
     "env": Key(parse_env),
     "specs_dir": Key(parse_specs_dir),
 }
@@ -155,7 +167,7 @@ SCAFFOLD_KEYS: dict[str, Key] = {
 }
 
 _HOMES: dict[str, Mapping[str, Key]] = {
-    "[defaults]": RUN_KEYS,
+    "[defaults]": DEFAULTS_KEYS,
     "a [models.<id>] table": MODEL_KEYS,
     "a [briefs.<id>] table": BRIEF_KEYS,
     "a [scaffolds.<id>] table": SCAFFOLD_KEYS,

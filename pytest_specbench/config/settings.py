@@ -86,8 +86,10 @@ class RunSettings:
 class ServerConfig:
     """An external MCP server a brief is evaluated against instead of the reference one.
 
-    `{workspace}`, `{specs_dir}` and `{codebase}` in `command`, `env` values and
-    `specs_dir` are replaced with the run's absolute paths.
+    `{workspace}`, `{specs_dir}` and `{codebase}` in `command`, `env` values, `url` and
+    `specs_dir` are replaced with the run's absolute paths. Relative paths were resolved
+    against the config file at load (`{config_dir}`, a `command` argument naming a file or
+    directory beside it, a relative `specs_dir`), so none depends on pytest's working directory.
     """
 
     command: tuple[str, ...] = ()
@@ -98,6 +100,18 @@ class ServerConfig:
     """Extra environment of the stdio subprocess (it gets a minimal one otherwise)."""
     specs_dir: str = "{workspace}/specs"
     """Where the server writes the spec tree that the checks read back."""
+
+    @property
+    def shared(self) -> bool:
+        """A URL server that every run reaches the same way: its tree and ids carry over between runs.
+
+        A placeholder in the URL (`?workspace={workspace}`) tells the server which run is calling.
+        """
+        import string
+
+        if self.url is None:
+            return False
+        return not any(name for _, name, _, _ in string.Formatter().parse(self.url))
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,6 +170,8 @@ class BriefConfig:
     min_features: int = 0
     server: ServerConfig | None = None
     """An external MCP server; None for the reference server."""
+    system_prompt: str | None = None
+    """This brief's `system_prompt` or `system_prompt_file`; None: [defaults]' or the built-in."""
     overrides: dict[str, Any] = field(default_factory=dict)
     xfail: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
@@ -211,6 +227,12 @@ class Config:
     """RunSettings fields set in [defaults]."""
     scaffolds: dict[str, ScaffoldConfig] = field(default_factory=lambda: dict(BUILTIN_SCAFFOLDS))
     """The built-in scaffolds, then the `[scaffolds.<id>]` tables."""
+    system_prompt: str | None = None
+    """[defaults]' system prompt; None for the built-in one that suits the brief's server."""
+
+    def system_prompt_for(self, brief: BriefConfig) -> str | None:
+        """The configured system prompt of a brief's runs (the brief's, else [defaults]'), or None."""
+        return brief.system_prompt or self.system_prompt
 
     def settings_for(self, model: ModelConfig, brief: BriefConfig) -> RunSettings:
         """The settings of one run; the precedence is in the module docstring."""

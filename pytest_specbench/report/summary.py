@@ -9,6 +9,7 @@ finished.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -105,7 +106,14 @@ def _skip_reason(report: pytest.TestReport) -> str:
 def _cause(report: pytest.TestReport) -> str:
     text = report.longreprtext.strip().splitlines()
     errors = [line[1:].strip() for line in text if line.startswith("E ")]
-    return (errors[-1] if errors else text[-1] if text else "error").strip()
+    cause = (errors[-1] if errors else text[-1] if text else "error").strip()
+    # Our infrastructure errors say what broke in their message: the class name only crowds the column.
+    return _OUR_ERROR.sub("", cause)
+
+
+_OUR_ERROR = re.compile(
+    r"^(?:pytest_specbench\.errors\.)?(?:InfrastructureError|ProviderError|ServerError): "
+)
 
 
 def render_table(records: list[dict[str, Any]]) -> list[str]:

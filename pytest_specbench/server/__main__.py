@@ -4,17 +4,24 @@ Over stdio by default; with `--http PORT`, over Streamable HTTP at
 http://127.0.0.1:PORT/mcp, so it can stand in for a team's own URL server.
 
 stdout carries the MCP protocol, so everything else (tool failures at INFO, crashes
-with their traceback) goes to stderr.
+with their traceback, the URL an HTTP server listens on) goes to stderr.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import socket
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+import anyio
 
 from pytest_specbench.server import build_server
+
+if TYPE_CHECKING:
+    from mcp.server.mcpserver import MCPServer
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -30,11 +37,27 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(
         level=logging.INFO, stream=sys.stderr, format="specbench-server %(levelname)s: %(message)s"
     )
-    server = build_server(args.codebase, args.specs)
+    try:
+        server = build_server(args.codebase, args.specs)
+    except OSError as exc:
+        parser.error(f"--specs {args.specs} cannot be created: {exc.strerror or exc}")
     if args.http is None:
-        server.run("stdio")
+        from pytest_specbench.server.stdio import run_stdio
+
+        anyio.run(run_stdio, server)
     else:
-        server.run("streamable-http", host="127.0.0.1", port=args.http)
+        _serve_http(server, args.http)
+
+
+def _serve_http(server: MCPServer, port: int) -> None:
+    """Serve on 127.0.0.1:`port`, printing the URL, so that `--http 0` says which port it picked."""
+    import uvicorn
+
+    sock = socket.create_server(("127.0.0.1", port))
+    url = f"http://127.0.0.1:{sock.getsockname()[1]}/mcp"
+    print(f"specbench-server: serving Streamable HTTP at {url}", file=sys.stderr, flush=True)
+    config = uvicorn.Config(server.streamable_http_app(host="127.0.0.1"), log_level="warning")
+    anyio.run(uvicorn.Server(config).serve, [sock])
 
 
 if __name__ == "__main__":

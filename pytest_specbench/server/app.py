@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable, Iterator
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Annotated
 
@@ -19,6 +20,7 @@ from pydantic import Field
 
 from pytest_specbench._text import plural
 from pytest_specbench.server.codebase import Codebase
+from pytest_specbench.server.protocol import checked_arguments, tools_only
 from pytest_specbench.server.store import SpecStore, StoredItem
 
 __all__ = ["INSTRUCTIONS", "build_server", "outline"]
@@ -37,6 +39,8 @@ _UPDATING = ToolAnnotations(
     read_only_hint=False, destructive_hint=True, idempotent_hint=True, open_world_hint=False
 )
 
+# strict: a model that sends "5" or true for a count is told so, not silently coerced.
+Count = Annotated[int, Field(strict=True)]
 DirPath = Annotated[str, Field(description="A directory relative to the codebase root; '.' is the root.")]
 FilePath = Annotated[str, Field(description="A file relative to the codebase root, e.g. 'src/app.py'.")]
 Title = Annotated[str, Field(description="A short name, e.g. 'User login'.")]
@@ -55,17 +59,31 @@ def build_server(codebase: Path, specs_dir: Path) -> MCPServer:
         codebase: The directory the read tools may read (and nothing outside it).
         specs_dir: Where the spec tree is written; created if missing, continued if not empty.
     """
-    server = MCPServer("specbench-spec-server", instructions=INSTRUCTIONS, log_level="WARNING")
     code, store = Codebase(codebase), SpecStore(specs_dir)
-    for tool, hints in (*_read_tools(code), *_spec_tools(store)):
+    tools = [*_read_tools(code), *_spec_tools(store)]
+    server = MCPServer(
+        "specbench-spec-server",
+        version=_version(),
+        instructions=INSTRUCTIONS,
+        log_level="WARNING",
+        middleware=[tools_only, checked_arguments([tool for tool, _ in tools])],
+    )
+    for tool, hints in tools:
         description = inspect.cleandoc(tool.__doc__ or "")
         server.add_tool(tool, description=description, annotations=hints, structured_output=False)
     return server
 
 
+def _version() -> str:
+    try:
+        return version("pytest-specbench")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "0+unknown"
+
+
 def _read_tools(code: Codebase) -> list[tuple[Callable[..., str], ToolAnnotations]]:
     def list_files(
-        path: DirPath = ".", depth: Annotated[int, Field(description="Levels to descend.")] = 2
+        path: DirPath = ".", depth: Annotated[Count, Field(description="Levels to descend.")] = 2
     ) -> str:
         """List the files and directories under a codebase directory as an indented tree.
 
@@ -76,8 +94,8 @@ def _read_tools(code: Codebase) -> list[tuple[Callable[..., str], ToolAnnotation
 
     def read_file(
         path: FilePath,
-        offset: Annotated[int, Field(description="First line to read, counting from 1.")] = 1,
-        limit: Annotated[int, Field(description="Lines to read at most (up to 2000).")] = 400,
+        offset: Annotated[Count, Field(description="First line to read, counting from 1.")] = 1,
+        limit: Annotated[Count, Field(description="Lines to read at most (up to 2000).")] = 400,
     ) -> str:
         """Read a text file of the codebase, with line numbers.
 
@@ -91,7 +109,7 @@ def _read_tools(code: Codebase) -> list[tuple[Callable[..., str], ToolAnnotation
         path: Annotated[
             str, Field(description="A directory or file to search in, relative to the root.")
         ] = ".",
-        max_results: Annotated[int, Field(description="Matching lines to return at most.")] = 50,
+        max_results: Annotated[Count, Field(description="Matching lines to return at most.")] = 50,
     ) -> str:
         """Search the codebase's text files for lines matching a pattern; results are `path:line: text`.
 

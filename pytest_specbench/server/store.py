@@ -37,6 +37,7 @@ from pytest_specbench.tree import Feature, id_sort_key, read_tree
 
 __all__ = [
     "MAX_DEPTH",
+    "MAX_TITLE",
     "SpecStore",
     "StoredItem",
     "clean_criterion",
@@ -49,6 +50,8 @@ __all__ = [
 MAX_DEPTH = 8
 """Features nest at most this deep, which keeps paths far below the OS limits."""
 SLUG_LENGTH = 40
+MAX_TITLE = 200
+"""Characters a title may have: it is a name, and it goes into the frontmatter on one line."""
 _RESERVED = {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(10)), *(f"lpt{i}" for i in range(10))}
 _CHECKBOX = re.compile(r"^\[[ xX]\]\s+")
 _NAME_ID = re.compile(r"^([FR])-(\d+)", re.IGNORECASE)
@@ -318,12 +321,19 @@ def _required_title(title: str) -> str:
     clean = clean_title(title)
     if not clean:
         raise ToolError("title is empty; give a short name such as 'User login'")
+    if len(clean) > MAX_TITLE:
+        raise ToolError(
+            f"title is {len(clean)} characters, over the limit of {MAX_TITLE}; "
+            "give a short name and put the rest in the description"
+        )
     return clean
 
 
 def _criteria(criteria: Sequence[str]) -> tuple[str, ...]:
     if isinstance(criteria, str) or not isinstance(criteria, Sequence):
         raise ToolError("acceptance_criteria must be a list of strings, one testable statement each")
+    if not criteria:
+        raise ToolError("acceptance_criteria is empty; a requirement needs at least one testable statement")
     cleaned: list[str] = []
     for index, criterion in enumerate(criteria):
         text = clean_criterion(criterion) if isinstance(criterion, str) else ""

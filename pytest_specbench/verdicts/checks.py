@@ -8,7 +8,9 @@ has the same check names.
 
 The split between the two checks about files: `files_exist` compares what the server
 reported writing with what is on disk; `no_false_claims` compares what the final
-answer says (files, ids, counts, "done") with what happened.
+answer says (files, ids, counts, "done") with what happened. Whether anything was
+written at all is read from the tool names of the reference server, and from the disk
+(`Evidence.changes`) for an external one, whose tool names mean nothing to us.
 
 Checks read their settings from `Evidence.settings`, one mapping resolved by
 `check_settings`: the run's `RunSettings` (model > brief > [defaults]) and the
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,7 +31,8 @@ from pytest_specbench.agent.stats import identical_streaks
 from pytest_specbench.agent.transcript import MessageEvent, ToolCallEvent, Transcript
 from pytest_specbench.config.settings import BriefConfig, RunSettings
 from pytest_specbench.tree import SpecTree
-from pytest_specbench.verdicts.claims import ITEM_ID, read_claims
+from pytest_specbench.verdicts.changes import DiskChanges
+from pytest_specbench.verdicts.claims import read_claims
 from pytest_specbench.verdicts.loops import find_loop
 from pytest_specbench.verdicts.matching import first_match, item_texts
 from pytest_specbench.verdicts.quality import tree_problems
@@ -82,6 +86,15 @@ class Evidence:
     specs_dir: Path
     settings: dict[str, Any] = field(default_factory=dict)
     """Check settings resolved for this run by `check_settings`."""
+    codebase: Path | None = None
+    """The run's copy of the codebase; None reads the brief's own."""
+    changes: DiskChanges | None = None
+    """What changed under specs_dir during the run; None when not measured."""
+
+    @property
+    def external(self) -> bool:
+        """Whether the run's server is a team's own, whose tools are judged by the disk alone."""
+        return self.brief.server is not None and self.changes is not None
 
     def setting(self, key: str) -> Any:
         """One setting; a key the mapping lacks has its built-in default."""
@@ -149,7 +162,8 @@ def check_files_exist(ev: Evidence) -> Check:
     problems += [f"{item} was reported created but is not on disk" for item in missing]
     if problems:
         return Check("files_exist", False, "; ".join(problems))
-    return Check("files_exist", True, f"{len(created)} created items on disk")
+    on_disk = f"; under specs_dir {ev.changes.summary()}" if ev.external and ev.changes is not None else ""
+    return Check("files_exist", True, f"{len(created)} created items on disk{on_disk}")
 
 
 def check_no_false_claims(ev: Evidence) -> Check:
@@ -165,7 +179,7 @@ def check_no_false_claims(ev: Evidence) -> Check:
         for c in claims.counts
         if c.number > actual[c.noun]
     ]
-    if claims.done and not known and not _writes(ev.transcript):
+    if claims.done and not _something_written(ev, known):
         false.append(f'says "{claims.done}" — nothing was written')
     if false:
         return Check("no_false_claims", False, "; ".join(false))
@@ -270,6 +284,12 @@ def created_items(transcript: Transcript) -> set[str]:
     return {item for call in _successful(transcript, "create_") if (item := _first_id(call.result))}
 
 
+def _something_written(ev: Evidence, known: set[str]) -> bool:
+    if ev.external:
+        return bool(ev.changes) or bool(created_items(ev.transcript))
+    return bool(known or _writes(ev.transcript))
+
+
 def _writes(transcript: Transcript) -> list[ToolCallEvent]:
     return [c for prefix in ("create_", "update_", "delete_") for c in _successful(transcript, prefix)]
 
@@ -278,8 +298,13 @@ def _successful(transcript: Transcript, prefix: str) -> list[ToolCallEvent]:
     return [c for c in transcript.tool_calls() if c.name.startswith(prefix) and not c.is_error]
 
 
+# An id the result names as a word: `Created feature F-0001 at ...`, not the F-0001 inside
+# `created directory specs/F-0001-login` (server-filesystem's create_directory).
+_REPORTED_ID = re.compile(r"(?<![\w/.-])[FR]-\d{4,}(?![\w/-]|\.\w)")
+
+
 def _first_id(text: str) -> str | None:
-    match = ITEM_ID.search(text)
+    match = _REPORTED_ID.search(text)
     return match.group(0) if match else None
 
 
@@ -320,7 +345,7 @@ def _argument(call: ToolCallEvent, key: str) -> str | None:
 def _exists(claimed: str, ev: Evidence) -> bool:
     """Whether a path the final answer names exists: a spec file written, or a codebase file read."""
     relative = claimed.removeprefix("specs/")
-    roots = [ev.workspace, ev.specs_dir, ev.specs_dir.parent, ev.brief.codebase]
+    roots = [ev.workspace, ev.specs_dir, ev.specs_dir.parent, ev.codebase or ev.brief.codebase]
     candidates = [root / name for root in roots for name in (claimed, relative)]
     return any(_inside(c, roots) and c.is_file() for c in candidates)
 

@@ -157,6 +157,43 @@ def test_external_stdio_server(tmp_path: Path) -> None:
     )
 
 
+def test_server_paths_resolve_against_the_config_file(tmp_path: Path) -> None:
+    (tmp_path / "srv.js").write_text("// a server\n")
+    (tmp_path / "bin").mkdir()
+    command = '["node", "srv.js", "--root", "bin", "{config_dir}/later.js", "missing.js", "{workspace}"]'
+    text = MODEL + BRIEF + f'server = {{ command = {command}, specs_dir = "relspecs" }}\n'
+    server = load(tmp_path, text).briefs["b"].server
+    assert server is not None
+    here = str(tmp_path)
+    assert server.command == (
+        "node", f"{here}/srv.js", "--root", f"{here}/bin", f"{here}/later.js", "missing.js", "{workspace}"
+    )  # fmt: skip
+    assert server.specs_dir == f"{here}/relspecs"
+
+
+def test_a_config_dir_with_braces_stays_literal(tmp_path: Path) -> None:
+    home = tmp_path / "odd{dir}"
+    home.mkdir()
+    (home / "srv.js").write_text("// a server\n")
+    text = MODEL + BRIEF + 'server = { command = ["node", "srv.js"], specs_dir = "out" }\n'
+    server = load(home, text).briefs["b"].server
+    assert server is not None
+    assert server.command[1].format() == f"{home}/srv.js"
+    assert server.specs_dir.format() == f"{home}/out"
+
+
+def test_system_prompt_of_a_brief_over_defaults(tmp_path: Path) -> None:
+    (tmp_path / "system.md").write_text("Use write_file.\n")
+    text = (
+        '[defaults]\nsystem_prompt_file = "system.md"\n' + MODEL + BRIEF + '[briefs.c]\ncodebase = "code"\n'
+    )
+    text += 'prompt = "p"\nsystem_prompt = "Be brief."\n'
+    config = load(tmp_path, text)
+    assert config.system_prompt == "Use write_file.\n"
+    assert config.system_prompt_for(config.briefs["b"]) == "Use write_file.\n"
+    assert config.system_prompt_for(config.briefs["c"]) == "Be brief."
+
+
 def test_external_http_server_and_inline_prompt(tmp_path: Path) -> None:
     brief = load(tmp_path, FULL).briefs["remote"]
     assert brief.server == ServerConfig(url="http://127.0.0.1:8085/mcp")
@@ -457,6 +494,26 @@ CASES = [
         "server-unknown-key",
         MODEL + BRIEF + 'server = { comand = ["x"] }\n',
         ["[briefs.b.server]", "comand: unknown key", 'did you mean "command"?'],
+    ),
+    (
+        "system-prompt-in-a-model",
+        MODEL + 'system_prompt = "x"\n' + BRIEF,
+        ["[models.m]", "system_prompt: unknown key", "belongs in [defaults] or a [briefs.<id>] table"],
+    ),
+    (
+        "system-prompt-twice",
+        MODEL + BRIEF + 'system_prompt = "x"\nsystem_prompt_file = "s.md"\n',
+        ["[briefs.b]", "both system_prompt and system_prompt_file are set"],
+    ),
+    (
+        "server-url-unknown-placeholder",
+        MODEL + BRIEF + 'server = { url = "http://127.0.0.1:8085/mcp?t={token}" }\n',
+        ["[briefs.b.server]", "url: unknown placeholder {token}", "use one of {codebase}, {config_dir}"],
+    ),
+    (
+        "server-url-lone-brace",
+        MODEL + BRIEF + 'server = { url = "http://127.0.0.1:8085/mcp/{" }\n',
+        ["[briefs.b.server]", "url: bad placeholder in", "write a literal brace as {{ or }}"],
     ),
     (
         "server-not-a-table",

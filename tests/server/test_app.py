@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import re
+import subprocess
+import threading
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -100,7 +103,7 @@ def test_writing_a_tree(codebase: Path, tmp_path: Path) -> None:
             feature_id="F-0003",
             title="Order",
             description="",
-            acceptance_criteria=[],
+            acceptance_criteria=["Layers keep their order"],
         )
         assert await call(client, "get_spec_tree") == (
             False,
@@ -144,6 +147,29 @@ BAD_CALLS: list[tuple[str, dict[str, Any], str]] = [
     ("list_files", {"path": "app.py"}, "is a file"),
     ("search_code", {"pattern": ""}, "pattern is empty"),
     ("no_such_tool", {}, "Unknown tool"),
+    ("create_requirement", {**REQUIREMENT, "acceptance_criteria": []}, "at least one testable statement"),
+    (
+        "create_feature",
+        {"title": "x" * 201, "description": ""},
+        "title is 201 characters, over the limit of 200",
+    ),
+    ("update_item", {"id": "F-0001", "title": "x" * 5000}, "over the limit of 200"),
+    (
+        "read_file",
+        {"path": "app.py", "limit": "5"},
+        '^Error: validation error in the arguments of read_file: limit: expected integer, got string "5"$',
+    ),
+    ("read_file", {"path": "app.py", "limit": True}, "limit: expected integer, got boolean true$"),
+    (
+        "create_feature",
+        {"description": "d"},
+        "^Error: validation error in the arguments of create_feature: title: required$",
+    ),
+    (
+        "create_requirement",
+        {**REQUIREMENT, "acceptance_criteria": [3]},
+        r"acceptance_criteria\.0: expected string, got integer 3",
+    ),
 ]
 
 
@@ -157,6 +183,7 @@ def test_bad_calls_are_errors_and_the_server_carries_on(codebase: Path, tmp_path
             assert is_error, (tool, arguments)
             assert re.search(message, text), (text, message)
             assert "TOP-SECRET" not in text
+            assert "pydantic" not in text, text
         assert await call(client, "get_spec_tree") == (
             False,
             "F-0001 Canvas (0 requirements)\nTotal: 1 feature, 0 requirements",
@@ -229,3 +256,66 @@ def test_over_stdio(codebase: Path, tmp_path: Path) -> None:
     assert [f.title for f in read_tree(tmp_path / "specs").features] == ["Canvas"]
     assert "unknown feature id" in log.read_text(encoding="utf-8")  # tool failures are logged on stderr
     assert timings["startup"] < 30
+
+
+def test_only_tools_are_advertised_and_unserved_methods_are_unknown(codebase: Path, tmp_path: Path) -> None:
+    from importlib.metadata import version
+
+    from mcp.shared.exceptions import MCPError
+
+    async def body(client: Client) -> None:
+        assert client.server_info is not None
+        assert client.server_info.version == version("pytest-specbench")
+        capabilities = client.server_capabilities
+        assert (capabilities.tools is not None, capabilities.prompts, capabilities.resources) == (
+            True,
+            None,
+            None,
+        )
+        for request in (client.get_prompt("nope"), client.list_prompts(), client.read_resource("file:///x")):
+            with pytest.raises(MCPError) as raised:
+                await request
+            assert raised.value.code == -32601  # method not found, not error 0 with a traceback
+
+    run_with(build_server(codebase, tmp_path / "specs"), body)
+
+
+RAW_LINES: list[tuple[bytes, int, object]] = [
+    (b"this is not json", -32700, None),
+    (b'{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"search_code","arguments":'
+     b'{"pattern":"\\ud800"}}}', -32700, None),  # a lone surrogate escape: JSON no parser accepts
+    (b'{"jsonrpc":"2.0","id":3,"method":"ping"', -32700, None),
+    (b'{"id":7,"hello":"world"}', -32600, 7),
+]  # fmt: skip
+
+
+def test_over_stdio_an_unparsable_line_is_answered(codebase: Path, tmp_path: Path) -> None:
+    argv = server_command(codebase, tmp_path / "specs")
+    process = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    assert process.stdin is not None and process.stdout is not None
+    hello = {
+        "protocolVersion": "2025-11-25",
+        "capabilities": {},
+        "clientInfo": {"name": "raw", "version": "0"},
+    }
+    lines = [
+        json.dumps({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": hello}).encode(),
+        b'{"jsonrpc":"2.0","method":"notifications/initialized"}',
+        *(line for line, _, _ in RAW_LINES),
+        b'{"jsonrpc":"2.0","id":9,"method":"ping"}',
+    ]
+    # stdin stays open until every answer is in: at end of input the server may stop before answering.
+    watchdog = threading.Timer(60, process.kill)
+    watchdog.start()
+    with process:
+        try:
+            process.stdin.write(b"\n".join(lines) + b"\n")
+            process.stdin.flush()
+            out = b"".join(process.stdout.readline() for _ in range(len(RAW_LINES) + 2))
+        finally:
+            watchdog.cancel()
+            process.kill()
+    replies = [json.loads(line) for line in out.splitlines()]
+    errors = [(reply["error"]["code"], reply["id"]) for reply in replies if "error" in reply]
+    assert errors == [(code, request_id) for _, code, request_id in RAW_LINES]
+    assert replies[-1] == {"jsonrpc": "2.0", "id": 9, "result": {}}  # and it carries on

@@ -9,7 +9,14 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pytest_specbench.server.store import SpecStore, clean_criterion, clean_text, clean_title, slugify
+from pytest_specbench.server.store import (
+    MAX_TITLE,
+    SpecStore,
+    clean_criterion,
+    clean_text,
+    clean_title,
+    slugify,
+)
 from pytest_specbench.tree import read_tree
 
 TRICKY = [
@@ -40,8 +47,8 @@ TRICKY = [
     "con",
 ]
 texts = st.lists(st.one_of(st.text(), st.sampled_from(TRICKY)), max_size=8).map("".join)
-titles = texts.filter(lambda t: clean_title(t) != "")
-criteria = st.lists(texts.filter(lambda c: clean_criterion(c) != ""), max_size=5)
+titles = texts.filter(lambda t: 0 < len(clean_title(t)) <= MAX_TITLE)
+criteria = st.lists(texts.filter(lambda c: clean_criterion(c) != ""), min_size=1, max_size=5)
 SAFE_SLUG = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 
 

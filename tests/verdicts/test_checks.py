@@ -18,9 +18,10 @@ from pytest_specbench.agent.transcript import (
     Transcript,
 )
 from pytest_specbench.config import load_config
-from pytest_specbench.config.settings import BriefConfig, RunSettings
+from pytest_specbench.config.settings import BriefConfig, RunSettings, ServerConfig
 from pytest_specbench.errors import ConfigError
 from pytest_specbench.tree import Feature, Requirement, SpecTree, TreeFileError
+from pytest_specbench.verdicts.changes import DiskChanges, compare, snapshot
 from pytest_specbench.verdicts.checks import (
     CHECKS,
     Check,
@@ -34,6 +35,7 @@ from pytest_specbench.verdicts.checks import (
     check_settings,
     check_terminated,
     check_tree_quality,
+    created_items,
     run_checks,
 )
 from pytest_specbench.verdicts.loops import find_loop
@@ -340,6 +342,39 @@ def test_no_false_claims_quotes_each_claim_and_the_truth(paths: Any) -> None:
         "says 30 features — tree has 0; says 150 requirements — tree has 0; "
         'says "Done: I wrote specs/SPEC.md with" — nothing was written',
     )
+
+
+def external(paths: tuple[Path, Path, Path], transcript: Transcript, changes: DiskChanges) -> Evidence:
+    """Evidence of a run on a team's own server, whose writes are read from the disk."""
+    workspace, specs_dir, codebase = paths
+    brief = BriefConfig("b", codebase, "Specify it.", server=ServerConfig(command=("srv",)))
+    return Evidence(transcript, SpecTree(), brief, workspace, specs_dir, changes=changes)
+
+
+def test_an_external_servers_writes_are_read_from_the_disk(paths: Any) -> None:
+    wrote = run(
+        tool("write_file", result="Successfully wrote to specs/login.md"), final="Done: wrote the spec."
+    )
+    (paths[1] / "login.md").write_text("# Login\n")
+
+    assert check_no_false_claims(external(paths, wrote, DiskChanges(added=("login.md",)))).passed
+    files = check_files_exist(external(paths, wrote, DiskChanges(added=("login.md",))))
+    assert files == Check(
+        "files_exist", True, "0 created items on disk; under specs_dir 1 file added, 0 changed, 0 removed"
+    )
+    # A tool named create_... that changed nothing on disk is no write.
+    made_dir = run(tool("create_directory", result="Successfully created directory specs/x"), final="Done.")
+    check = check_no_false_claims(external(paths, made_dir, DiskChanges()))
+    assert check.detail == 'says "Done" — nothing was written'
+
+
+def test_an_id_inside_a_path_is_not_a_created_item(paths: Any) -> None:
+    result = "Successfully created directory /tmp/w/specs/features/F-0001-login"
+    transcript = run(tool("create_directory", result=result), final="Done.")
+
+    assert created_items(transcript) == set()
+    assert check_files_exist(external(paths, transcript, DiskChanges())).passed
+    assert created_items(run(tool("create_thing", result="Created F-0007."))) == {"F-0007"}
 
 
 def test_no_false_claims_near_misses_hold(paths: Any) -> None:
@@ -666,3 +701,22 @@ def test_a_brief_only_key_in_defaults_says_where_it_belongs(tmp_path: Path) -> N
 
     with pytest.raises(ConfigError, match=r"belongs in a \[briefs.<id>\] table"):
         _load(tmp_path, text)
+
+
+def test_disk_changes_between_snapshots(tmp_path: Path) -> None:
+    (tmp_path / "keep.md").write_text("a")
+    (tmp_path / "edit.md").write_text("a")
+    (tmp_path / "gone.md").write_text("a")
+    (tmp_path / "skip").mkdir()
+    before = snapshot(tmp_path, [tmp_path / "skip"])
+    (tmp_path / "edit.md").write_text("longer")
+    (tmp_path / "gone.md").unlink()
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "new.md").write_text("n")
+    (tmp_path / "skip" / "ignored.md").write_text("n")
+
+    changes = compare(before, snapshot(tmp_path, [tmp_path / "skip"]))
+
+    assert changes == DiskChanges(added=("sub/new.md",), changed=("edit.md",), removed=("gone.md",))
+    assert changes.summary() == "1 file added, 1 changed, 1 removed"
+    assert not compare(before, before)
