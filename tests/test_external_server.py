@@ -22,21 +22,15 @@ SCRIPT = [
     ),
     Reply.final("Wrote 1 feature and 1 requirement."),
 ]
+REFERENCE_COMMAND = [sys.executable, "-m", "pytest_specbench.server", "--codebase", "{codebase}"]
+REFERENCE_COMMAND += ["--specs", "{specs_dir}"]
+"""The reference server, run as a team's own stdio server would be."""
 TEST = "def test_spec(spec_run):\n    spec_run.verify()\n    assert spec_run.tree.requirement_count == 1\n"
 
 
 def test_brief_with_a_stdio_command_server(suite, provider: FakeProvider, pytester: pytest.Pytester) -> None:
     provider.script(suite.model("writer"), SCRIPT)
-    command = [
-        sys.executable,
-        "-m",
-        "pytest_specbench.server",
-        "--codebase",
-        "{codebase}",
-        "--specs",
-        "{specs_dir}",
-    ]
-    suite.brief("notes", server={"command": command, "env": {"SPECBENCH_MARK": "{workspace}"}})
+    suite.brief("notes", server={"command": REFERENCE_COMMAND, "env": {"SPECBENCH_MARK": "{workspace}"}})
     suite.write(TEST)
 
     pytester.runpytest("--specbench-report=out").assert_outcomes(passed=1)
@@ -129,19 +123,12 @@ def test_the_system_prompt_suits_the_server(suite, provider: FakeProvider, pytes
     from pytest_specbench.run import DEFAULT_SYSTEM_PROMPT, NEUTRAL_SYSTEM_PROMPT
 
     provider.script(suite.model("writer"), [Reply.final("Nothing to do.")] * 3)
-    command = [
-        sys.executable,
-        "-m",
-        "pytest_specbench.server",
-        "--codebase",
-        "{codebase}",
-        "--specs",
-        "{specs_dir}",
-    ]
     (pytester.path / "system.md").write_text("Write the spec with write_file, one file per feature.\n")
     suite.brief("reference", prompt="brief: reference")
-    suite.brief("external", prompt="brief: external", server={"command": command})
-    suite.brief("own", prompt="brief: own", server={"command": command}, system_prompt_file="system.md")
+    suite.brief("external", prompt="brief: external", server={"command": REFERENCE_COMMAND})
+    suite.brief(
+        "own", prompt="brief: own", server={"command": REFERENCE_COMMAND}, system_prompt_file="system.md"
+    )
     suite.write("def test_spec(spec_run):\n    pass\n")
 
     pytester.runpytest().assert_outcomes(passed=3)
