@@ -1,7 +1,8 @@
 """Benchmark: redaction per character over the example codebase and a transcript-like JSON line.
 
 CPU time (`time.process_time`), as the machine is shared. The baseline, in the same run,
-is the pass as it was before the hints: every pattern over every text.
+is the pass as it was before the hints: every pattern over every text (the hints patched to
+match anything; the outputs are the same, which tests/test_redact.py checks).
 
 Run: python bench/bench_redact.py [--rounds 30]
 """
@@ -10,25 +11,32 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from pytest_specbench import redact
-from pytest_specbench.redact import REDACTED, Redactor
+from pytest_specbench.redact import Redactor
 
 CODEBASE = Path(__file__).resolve().parent.parent / "evals" / "codebases" / "todo-app"
 
 
-def unhinted(redactor: Redactor, text: str) -> str:
-    if redactor._known is not None:
-        text = redactor._known.sub(REDACTED, text)
-    text = redact._VENDOR.sub(REDACTED, text)
-    text = redact._BEARER.sub(rf"\g<1>{REDACTED}", text)
-    text = redact._ASSIGNED.sub(redact._assigned, text)
-    text = redact._HEX.sub(redact._hex, text)
-    return redact._BASE64.sub(redact._base64, text)
+@contextmanager
+def unhinted() -> Iterator[None]:
+    """Every pattern over every text: hints that match anything, no exit for short strings."""
+    names = ("_VENDOR_HINT", "_BEARER_HINT", "_ASSIGNED_HINT", "_SHORTEST_SHAPE")
+    saved = {name: getattr(redact, name) for name in names}
+    for name in names[:-1]:
+        setattr(redact, name, re.compile(""))
+    redact._SHORTEST_SHAPE = 0
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            setattr(redact, name, value)
 
 
 def ns_per_char(fn: Callable[[str], str], texts: list[str], rounds: int) -> float:
@@ -49,9 +57,9 @@ def main() -> None:
     texts = [p.read_text(encoding="utf-8") for p in sorted(CODEBASE.rglob("*.py"))]
     texts.append(json.dumps({"kind": "tool_call", "result": "\n".join(texts)}, ensure_ascii=False))
     redactor = Redactor(["bench-secret-value-0123456789"])
-    assert all(redactor(t) == unhinted(redactor, t) for t in texts)
     now = ns_per_char(redactor, texts, args.rounds)
-    before = ns_per_char(lambda t: unhinted(redactor, t), texts, args.rounds)
+    with unhinted():
+        before = ns_per_char(redactor, texts, args.rounds)
     print(
         f"redaction: {now:.0f} ns/char, unhinted pass {before:.0f} ns/char (x{before / now:.2f});"
         f" {sum(map(len, texts)):,} chars, median of {args.rounds}"
