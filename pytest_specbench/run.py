@@ -11,11 +11,18 @@ from pytest_specbench.agent.loop import Limits, ToolSession, run_agent
 from pytest_specbench.agent.stats import RunStats
 from pytest_specbench.agent.tools import RunPaths
 from pytest_specbench.agent.transcript import Transcript
-from pytest_specbench.config.settings import BARE, BriefConfig, ModelConfig, RunSettings, ScaffoldConfig
+from pytest_specbench.config.settings import (
+    BARE,
+    BriefConfig,
+    ModelConfig,
+    RunSettings,
+    ScaffoldConfig,
+    cost_usd,
+)
 from pytest_specbench.models.types import ModelClient
 from pytest_specbench.scaffold.composite import scaffold_prompt
 from pytest_specbench.tree import SpecTree, read_tree
-from pytest_specbench.verdicts.checks import Check, Evidence, check_settings, run_checks
+from pytest_specbench.verdicts.checks import Check, Evidence, check_settings, feature_recall, run_checks
 from pytest_specbench.verdicts.loops import loop_stop
 
 __all__ = ["DEFAULT_SYSTEM_PROMPT", "RESULTS_VERSION", "SpecRun", "execute"]
@@ -50,6 +57,11 @@ class SpecRun:
     """What the harness gave the model besides the spec server's tools."""
 
     @property
+    def cost_usd(self) -> float | None:
+        """What the run's tokens cost at the model's prices; None when it has none."""
+        return cost_usd(self.model.prices, self.stats.input_tokens, self.stats.output_tokens)
+
+    @property
     def failed_checks(self) -> tuple[Check, ...]:
         """The checks that did not pass, in report order."""
         return tuple(c for c in self.checks if not c.passed)
@@ -71,8 +83,10 @@ class SpecRun:
             "features": self.tree.feature_count,
             "total_features": self.tree.total_feature_count,
             "requirements": self.tree.requirement_count,
+            "feature_recall": feature_recall(self.tree, self.brief),
             "stop_reason": self.transcript.stop.reason if self.transcript.stop else None,
             **stats_fields(self.stats),
+            "cost_usd": self.cost_usd,
         }
 
 
@@ -135,6 +149,8 @@ async def execute(
         timeout_s=settings.timeout_s,
         max_tool_calls=settings.max_tool_calls,
         max_total_tokens=settings.max_total_tokens,
+        max_cost_usd=settings.max_cost_usd,
+        prices=model.prices,
     )
     system = "\n\n".join(part for part in (DEFAULT_SYSTEM_PROMPT, scaffold_prompt(scaffold)) if part)
     await run_agent(

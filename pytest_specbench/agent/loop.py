@@ -23,6 +23,7 @@ from pytest_specbench.agent.transcript import (
     ToolErrorKind,
     Transcript,
 )
+from pytest_specbench.config.settings import cost_usd
 from pytest_specbench.errors import InfrastructureError
 from pytest_specbench.models.types import (
     AssistantMessage,
@@ -75,6 +76,9 @@ class Limits:
     timeout_s: float
     max_tool_calls: int | None = None
     max_total_tokens: int | None = None
+    max_cost_usd: float | None = None
+    prices: tuple[float, float] | None = None
+    """(input, output) USD per million tokens, which `max_cost_usd` is counted in."""
 
 
 async def run_agent(
@@ -168,9 +172,13 @@ class _Loop:
         calls = len(self.transcript.tool_calls())
         if self.limits.max_tool_calls is not None and calls >= self.limits.max_tool_calls:
             return StopEvent("max_tool_calls", f"max_tool_calls={self.limits.max_tool_calls} reached")
-        tokens = sum(t.input_tokens + t.output_tokens for t in self.transcript.assistant_turns())
-        if self.limits.max_total_tokens is not None and tokens >= self.limits.max_total_tokens:
+        turns = self.transcript.assistant_turns()
+        tokens_in, tokens_out = sum(t.input_tokens for t in turns), sum(t.output_tokens for t in turns)
+        if self.limits.max_total_tokens is not None and tokens_in + tokens_out >= self.limits.max_total_tokens:
             return StopEvent("max_total_tokens", f"max_total_tokens={self.limits.max_total_tokens} reached")
+        cost = cost_usd(self.limits.prices, tokens_in, tokens_out)
+        if self.limits.max_cost_usd is not None and cost is not None and cost >= self.limits.max_cost_usd:
+            return StopEvent("max_cost_usd", f"max_cost_usd={self.limits.max_cost_usd:g} reached (${cost:.4f})")
         if self.stop_when and (detail := self.stop_when(self.transcript)):
             return StopEvent("loop", f"stopped at turn {turn}: {detail}")
         return None

@@ -101,6 +101,10 @@ def _model(model_id: str, raw: Mapping[str, object], at: At) -> ModelConfig:
         # The plugin's own llama.cpp server serves one model whatever it is called.
         fields.setdefault("model", model_id)
     _require(fields, "model", at, 'add model = "<the name the server serves it under>"')
+    prices = [key for key in ("price_input_per_mtok", "price_output_per_mtok") if key in fields]
+    if len(prices) == 1:
+        other = "price_output_per_mtok" if prices[0] == "price_input_per_mtok" else "price_input_per_mtok"
+        raise at.at(prices[0]).error(f"is set without {other}", f"add {other} (USD per million tokens)")
     return ModelConfig(id=model_id, **fields, overrides=parsed[Dest.SETTINGS], extra=parsed[Dest.EXTRA])
 
 
@@ -194,6 +198,17 @@ def _top_level_fix(key: str) -> str:
 _Run = tuple[str, str, str]
 
 
+def _check_cost_limits(config: Config) -> None:
+    """A cost limit on a model without prices could never stop anything: say so at load time."""
+    for model, brief in itertools.product(config.models.values(), config.briefs.values()):
+        limit = config.settings_for(model, brief).max_cost_usd
+        if limit is not None and model.prices is None:
+            raise _table_at(config.path, "models", model.id).error(
+                f"max_cost_usd = {limit:g} applies to its runs (brief {brief.id!r}), but it has no prices",
+                "add price_input_per_mtok and price_output_per_mtok (USD per million tokens) to this table",
+            )
+
+
 def _check_test_ids(config: Config) -> None:
     """`run_id` must name one run, or two runs would share a test id and a snapshot.
 
@@ -276,4 +291,5 @@ def load_config(path: Path) -> Config:
     }
     config = Config(file, models, briefs, defaults, scaffolds={**BUILTIN_SCAFFOLDS, **scaffolds})
     _check_test_ids(config)
+    _check_cost_limits(config)
     return config

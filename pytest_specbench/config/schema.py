@@ -91,6 +91,7 @@ RUN_KEYS: dict[str, Key] = {
     "max_total_tokens": Key(parse_int(1), Dest.SETTINGS),
     "loop_threshold": Key(parse_int(2), Dest.SETTINGS),
     "stop_on_loop": Key(parse_bool, Dest.SETTINGS),
+    "max_cost_usd": Key(parse_number(0, inclusive=False), Dest.SETTINGS),
 }
 
 MODEL_KEYS: dict[str, Key] = {
@@ -102,6 +103,8 @@ MODEL_KEYS: dict[str, Key] = {
     "max_tokens": Key(parse_int(1)),
     "stream": Key(parse_bool),
     "xfail": Key(parse_str),
+    "price_input_per_mtok": Key(parse_number(0, inclusive=True)),
+    "price_output_per_mtok": Key(parse_number(0, inclusive=True)),
     "model_path": Key(parse_path, Dest.EXTRA, provider=Provider.LLAMACPP),
     "n_ctx": Key(parse_int(1), Dest.EXTRA, provider=Provider.LLAMACPP),
     "chat_format": Key(parse_str, Dest.EXTRA, provider=Provider.LLAMACPP),

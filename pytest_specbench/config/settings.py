@@ -23,6 +23,7 @@ __all__ = [
     "ScaffoldConfig",
     "ScaffoldTool",
     "ServerConfig",
+    "cost_usd",
     "run_id",
 ]
 
@@ -61,6 +62,8 @@ class RunSettings:
     """Back-to-back repeats of one call (or of a cycle of two or three) that count as a loop."""
     stop_on_loop: bool = True
     """End the run as soon as a loop is detected, instead of letting it run into a limit."""
+    max_cost_usd: float | None = None
+    """USD at most (from the model's prices) before the run is stopped; None for no limit."""
 
     @classmethod
     def field_names(cls) -> frozenset[str]:
@@ -105,6 +108,17 @@ class ModelConfig:
     """Reason this model is expected to fail; its tests are marked xfail(strict=True)."""
     extra: dict[str, Any] = field(default_factory=dict)
     """Provider-specific keys (llamacpp: model_path, n_ctx, chat_format)."""
+    price_input_per_mtok: float | None = None
+    """USD per million input tokens; with the output price, runs get a `cost_usd`."""
+    price_output_per_mtok: float | None = None
+    """USD per million output tokens."""
+
+    @property
+    def prices(self) -> tuple[float, float] | None:
+        """(input, output) USD per million tokens, or None when the model has no prices."""
+        if self.price_input_per_mtok is None or self.price_output_per_mtok is None:
+            return None
+        return (self.price_input_per_mtok, self.price_output_per_mtok)
 
     @property
     def key_variable(self) -> str | None:
@@ -173,6 +187,13 @@ BARE = ScaffoldConfig("bare")
 FULL = ScaffoldConfig("full", tuple(ScaffoldTool), remind=True)
 """Todo list, plan and notes, with the todo list reminded after every tool result."""
 BUILTIN_SCAFFOLDS = {scaffold.id: scaffold for scaffold in (BARE, FULL)}
+
+
+def cost_usd(prices: tuple[float, float] | None, input_tokens: int, output_tokens: int) -> float | None:
+    """What the tokens cost at `prices` (USD per million input, output tokens); None without prices."""
+    if prices is None:
+        return None
+    return round((input_tokens * prices[0] + output_tokens * prices[1]) / 1_000_000, 6)
 
 
 def run_id(model_id: str, brief_id: str, scaffold_id: str = BARE.id) -> str:

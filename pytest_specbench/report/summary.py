@@ -31,6 +31,7 @@ TABLE_COLUMNS = (
     ("calls", "tool_calls"),
     ("tok in", "input_tokens"),
     ("tok out", "output_tokens"),
+    ("cost $", "cost_usd"),
     ("secs", "seconds"),
     ("first failed check / cause", "why"),
 )
@@ -121,6 +122,8 @@ def _cell(record: dict[str, Any], key: str) -> str:
     value = record.get(key)
     if value is None:
         return "-"
+    if key == "cost_usd":
+        return f"{value:.4f}"
     return f"{value:.1f}" if isinstance(value, float) else str(value)
 
 
