@@ -14,7 +14,7 @@ import pytest
 
 from pytest_specbench.agent.tools import RunPaths, Transport
 from pytest_specbench.config.settings import BARE, BriefConfig, ModelConfig, RunSettings, ScaffoldConfig
-from pytest_specbench.errors import ConfigError
+from pytest_specbench.errors import ConfigError, ResultsFileError
 from pytest_specbench.report.summary import ResultsCollector
 from pytest_specbench.session import RECORD_KEY, SESSION_KEY, SpecbenchSession
 
@@ -82,6 +82,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         choices=[t.value for t in Transport],
         help="How the reference MCP server runs: stdio subprocess (default) or in-process memory.",
     )
+    group.addoption(
+        "--specbench-baseline",
+        dest="specbench_baseline",
+        default=None,
+        metavar="PATH",
+        help="An accepted results.json: each test in it also gets the no_regression check.",
+    )
+    parser.addini("specbench_baseline", "Accepted results.json to gate against, relative to the rootdir.")
     parser.addini("specbench_config", "specbench.toml to use, relative to the rootdir.", default="")
     parser.addini("specbench_report", "Directory for results.json and transcripts.", default="")
     parser.addini("specbench_strict", "Missing API keys are errors, not skips.", type="bool", default=False)
@@ -93,7 +101,8 @@ def pytest_configure(config: pytest.Config) -> None:
     try:
         session = SpecbenchSession.from_config(config)
         session.load_if_present()
-    except ConfigError as exc:
+        session.load_baseline()
+    except (ConfigError, ResultsFileError) as exc:
         raise pytest.UsageError(str(exc)) from None
     config.stash[SESSION_KEY] = session
     config.pluginmanager.register(SnapshotDefaults(), "specbench-snapshot")

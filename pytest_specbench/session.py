@@ -31,7 +31,9 @@ from pytest_specbench.config.settings import (
 )
 from pytest_specbench.errors import ConfigError, InfrastructureError, MissingCredentials
 from pytest_specbench.redact import RedactingClient, RedactingTools, Redactor
+from pytest_specbench.report.results import Results, read_results
 from pytest_specbench.run import SpecRun, base_record, execute
+from pytest_specbench.verdicts.regression import GATE_DEFAULTS, check_no_regression
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -64,6 +66,9 @@ class SpecbenchSession:
     """The controller's pid in a worker (local servers outlive the worker that started them)."""
     scaffold_ids: tuple[str, ...] = (BARE.id,)
     """`--scaffolds`: the third axis of the parametrization."""
+    baseline_path: Path | None = None
+    """`--specbench-baseline`: an accepted results.json that `no_regression` compares with."""
+    _baseline: Results | None = field(default=None, init=False)
     _config: Config | None = field(default=None, init=False)
     _local: LocalServers | None = field(default=None, init=False)
     _redactor: Redactor | None = field(default=None, init=False)
@@ -76,6 +81,7 @@ class SpecbenchSession:
         ini = config.getini("specbench_config") or None
         path = find_config(explicit, ini, rootdir, config.invocation_params.dir)
         report = config.getoption("specbench_report") or config.getini("specbench_report") or None
+        baseline = config.getoption("specbench_baseline") or config.getini("specbench_baseline") or None
         worker: dict[str, Any] = getattr(config, "workerinput", {})
         return cls(
             config_path=path,
@@ -88,6 +94,7 @@ class SpecbenchSession:
             local_dir=Path(worker.get("specbench_local_dir") or tempfile.mkdtemp(prefix="specbench-local-")),
             owner_pid=int(worker["specbench_owner_pid"]) if "specbench_owner_pid" in worker else None,
             scaffold_ids=tuple(dict.fromkeys(_split(config.getoption("specbench_scaffolds")))) or (BARE.id,),
+            baseline_path=(config.invocation_params.dir / baseline).resolve() if baseline else None,
         )
 
     @property
@@ -121,6 +128,25 @@ class SpecbenchSession:
         """Load (and so validate) the config now, when there is one to load."""
         if self.explicit_config or (self.config_path is not None and self.config_path.exists()):
             _ = self.config
+
+    def load_baseline(self) -> None:
+        """Read the baseline now, so a missing or unreadable one stops the session before any run."""
+        if self.baseline_path is not None and self._baseline is None:
+            self._baseline = read_results(self.baseline_path)
+
+    def baseline_record(self, item: pytest.Item) -> dict[str, Any] | None:
+        """This test's record in the baseline, by node id, else by test id."""
+        records = self._baseline or {}
+        found = records.get(item.nodeid)
+        return found or next((r for r in records.values() if r.get("test_id") == item.name), None)
+
+    def gated(self, item: pytest.Item, run: SpecRun) -> tuple[SpecRun, dict[str, Any]]:
+        """The run with `no_regression` appended, and its record (with the gate it was held to)."""
+        gate = {**GATE_DEFAULTS, **self.config.gate_for(run.brief)}
+        source = str(self.baseline_path) if self.baseline_path else None
+        check = check_no_regression(run.record(), self.baseline_record(item), gate, source)
+        judged = dataclasses.replace(run, checks=(*run.checks, check))
+        return judged, {**judged.record(), "gate": gate}
 
     def _check_selection(self, config: Config) -> None:
         for option, wanted, known in (
@@ -228,7 +254,7 @@ class SpecbenchSession:
             # cancel it, or the portal would wait at teardown for whatever it is stuck in.
             pending.cancel()
             raise
-        item.stash[RECORD_KEY] = result.record()
+        result, item.stash[RECORD_KEY] = self.gated(item, result)
         self._save_transcript(item.name, transcript)
         return result
 

@@ -174,11 +174,12 @@ class _Loop:
             return StopEvent("max_tool_calls", f"max_tool_calls={self.limits.max_tool_calls} reached")
         turns = self.transcript.assistant_turns()
         tokens_in, tokens_out = sum(t.input_tokens for t in turns), sum(t.output_tokens for t in turns)
-        if self.limits.max_total_tokens is not None and tokens_in + tokens_out >= self.limits.max_total_tokens:
-            return StopEvent("max_total_tokens", f"max_total_tokens={self.limits.max_total_tokens} reached")
+        token_cap, cost_cap = self.limits.max_total_tokens, self.limits.max_cost_usd
+        if token_cap is not None and tokens_in + tokens_out >= token_cap:
+            return StopEvent("max_total_tokens", f"max_total_tokens={token_cap} reached")
         cost = cost_usd(self.limits.prices, tokens_in, tokens_out)
-        if self.limits.max_cost_usd is not None and cost is not None and cost >= self.limits.max_cost_usd:
-            return StopEvent("max_cost_usd", f"max_cost_usd={self.limits.max_cost_usd:g} reached (${cost:.4f})")
+        if cost_cap is not None and cost is not None and cost >= cost_cap:
+            return StopEvent("max_cost_usd", f"max_cost_usd={cost_cap:g} reached (${cost:.4f})")
         if self.stop_when and (detail := self.stop_when(self.transcript)):
             return StopEvent("loop", f"stopped at turn {turn}: {detail}")
         return None

@@ -16,7 +16,15 @@ from pathlib import Path
 from typing import Any
 
 from pytest_specbench.config.keys import PROVIDERS, At, absolute, describe, parse_table, suggest, toml_key
-from pytest_specbench.config.schema import BRIEF_KEYS, MODEL_KEYS, RUN_KEYS, SCAFFOLD_KEYS, Dest, parse_keys
+from pytest_specbench.config.schema import (
+    BRIEF_KEYS,
+    MODEL_KEYS,
+    RUN_KEYS,
+    SCAFFOLD_KEYS,
+    Dest,
+    parse_gate,
+    parse_keys,
+)
 from pytest_specbench.config.settings import (
     BARE,
     BUILTIN_SCAFFOLDS,
@@ -35,7 +43,7 @@ __all__ = ["DEFAULT_CONFIG", "find_config", "load_config"]
 DEFAULT_CONFIG = Path("evals", "specbench.toml")
 """Where the config is looked for under rootdir when no option names one."""
 
-_SECTIONS = ("defaults", "models", "briefs", "scaffolds")
+_SECTIONS = ("defaults", "models", "briefs", "scaffolds", "gate")
 _ID = re.compile(r"[A-Za-z0-9._-]+")
 _TOML_POSITION = re.compile(r"line (\d+), column (\d+)")
 
@@ -191,7 +199,7 @@ def _check_top_level(doc: Mapping[str, Any], file: Path) -> None:
 def _top_level_fix(key: str) -> str:
     if key in RUN_KEYS:
         return "move it under [defaults]"
-    tables = "the tables are [defaults], [models.<id>], [briefs.<id>] and [scaffolds.<id>]"
+    tables = "the tables are [defaults], [models.<id>], [briefs.<id>], [scaffolds.<id>] and [gate]"
     return suggest(key, list(_SECTIONS), tables)
 
 
@@ -289,7 +297,8 @@ def load_config(path: Path) -> Config:
         key: _scaffold(key, raw, _table_at(file, "scaffolds", key))
         for key, raw in (_section(doc, "scaffolds", file) if "scaffolds" in doc else {}).items()
     }
-    config = Config(file, models, briefs, defaults, scaffolds={**BUILTIN_SCAFFOLDS, **scaffolds})
+    gate = parse_gate(doc.get("gate", {}), At(file, "gate"))
+    config = Config(file, models, briefs, defaults, {**BUILTIN_SCAFFOLDS, **scaffolds}, gate)
     _check_test_ids(config)
     _check_cost_limits(config)
     return config

@@ -158,6 +158,8 @@ class BriefConfig:
     xfail: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
     """Check settings added by later checks (forbidden_topics, reference_features, ...)."""
+    gate: dict[str, float] = field(default_factory=dict)
+    """`gate = { ... }`: this brief's tolerances against the baseline, over `[gate]`."""
 
 
 class ScaffoldTool(StrEnum):
@@ -216,11 +218,17 @@ class Config:
     """RunSettings fields set in [defaults]."""
     scaffolds: dict[str, ScaffoldConfig] = field(default_factory=lambda: dict(BUILTIN_SCAFFOLDS))
     """The built-in scaffolds, then the `[scaffolds.<id>]` tables."""
+    gate: dict[str, float] = field(default_factory=dict)
+    """`[gate]`: tolerances against the baseline set for every brief."""
 
     def settings_for(self, model: ModelConfig, brief: BriefConfig) -> RunSettings:
         """The settings of one run; the precedence is in the module docstring."""
         merged = {**self.defaults, **brief.overrides, **model.overrides}
         return RunSettings(**merged)
+
+    def gate_for(self, brief: BriefConfig) -> dict[str, float]:
+        """The gate tolerances set for `brief`: its own `gate` over `[gate]` (the rest keep defaults)."""
+        return {**self.gate, **brief.gate}
 
 
 def _is_loopback(url: str) -> bool:

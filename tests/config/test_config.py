@@ -574,5 +574,6 @@ def test_prices_give_a_cost_and_a_cost_limit_needs_them(tmp_path: Path) -> None:
     assert "[models.m]: price_input_per_mtok: is set without price_output_per_mtok" in str(half)
 
     unpriced = failure(tmp_path, MODEL + BRIEF.replace('"Write specs."', '"Write specs."\nmax_cost_usd = 1'))
-    assert "[models.m]: max_cost_usd = 1 applies to its runs (brief 'b'), but it has no prices" in str(unpriced)
+    problem = "[models.m]: max_cost_usd = 1 applies to its runs (brief 'b'), but it has no prices"
+    assert problem in str(unpriced)
     assert "add price_input_per_mtok and price_output_per_mtok" in str(unpriced)

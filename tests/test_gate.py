@@ -1,0 +1,112 @@
+"""The gate end to end: a baseline results.json, the no_regression check and its [gate] tolerances."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from pytest_specbench.testing import FakeProvider, Reply, call
+
+TEST = "def test_spec(spec_run):\n    spec_run.verify()\n"
+
+
+def writes(features: int, requirements: int) -> list[Reply]:
+    """A model that writes `features` features and `requirements` requirements in one turn, then stops."""
+    made = [call("create_feature", title=f"Feature {i}", description="d") for i in range(1, features + 1)]
+    made += [
+        call(
+            "create_requirement",
+            feature_id=f"F-{i % features + 1:04d}",
+            title=f"Req {i}",
+            description="d",
+            acceptance_criteria=["c"],
+        )
+        for i in range(requirements)
+    ]
+    return [Reply(tool_calls=made), Reply.final("Done.")]
+
+
+# Each protocol once, one of them under xdist: two pytester sessions per case are slow enough.
+@pytest.mark.parametrize(("protocol", "xdist_args"), [("openai", []), ("anthropic", ["-n", "2"])])
+def test_a_regressed_model_fails_no_regression_and_an_improved_one_passes(
+    suite, provider: FakeProvider, pytester: pytest.Pytester, protocol: str, xdist_args: list[str]
+) -> None:
+    for model_id in ("steady", "worse", "better"):
+        provider.script(suite.model(model_id, protocol), writes(3, 10))
+    suite.brief("notes", gate={"max_requirements_drop": 0.2})
+    suite.write(TEST)
+    pytester.runpytest("--specbench-report=accepted", *xdist_args).assert_outcomes(passed=3)
+    shutil.copy(pytester.path / "accepted" / "results.json", pytester.path / "baseline.json")
+    provider.script("scripted-worse", writes(2, 7))
+    provider.script("scripted-better", writes(4, 12))
+
+    result = pytester.runpytest("--specbench-baseline=baseline.json", "--specbench-report=out", *xdist_args)
+
+    result.assert_outcomes(passed=2, failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*worse on notes: 1 of 11 checks failed*",
+            "*no_regression: requirements 10 → 7 (−30 % > 20 %); features 3 → 2 (−33 % > 10 %)*",
+        ]
+    )
+    records = {r["model"]: r for r in json.loads((pytester.path / "out" / "results.json").read_text())}
+    better = records["better"]["checks"][-1]
+    assert better["passed"] and better["detail"].startswith("requirements 10 → 12 (+20 %), features 3 → 4")
+    assert records["steady"]["gate"]["max_requirements_drop"] == 0.2
+    assert records["steady"]["gate"]["max_features_drop"] == 0.1
+
+
+def test_without_a_baseline_every_record_still_has_the_check(
+    suite, provider: FakeProvider, pytester: pytest.Pytester
+) -> None:
+    provider.script(suite.model("alone"), writes(1, 1))
+    suite.brief("notes")
+    suite.write(TEST)
+    (pytester.path / "baseline.json").write_text("[]")
+
+    pytester.runpytest("--specbench-report=out").assert_outcomes(passed=1)
+    pytester.runpytest("--specbench-report=out2", "--specbench-baseline=baseline.json").assert_outcomes(
+        passed=1
+    )
+
+    (unset,) = json.loads((pytester.path / "out" / "results.json").read_text())
+    (absent,) = json.loads((pytester.path / "out2" / "results.json").read_text())
+    assert unset["checks"][-1]["detail"] == "not configured (no --specbench-baseline)"
+    assert (
+        absent["checks"][-1]["detail"]
+        == f"no baseline record for this test in {pytester.path / 'baseline.json'}"
+    )
+
+
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [(None, "no such file"), ("<html>", "not JSON"), ('[{"version": 0, "test_id": "x"}]', "version 0")],
+)
+def test_an_unusable_baseline_is_a_usage_error_naming_it(
+    suite, pytester: pytest.Pytester, content: str | None, problem: str
+) -> None:
+    suite.model("alone")
+    suite.brief("notes")
+    suite.write(TEST)
+    if content is not None:
+        (pytester.path / "baseline.json").write_text(content)
+
+    result = pytester.runpytest("--specbench-baseline=baseline.json")
+
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([f"*{pytester.path / 'baseline.json'}: *{problem}*"])
+
+
+def test_a_bad_gate_tolerance_names_the_table_and_key(suite, pytester: pytest.Pytester) -> None:
+    suite.model("alone")
+    suite.brief("notes", gate={"max_recall_drop": 5})
+    suite.write(TEST)
+
+    result = pytester.runpytest()
+
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        ["*[[]briefs.notes.gate[]]: max_recall_drop: must be between 0 and 1, got 5*"]
+    )
