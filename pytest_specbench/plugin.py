@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Generator, Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
 
     from pytest_specbench.agent.tools import MCPToolSession
     from pytest_specbench.models.types import ModelClient
-    from pytest_specbench.run import SpecRun
+    from pytest_specbench.run import SampledRun, SpecRun
     from pytest_specbench.scaffold import ScaffoldedTools
 
 PARAMETRIZED = frozenset({"model", "brief"})
@@ -83,6 +84,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="How the reference MCP server runs: stdio subprocess (default) or in-process memory.",
     )
     group.addoption(
+        "--specbench-repeats",
+        dest="specbench_repeats",
+        default=None,
+        type=_positive,
+        metavar="N",
+        help="Samples per run, over the config's repeats (run concurrently; min_passes of them must pass).",
+    )
+    group.addoption(
         "--specbench-baseline",
         dest="specbench_baseline",
         default=None,
@@ -93,6 +102,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("specbench_config", "specbench.toml to use, relative to the rootdir.", default="")
     parser.addini("specbench_report", "Directory for results.json and transcripts.", default="")
     parser.addini("specbench_strict", "Missing API keys are errors, not skips.", type="bool", default=False)
+
+
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise pytest.UsageError(f"--specbench-repeats: expected a whole number of at least 1, got {text!r}")
+    return int(text)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -183,7 +198,7 @@ def scaffold() -> ScaffoldConfig:
 @pytest.fixture
 def specbench_settings(request: pytest.FixtureRequest, model: ModelConfig, brief: BriefConfig) -> RunSettings:
     """The run's limits and sampling settings, model over brief over [defaults]."""
-    return request.config.stash[SESSION_KEY].config.settings_for(model, brief)
+    return request.config.stash[SESSION_KEY].settings(model, brief)
 
 
 @pytest.fixture
@@ -211,14 +226,8 @@ def model_client(
     specbench_portal: BlockingPortal,
 ) -> Iterator[ModelClient]:
     """A connected client for `model` (skipped when its API key variable is unset)."""
-    from pytest_specbench.models import open_client
-
-    session = request.config.stash[SESSION_KEY]
-    api_key = session.api_key(model)
-    model = session.prepare_model(model)
-    with specbench_portal.wrap_async_context_manager(
-        open_client(model, specbench_settings, api_key)
-    ) as client:
+    opened = request.config.stash[SESSION_KEY].open_model(model, specbench_settings, request.node.name)
+    with specbench_portal.wrap_async_context_manager(opened) as client:
         yield client
 
 
@@ -263,23 +272,26 @@ def spec_run(
     model: ModelConfig,
     brief: BriefConfig,
     scaffold: ScaffoldConfig,
-    model_client: ModelClient,
-    specbench_tools: ScaffoldedTools,
-    specbench_paths: RunPaths,
+    specbench_settings: RunSettings,
     specbench_portal: BlockingPortal,
-) -> SpecRun:
+    tmp_path: Path,
+) -> SpecRun | SampledRun:
     """The finished run of `model` on `brief` with `scaffold`: its tree, transcript, stats and checks."""
     session = request.config.stash[SESSION_KEY]
+    if specbench_settings.repeats > 1:
+        return session.run_samples(request.node, specbench_portal, model, brief, scaffold, tmp_path)
+    # One sample: the fixtures a test may also request, so it sees the very objects of the run.
+    tools = request.getfixturevalue("specbench_tools")
     return session.run(
         request.node,
         specbench_portal,
-        model_client,
-        specbench_tools,
+        request.getfixturevalue("model_client"),
+        tools,
         model,
         brief,
-        specbench_paths,
+        request.getfixturevalue("specbench_paths"),
         scaffold=scaffold,
-        reminder=specbench_tools.reminder,
+        reminder=tools.reminder,
     )
 
 

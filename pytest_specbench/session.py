@@ -13,30 +13,34 @@ import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import pytest
 
 from pytest_specbench.agent.tools import RunPaths, Transport
 from pytest_specbench.agent.transcript import Transcript
 from pytest_specbench.config import find_config, load_config
+from pytest_specbench.config.load import check_min_passes
 from pytest_specbench.config.settings import (
     BARE,
     BriefConfig,
     Config,
     ModelConfig,
     Provider,
+    RunSettings,
     ScaffoldConfig,
     run_id,
 )
 from pytest_specbench.errors import ConfigError, InfrastructureError, MissingCredentials
 from pytest_specbench.redact import RedactingClient, RedactingTools, Redactor
 from pytest_specbench.report.results import Results, read_results
-from pytest_specbench.run import SpecRun, base_record, execute
+from pytest_specbench.run import SampledRun, SpecRun, base_record, execute
+from pytest_specbench.samples import Sampler
 from pytest_specbench.verdicts.regression import GATE_DEFAULTS, check_no_regression
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
+    from contextlib import AbstractAsyncContextManager
 
     from anyio.from_thread import BlockingPortal
 
@@ -47,6 +51,7 @@ if TYPE_CHECKING:
 __all__ = ["RECORD_KEY", "SESSION_KEY", "SpecbenchSession"]
 
 RECORD_KEY = pytest.StashKey[dict[str, Any]]()
+_Run = TypeVar("_Run", SpecRun, SampledRun)
 
 
 @dataclass(slots=True)
@@ -68,6 +73,8 @@ class SpecbenchSession:
     """`--scaffolds`: the third axis of the parametrization."""
     baseline_path: Path | None = None
     """`--specbench-baseline`: an accepted results.json that `no_regression` compares with."""
+    repeats: int | None = None
+    """`--specbench-repeats`: samples per run, over the config's `repeats`."""
     _baseline: Results | None = field(default=None, init=False)
     _config: Config | None = field(default=None, init=False)
     _local: LocalServers | None = field(default=None, init=False)
@@ -95,6 +102,7 @@ class SpecbenchSession:
             owner_pid=int(worker["specbench_owner_pid"]) if "specbench_owner_pid" in worker else None,
             scaffold_ids=tuple(dict.fromkeys(_split(config.getoption("specbench_scaffolds")))) or (BARE.id,),
             baseline_path=(config.invocation_params.dir / baseline).resolve() if baseline else None,
+            repeats=config.getoption("specbench_repeats"),
         )
 
     @property
@@ -110,6 +118,7 @@ class SpecbenchSession:
                 )
             self._config = load_config(self.config_path)
             self._check_selection(self._config)
+            check_min_passes(self._config, self.repeats)
         return self._config
 
     @property
@@ -140,7 +149,7 @@ class SpecbenchSession:
         found = records.get(item.nodeid)
         return found or next((r for r in records.values() if r.get("test_id") == item.name), None)
 
-    def gated(self, item: pytest.Item, run: SpecRun) -> tuple[SpecRun, dict[str, Any]]:
+    def gated(self, item: pytest.Item, run: _Run) -> tuple[_Run, dict[str, Any]]:
         """The run with `no_regression` appended, and its record (with the gate it was held to)."""
         gate = {**GATE_DEFAULTS, **self.config.gate_for(run.brief)}
         source = str(self.baseline_path) if self.baseline_path else None
@@ -204,6 +213,19 @@ class SpecbenchSession:
             self._local = LocalServers(self.local_dir, log_dir, owner_pid=self.owner_pid)
         return dataclasses.replace(model, base_url=self._local.base_url(model))
 
+    def open_model(
+        self, model: ModelConfig, settings: RunSettings, test_id: str, sample: int = 1
+    ) -> AbstractAsyncContextManager[ModelClient]:
+        """A connected client for one sample of a run: key check (skip), local server start, the SDK client.
+
+        The one place a run's model client is opened, so a wrapper around every client
+        (a recording, a replay) has one home. `test_id` and `sample` name the run it serves.
+        """
+        from pytest_specbench.models import open_client
+
+        api_key = self.api_key(model)
+        return open_client(self.prepare_model(model), settings, api_key)
+
     def stop_local_servers(self) -> None:
         """Stop every local model server of the session (the controller's job, after the workers)."""
         from pytest_specbench.models.llamacpp import LocalServers
@@ -227,7 +249,7 @@ class SpecbenchSession:
         """Execute one run and leave its record on the item, also when it errors."""
         __tracebackhide__ = True
         transcript = Transcript()
-        settings = self.config.settings_for(model, brief)
+        settings = self.settings(model, brief)
         job = functools.partial(
             execute,
             RedactingClient(client, self.redactor),
@@ -257,6 +279,46 @@ class SpecbenchSession:
         result, item.stash[RECORD_KEY] = self.gated(item, result)
         self._save_transcript(item.name, transcript)
         return result
+
+    def run_samples(
+        self,
+        item: pytest.Item,
+        portal: BlockingPortal,
+        model: ModelConfig,
+        brief: BriefConfig,
+        scaffold: ScaffoldConfig,
+        directory: Path,
+    ) -> SampledRun:
+        """Run `repeats` samples concurrently (`max_concurrency` at a time), each with its own
+        client, server, workspace and transcript, and leave the test's record on the item."""
+        __tracebackhide__ = True
+        settings = self.settings(model, brief)
+        # A missing key or extra skips the test here, before any sample starts: raised inside
+        # the samples' task group, the skip would reach pytest as an exception group, an error.
+        self.api_key(model)
+        self.prepare_model(model)
+        sampler = Sampler(self, item.name, model, brief, scaffold, settings, directory)
+        pending = portal.start_task_soon(sampler.run_all)
+        try:
+            samples = pending.result()
+        except InfrastructureError as exc:
+            message = self.redact(str(exc))
+            item.stash[RECORD_KEY] = {**base_record(item.name, model, brief, scaffold), "error": message}
+            raise type(exc)(message) from None
+        except BaseException:
+            pending.cancel()  # as in `run`: Ctrl-C must not leave the samples running
+            raise
+        result, item.stash[RECORD_KEY] = self.gated(item, SampledRun(samples, settings.passes_needed))
+        return result
+
+    def settings(self, model: ModelConfig, brief: BriefConfig) -> RunSettings:
+        """The run's settings, with `--specbench-repeats` over the config's `repeats`."""
+        settings = self.config.settings_for(model, brief)
+        return dataclasses.replace(settings, repeats=self.repeats) if self.repeats else settings
+
+    def save_transcript(self, test_id: str, transcript: Transcript, sample: int = 1) -> None:
+        """Write a run's transcript; sample k ≥ 2 of a run with repeats goes to `<test_id>.sample-k.jsonl`."""
+        self._save_transcript(test_id if sample == 1 else f"{test_id}.sample-{sample}", transcript)
 
     def _save_transcript(self, test_id: str, transcript: Transcript) -> None:
         if self.report_dir is None:

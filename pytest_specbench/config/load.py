@@ -38,7 +38,7 @@ from pytest_specbench.config.settings import (
 )
 from pytest_specbench.errors import ConfigError
 
-__all__ = ["DEFAULT_CONFIG", "find_config", "load_config"]
+__all__ = ["DEFAULT_CONFIG", "check_min_passes", "find_config", "load_config"]
 
 DEFAULT_CONFIG = Path("evals", "specbench.toml")
 """Where the config is looked for under rootdir when no option names one."""
@@ -206,6 +206,19 @@ def _top_level_fix(key: str) -> str:
 _Run = tuple[str, str, str]
 
 
+def check_min_passes(config: Config, repeats: int | None = None) -> None:
+    """`min_passes` cannot exceed the samples taken (`repeats`, or the `--specbench-repeats` override)."""
+    for model, brief in itertools.product(config.models.values(), config.briefs.values()):
+        settings = config.settings_for(model, brief)
+        samples = repeats or settings.repeats
+        if settings.min_passes is not None and settings.min_passes > samples:
+            where = f"--specbench-repeats={repeats}" if repeats else f"repeats = {samples}"
+            raise _table_at(config.path, "models", model.id).error(
+                f"min_passes = {settings.min_passes} for brief {brief.id!r} is more than the {where} samples",
+                "lower min_passes, or take more samples",
+            )
+
+
 def _check_cost_limits(config: Config) -> None:
     """A cost limit on a model without prices could never stop anything: say so at load time."""
     for model, brief in itertools.product(config.models.values(), config.briefs.values()):
@@ -301,4 +314,5 @@ def load_config(path: Path) -> Config:
     config = Config(file, models, briefs, defaults, {**BUILTIN_SCAFFOLDS, **scaffolds}, gate)
     _check_test_ids(config)
     _check_cost_limits(config)
+    check_min_passes(config)
     return config

@@ -92,6 +92,9 @@ RUN_KEYS: dict[str, Key] = {
     "loop_threshold": Key(parse_int(2), Dest.SETTINGS),
     "stop_on_loop": Key(parse_bool, Dest.SETTINGS),
     "max_cost_usd": Key(parse_number(0, inclusive=False), Dest.SETTINGS),
+    "repeats": Key(parse_int(1), Dest.SETTINGS),
+    "min_passes": Key(parse_int(1), Dest.SETTINGS),
+    "max_concurrency": Key(parse_int(1), Dest.SETTINGS),
 }
 
 MODEL_KEYS: dict[str, Key] = {

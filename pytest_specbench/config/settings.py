@@ -64,6 +64,17 @@ class RunSettings:
     """End the run as soon as a loop is detected, instead of letting it run into a limit."""
     max_cost_usd: float | None = None
     """USD at most (from the model's prices) before the run is stopped; None for no limit."""
+    repeats: int = 1
+    """Samples of the run, executed concurrently; `--specbench-repeats` overrides it."""
+    min_passes: int | None = None
+    """Samples that must pass every check for the test to pass; None for all of them."""
+    max_concurrency: int = 4
+    """Samples of one model running at a time (provider rate limits)."""
+
+    @property
+    def passes_needed(self) -> int:
+        """`min_passes`, or every sample."""
+        return self.repeats if self.min_passes is None else self.min_passes
 
     @classmethod
     def field_names(cls) -> frozenset[str]:

@@ -36,6 +36,8 @@ TABLE_COLUMNS = (
     ("first failed check / cause", "why"),
 )
 WHY_WIDTH = 70
+SPREAD_SHOWN = frozenset({"features", "requirements", "turns"})
+"""Columns shown as mean ± standard deviation for a run with repeats."""
 
 
 class ResultsCollector:
@@ -117,8 +119,13 @@ def render_table(records: list[dict[str, Any]]) -> list[str]:
 def _cell(record: dict[str, Any], key: str) -> str:
     if key == "why":
         return shorten(_why(record), WHY_WIDTH)
+    samples = record.get("samples") or 1
     if key == "outcome":
-        return str(record.get("outcome", "?")).upper()
+        outcome = str(record.get("outcome", "?")).upper()
+        return f"{outcome} {record.get('passes')}/{samples}" if samples > 1 else outcome
+    spread = (record.get("metrics") or {}).get(key)
+    if samples > 1 and spread and key in SPREAD_SHOWN:
+        return f"{spread['mean']:.0f} ± {spread['stdev']:.0f}"
     value = record.get(key)
     if value is None:
         return "-"
