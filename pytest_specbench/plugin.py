@@ -122,7 +122,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[SESSION_KEY] = session
     config.pluginmanager.register(SnapshotDefaults(), "specbench-snapshot")
     if not hasattr(config, "workerinput"):  # the controller, or a run without xdist
-        collector = ResultsCollector(session.report_dir, session.redact)
+        collector = ResultsCollector(session.report_dir, session.redact, session.baseline_models())
         config.pluginmanager.register(collector, "specbench-results")
         if config.pluginmanager.hasplugin("xdist"):
             config.pluginmanager.register(WorkerSetup(session), "specbench-xdist")

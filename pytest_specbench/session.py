@@ -138,6 +138,12 @@ class SpecbenchSession:
         if self.explicit_config or (self.config_path is not None and self.config_path.exists()):
             _ = self.config
 
+    def baseline_models(self) -> dict[str, str]:
+        """Model id → its `baseline_model`, for the paired comparison on the controller."""
+        present = self.config_path is not None and self.config_path.exists()
+        models = self.config.models.values() if present else ()
+        return {m.id: m.baseline_model for m in models if m.baseline_model}
+
     def load_baseline(self) -> None:
         """Read the baseline now, so a missing or unreadable one stops the session before any run."""
         if self.baseline_path is not None and self._baseline is None:

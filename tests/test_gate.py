@@ -110,3 +110,53 @@ def test_a_bad_gate_tolerance_names_the_table_and_key(suite, pytester: pytest.Py
     result.stderr.fnmatch_lines(
         ["*[[]briefs.notes.gate[]]: max_recall_drop: must be between 0 and 1, got 5*"]
     )
+
+
+def test_baseline_model_pairs_fail_the_session_on_a_regression_with_their_own_section(
+    suite, provider: FakeProvider, pytester: pytest.Pytester, xdist_args: list[str]
+) -> None:
+    provider.script(suite.model("incumbent"), writes(3, 10))
+    provider.script(suite.model("worse", "anthropic", baseline_model="incumbent"), writes(3, 7))
+    provider.script(suite.model("better", baseline_model="incumbent"), writes(3, 12))
+    suite.brief("notes")
+    suite.write(TEST)
+
+    result = pytester.runpytest("--specbench-report=out", *xdist_args)
+
+    result.assert_outcomes(passed=3)  # every test passes on its own; the pair fails the session
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(
+        [
+            "*specbench: baseline_model (each run against the incumbent's)*",
+            "run  *against  *verdict",
+            "test_spec[[]worse-notes[]]  *incumbent-notes*  *REGRESSED: requirements 10 → 7 (−30 % > 10 %)",
+            "test_spec[[]better-notes[]]  *test_spec[[]incumbent-notes[]]  *ok",
+            "FAIL: 1 of 2 runs regressed against their baseline_model",
+        ]
+    )
+    records = {r["model"]: r for r in json.loads((pytester.path / "out" / "results.json").read_text())}
+    assert records["worse"]["vs_baseline_model"]["passed"] is False
+    assert records["better"]["vs_baseline_model"] == {
+        "baseline_model": "incumbent",
+        "passed": True,
+        "detail": records["better"]["vs_baseline_model"]["detail"],
+    }
+    assert "vs_baseline_model" not in records["incumbent"]
+
+    alone = pytester.runpytest("--models", "better", *xdist_args)
+    assert alone.ret == pytest.ExitCode.OK
+    alone.stdout.fnmatch_lines(["*not compared: incumbent's run of this test did not run*"])
+
+
+def test_baseline_model_must_name_another_model(suite, pytester: pytest.Pytester) -> None:
+    suite.model("incumbent")
+    suite.model("challenger", baseline_model="incumbnt")
+    suite.brief("notes")
+    suite.write(TEST)
+
+    result = pytester.runpytest()
+
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        ['*[[]models.challenger[]]: baseline_model: unknown model *incumbnt* — did you mean "incumbent"?*']
+    )

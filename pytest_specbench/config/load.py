@@ -219,6 +219,17 @@ def check_min_passes(config: Config, repeats: int | None = None) -> None:
             )
 
 
+def _check_baseline_models(config: Config) -> None:
+    for model in config.models.values():
+        incumbent = model.baseline_model
+        if incumbent is not None and (incumbent not in config.models or incumbent == model.id):
+            others = [m for m in config.models if m != model.id]
+            problem = "names the model itself" if incumbent == model.id else f"unknown model {incumbent!r}"
+            raise _table_at(config.path, "models", model.id).at("baseline_model").error(
+                problem, suggest(incumbent, others, f"name another model: {', '.join(others) or '(none)'}")
+            )
+
+
 def _check_cost_limits(config: Config) -> None:
     """A cost limit on a model without prices could never stop anything: say so at load time."""
     for model, brief in itertools.product(config.models.values(), config.briefs.values()):
@@ -314,5 +325,6 @@ def load_config(path: Path) -> Config:
     config = Config(file, models, briefs, defaults, {**BUILTIN_SCAFFOLDS, **scaffolds}, gate)
     _check_test_ids(config)
     _check_cost_limits(config)
+    _check_baseline_models(config)
     check_min_passes(config)
     return config

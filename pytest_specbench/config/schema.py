@@ -106,6 +106,7 @@ MODEL_KEYS: dict[str, Key] = {
     "max_tokens": Key(parse_int(1)),
     "stream": Key(parse_bool),
     "xfail": Key(parse_str),
+    "baseline_model": Key(parse_str),
     "price_input_per_mtok": Key(parse_number(0, inclusive=True)),
     "price_output_per_mtok": Key(parse_number(0, inclusive=True)),
     "model_path": Key(parse_path, Dest.EXTRA, provider=Provider.LLAMACPP),

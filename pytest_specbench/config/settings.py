@@ -123,6 +123,8 @@ class ModelConfig:
     """USD per million input tokens; with the output price, runs get a `cost_usd`."""
     price_output_per_mtok: float | None = None
     """USD per million output tokens."""
+    baseline_model: str | None = None
+    """The id of the incumbent model each run of this one is compared with, in the same session."""
 
     @property
     def prices(self) -> tuple[float, float] | None:

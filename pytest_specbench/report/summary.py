@@ -9,7 +9,7 @@ finished.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,8 @@ from pytest_specbench._files import write_json_atomic
 from pytest_specbench._text import align, shorten
 from pytest_specbench.redact import redact_data
 from pytest_specbench.report.effect import render_effect, with_effect
+from pytest_specbench.report.paired import FIELD as PAIRED_FIELD
+from pytest_specbench.report.paired import Paired, paired_verdicts, render_paired
 
 __all__ = ["ResultsCollector", "outcome_of", "write_json_atomic"]
 
@@ -43,11 +45,19 @@ SPREAD_SHOWN = frozenset({"features", "requirements", "turns"})
 class ResultsCollector:
     """Merges per-phase records into one record per test; registered on the controller only."""
 
-    def __init__(self, report_dir: Path | None, redact: Callable[[str], str] = lambda text: text) -> None:
+    def __init__(
+        self,
+        report_dir: Path | None,
+        redact: Callable[[str], str] = lambda text: text,
+        baseline_models: Mapping[str, str] | None = None,
+    ) -> None:
         self.report_dir = report_dir
         self.redact = redact
         """Applied to every string of a record before it is kept: no API key reaches the table or file."""
         self.records: dict[str, dict[str, Any]] = {}
+        self.baseline_models = dict(baseline_models or {})
+        """Model id → the incumbent it is compared with (`baseline_model`)."""
+        self.paired: list[Paired] = []
 
     @pytest.hookimpl
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
@@ -65,8 +75,24 @@ class ResultsCollector:
                 record["error"] = self.redact(_cause(report))
             if outcome == "skipped":
                 record["skip_reason"] = self.redact(_skip_reason(report))
-        if report.when == "teardown" and self.report_dir is not None:
+        if report.when == "teardown":
+            self._write()
+
+    def _write(self) -> None:
+        if self.report_dir is not None:
             write_json_atomic(self.report_dir / "results.json", with_effect(list(self.records.values())))
+
+    @pytest.hookimpl
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        """Judge each baseline_model pair now that every worker is done; a regression fails the session."""
+        self.paired = paired_verdicts(list(self.records.values()), self.baseline_models)
+        for pair in self.paired:
+            key = str(pair.candidate.get("nodeid"))
+            self.records[key][PAIRED_FIELD] = pair.as_field(self.baseline_models[pair.candidate["model"]])
+        if self.paired:
+            self._write()
+        if any(not p.verdict.passed for p in self.paired) and session.exitstatus == pytest.ExitCode.OK:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
     @pytest.hookimpl
     def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
@@ -79,6 +105,10 @@ class ResultsCollector:
         if effect := render_effect(list(self.records.values())):
             terminalreporter.section("specbench: scaffold effect (change against bare)")
             for line in effect:
+                terminalreporter.write_line(line)
+        if self.paired:
+            terminalreporter.section("specbench: baseline_model (each run against the incumbent's)")
+            for line in render_paired(self.paired):
                 terminalreporter.write_line(line)
         if self.report_dir is not None:
             terminalreporter.write_line(f"results: {self.report_dir / 'results.json'}")
