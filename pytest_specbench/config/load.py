@@ -225,8 +225,13 @@ def _check_baseline_models(config: Config) -> None:
         if incumbent is not None and (incumbent not in config.models or incumbent == model.id):
             others = [m for m in config.models if m != model.id]
             problem = "names the model itself" if incumbent == model.id else f"unknown model {incumbent!r}"
-            raise _table_at(config.path, "models", model.id).at("baseline_model").error(
-                problem, suggest(incumbent, others, f"name another model: {', '.join(others) or '(none)'}")
+            raise (
+                _table_at(config.path, "models", model.id)
+                .at("baseline_model")
+                .error(
+                    problem,
+                    suggest(incumbent, others, f"name another model: {', '.join(others) or '(none)'}"),
+                )
             )
 
 
