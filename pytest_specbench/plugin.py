@@ -16,6 +16,7 @@ import pytest
 from pytest_specbench.agent.tools import RunPaths, Transport
 from pytest_specbench.config.settings import BARE, BriefConfig, ModelConfig, RunSettings, ScaffoldConfig
 from pytest_specbench.errors import ConfigError, ResultsFileError
+from pytest_specbench.report.ci import junit_properties
 from pytest_specbench.report.summary import ResultsCollector
 from pytest_specbench.session import RECORD_KEY, SESSION_KEY, SpecbenchSession
 
@@ -167,6 +168,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     params = getattr(getattr(item, "callspec", None), "params", {})
     if "model" in params and "brief" in params:
         report.specbench = _record_for(item, params)
+        if report.when == "teardown":  # where --junitxml reads a test's properties
+            report.user_properties.extend(junit_properties(report.specbench))
     return report
 
 

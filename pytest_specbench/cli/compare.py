@@ -7,9 +7,10 @@ import json
 from pathlib import Path
 from typing import Any
 
+from pytest_specbench._text import markdown_table
 from pytest_specbench.cli import UsageProblem
 from pytest_specbench.errors import ResultsFileError
-from pytest_specbench.report.compare import COLUMNS, compare_results, markdown_table, text_table
+from pytest_specbench.report.compare import COLUMNS, compare_results, text_table
 from pytest_specbench.report.results import read_results
 from pytest_specbench.verdicts.regression import GATE_DEFAULTS
 

@@ -18,7 +18,7 @@ from pytest_specbench.report.results import Results
 from pytest_specbench.verdicts.checks import Check
 from pytest_specbench.verdicts.regression import GATE_DEFAULTS, check_no_regression, newly, value
 
-__all__ = ["COLUMNS", "Comparison", "compare_results", "markdown_table"]
+__all__ = ["COLUMNS", "Comparison", "compare_results", "text_table"]
 
 COLUMNS = (
     "test",
@@ -102,12 +102,6 @@ def _verdict(
 
 def text_table(rows: list[Comparison]) -> list[str]:
     return align([list(COLUMNS)] + [row.cells() for row in rows])
-
-
-def markdown_table(header: list[str], rows: list[list[str]]) -> list[str]:
-    """A GitHub-flavoured Markdown table; pipes in cells are escaped."""
-    lines = [header, ["---"] * len(header), *rows]
-    return ["| " + " | ".join(cell.replace("|", "\\|") for cell in line) + " |" for line in lines]
 
 
 def _change(old: Mapping[str, Any], new: Mapping[str, Any], field: str, *, relative: bool = True) -> str:

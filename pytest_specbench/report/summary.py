@@ -18,6 +18,7 @@ import pytest
 from pytest_specbench._files import write_json_atomic
 from pytest_specbench._text import align, shorten
 from pytest_specbench.redact import redact_data
+from pytest_specbench.report.ci import append_step_summary, step_summary
 from pytest_specbench.report.effect import render_effect, with_effect
 from pytest_specbench.report.paired import FIELD as PAIRED_FIELD
 from pytest_specbench.report.paired import Paired, paired_verdicts, render_paired
@@ -91,6 +92,9 @@ class ResultsCollector:
             self.records[key][PAIRED_FIELD] = pair.as_field(self.baseline_models[pair.candidate["model"]])
         if self.paired:
             self._write()
+        if self.records:
+            records = list(self.records.values())
+            append_step_summary(step_summary(table_rows(records), regressions(records, self.paired)))
         if any(not p.verdict.passed for p in self.paired) and session.exitstatus == pytest.ExitCode.OK:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
@@ -142,8 +146,27 @@ def _cause(report: pytest.TestReport) -> str:
 
 def render_table(records: list[dict[str, Any]]) -> list[str]:
     """The summary table as aligned lines."""
-    rows = [[h for h, _ in TABLE_COLUMNS]] + [[_cell(r, key) for _, key in TABLE_COLUMNS] for r in records]
-    return align(rows)
+    return align(table_rows(records))
+
+
+def table_rows(records: list[dict[str, Any]]) -> list[list[str]]:
+    """The summary table's cells, the header first."""
+    return [[h for h, _ in TABLE_COLUMNS]] + [[_cell(r, key) for _, key in TABLE_COLUMNS] for r in records]
+
+
+def regressions(records: list[dict[str, Any]], paired: list[Paired]) -> list[tuple[str, str]]:
+    """(test id, detail) of each failed `no_regression` and each regressed `baseline_model` pair."""
+    found = [
+        (str(r["test_id"]), f"no_regression: {c['detail']}")
+        for r in records
+        for c in r.get("checks", ())
+        if c["name"] == "no_regression" and not c["passed"]
+    ]
+    return found + [
+        (str(p.candidate["test_id"]), f"baseline_model: {p.verdict.detail}")
+        for p in paired
+        if not p.verdict.passed
+    ]
 
 
 def _cell(record: dict[str, Any], key: str) -> str:
