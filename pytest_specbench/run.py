@@ -123,14 +123,38 @@ class SampledRun:
     def first(self) -> SpecRun:
         return self.samples[0]
 
-    test_id = property(lambda self: self.first.test_id)
-    model = property(lambda self: self.first.model)
-    brief = property(lambda self: self.first.brief)
-    scaffold = property(lambda self: self.first.scaffold)
-    paths = property(lambda self: self.first.paths)
-    tree = property(lambda self: self.first.tree)
-    transcript = property(lambda self: self.first.transcript)
-    stats = property(lambda self: self.first.stats)
+    @property
+    def test_id(self) -> str:
+        return self.first.test_id
+
+    @property
+    def model(self) -> ModelConfig:
+        return self.first.model
+
+    @property
+    def brief(self) -> BriefConfig:
+        return self.first.brief
+
+    @property
+    def scaffold(self) -> ScaffoldConfig:
+        return self.first.scaffold
+
+    @property
+    def paths(self) -> RunPaths:
+        return self.first.paths
+
+    @property
+    def tree(self) -> SpecTree:
+        """The first sample's tree: the one snapshotted, the same under replay."""
+        return self.first.tree
+
+    @property
+    def transcript(self) -> Transcript:
+        return self.first.transcript
+
+    @property
+    def stats(self) -> RunStats:
+        return self.first.stats
 
     @property
     def passes(self) -> int:
