@@ -7,36 +7,22 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from pytest_specbench.testing import FakeProvider, Reply, call
+from pytest_specbench.testing import FakeProvider
 
 TEST = "def test_spec(spec_run):\n    spec_run.verify()\n"
-
-
-def writes(requirements: int) -> list[Reply]:
-    made = [call("create_feature", title="Notes", description="d")]
-    made += [
-        call(
-            "create_requirement",
-            feature_id="F-0001",
-            title=f"R{i}",
-            description="d",
-            acceptance_criteria=["c"],
-        )
-        for i in range(requirements)
-    ]
-    return [Reply(tool_calls=made, input_tokens=100, output_tokens=20), Reply.final("Done.")]
 
 
 def test_step_summary_and_junit_properties(
     suite,
     provider: FakeProvider,
     pytester: pytest.Pytester,
+    writing,
     monkeypatch: pytest.MonkeyPatch,
     xdist_args: list[str],
 ) -> None:
     prices = {"price_input_per_mtok": 1000, "price_output_per_mtok": 1000}
-    provider.script(suite.model("steady", **prices), writes(4))
-    provider.script(suite.model("slipping", baseline_model="steady", **prices), writes(2))
+    provider.script(suite.model("steady", **prices), writing(1, 4, 100, 20))
+    provider.script(suite.model("slipping", baseline_model="steady", **prices), writing(1, 2, 100, 20))
     suite.brief("notes")
     suite.write(TEST)
     summary = pytester.path / "step-summary.md"
@@ -68,10 +54,10 @@ def test_step_summary_and_junit_properties(
 
 
 def test_no_step_summary_without_the_variable(
-    suite, provider: FakeProvider, pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+    suite, provider: FakeProvider, pytester: pytest.Pytester, writing, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
-    provider.script(suite.model("steady"), writes(1))
+    provider.script(suite.model("steady"), writing(1, 1))
     suite.brief("notes")
     suite.write(TEST)
 

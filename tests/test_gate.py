@@ -7,40 +7,24 @@ import shutil
 
 import pytest
 
-from pytest_specbench.testing import FakeProvider, Reply, call
+from pytest_specbench.testing import FakeProvider
 
 TEST = "def test_spec(spec_run):\n    spec_run.verify()\n"
-
-
-def writes(features: int, requirements: int) -> list[Reply]:
-    """A model that writes `features` features and `requirements` requirements in one turn, then stops."""
-    made = [call("create_feature", title=f"Feature {i}", description="d") for i in range(1, features + 1)]
-    made += [
-        call(
-            "create_requirement",
-            feature_id=f"F-{i % features + 1:04d}",
-            title=f"Req {i}",
-            description="d",
-            acceptance_criteria=["c"],
-        )
-        for i in range(requirements)
-    ]
-    return [Reply(tool_calls=made), Reply.final("Done.")]
 
 
 # Each protocol once, one of them under xdist: two pytester sessions per case are slow enough.
 @pytest.mark.parametrize(("protocol", "xdist_args"), [("openai", []), ("anthropic", ["-n", "2"])])
 def test_a_regressed_model_fails_no_regression_and_an_improved_one_passes(
-    suite, provider: FakeProvider, pytester: pytest.Pytester, protocol: str, xdist_args: list[str]
+    suite, provider: FakeProvider, pytester: pytest.Pytester, writing, protocol: str, xdist_args: list[str]
 ) -> None:
     for model_id in ("steady", "worse", "better"):
-        provider.script(suite.model(model_id, protocol), writes(3, 10))
+        provider.script(suite.model(model_id, protocol), writing(3, 10))
     suite.brief("notes", gate={"max_requirements_drop": 0.2})
     suite.write(TEST)
     pytester.runpytest("--specbench-report=accepted", *xdist_args).assert_outcomes(passed=3)
     shutil.copy(pytester.path / "accepted" / "results.json", pytester.path / "baseline.json")
-    provider.script("scripted-worse", writes(2, 7))
-    provider.script("scripted-better", writes(4, 12))
+    provider.script("scripted-worse", writing(2, 7))
+    provider.script("scripted-better", writing(4, 12))
 
     result = pytester.runpytest("--specbench-baseline=baseline.json", "--specbench-report=out", *xdist_args)
 
@@ -59,9 +43,9 @@ def test_a_regressed_model_fails_no_regression_and_an_improved_one_passes(
 
 
 def test_without_a_baseline_every_record_still_has_the_check(
-    suite, provider: FakeProvider, pytester: pytest.Pytester
+    suite, provider: FakeProvider, pytester: pytest.Pytester, writing
 ) -> None:
-    provider.script(suite.model("alone"), writes(1, 1))
+    provider.script(suite.model("alone"), writing(1, 1))
     suite.brief("notes")
     suite.write(TEST)
     (pytester.path / "baseline.json").write_text("[]")
@@ -113,11 +97,11 @@ def test_a_bad_gate_tolerance_names_the_table_and_key(suite, pytester: pytest.Py
 
 
 def test_baseline_model_pairs_fail_the_session_on_a_regression_with_their_own_section(
-    suite, provider: FakeProvider, pytester: pytest.Pytester, xdist_args: list[str]
+    suite, provider: FakeProvider, pytester: pytest.Pytester, writing, xdist_args: list[str]
 ) -> None:
-    provider.script(suite.model("incumbent"), writes(3, 10))
-    provider.script(suite.model("worse", "anthropic", baseline_model="incumbent"), writes(3, 7))
-    provider.script(suite.model("better", baseline_model="incumbent"), writes(3, 12))
+    provider.script(suite.model("incumbent"), writing(3, 10))
+    provider.script(suite.model("worse", "anthropic", baseline_model="incumbent"), writing(3, 7))
+    provider.script(suite.model("better", baseline_model="incumbent"), writing(3, 12))
     suite.brief("notes")
     suite.write(TEST)
 
