@@ -26,6 +26,7 @@ from pytest_specbench.run import SpecRun, execute
 from pytest_specbench.scaffold import open_scaffolded_tools
 
 if TYPE_CHECKING:
+    from pytest_specbench.models.types import ModelClient
     from pytest_specbench.scaffold import ScaffoldedTools
     from pytest_specbench.session import SpecbenchSession
 
@@ -61,8 +62,9 @@ class Sampler:
         async with limiter:
             try:
                 self._done[number] = await self._sample(number)
-            except InfrastructureError as exc:
+            except* InfrastructureError as group:
                 # Raised from here, it would reach the test wrapped in an ExceptionGroup.
+                exc = _first(group)
                 self._failure = self._failure or type(exc)(f"sample {number}: {exc}")
                 scope.cancel()
 
@@ -72,28 +74,39 @@ class Sampler:
         paths = RunPaths.for_brief(self.brief, workspace)
         transcript = Transcript()
         started = time.time()
+        failure: InfrastructureError | None = None
         try:
             async with AsyncExitStack() as stack:
                 client = await stack.enter_async_context(
                     self.session.open_model(self.model, self.settings, self.test_id, number)
                 )
                 tools = await self._tools(stack, paths)
-                redactor = self.session.redactor
-                run = await execute(
-                    RedactingClient(client, redactor),
-                    RedactingTools(tools, redactor),
-                    test_id=self.test_id,
-                    model=self.model,
-                    brief=self.brief,
-                    settings=self.settings,
-                    paths=paths,
-                    transcript=transcript,
-                    scaffold=self.scaffold,
-                    reminder=tools.reminder,
-                )
+                try:
+                    run = await self._execute(client, tools, paths, transcript)
+                except InfrastructureError as exc:
+                    failure = exc  # raised below, outside the servers' task groups, as itself
         finally:
             self.session.save_transcript(self.test_id, transcript, number)
+        if failure is not None:
+            raise failure
         return dataclasses.replace(run, started_at=started, ended_at=time.time())
+
+    async def _execute(
+        self, client: ModelClient, tools: ScaffoldedTools, paths: RunPaths, transcript: Transcript
+    ) -> SpecRun:
+        redactor = self.session.redactor
+        return await execute(
+            RedactingClient(client, redactor),
+            RedactingTools(tools, redactor),
+            test_id=self.test_id,
+            model=self.model,
+            brief=self.brief,
+            settings=self.settings,
+            paths=paths,
+            transcript=transcript,
+            scaffold=self.scaffold,
+            reminder=tools.reminder,
+        )
 
     async def _tools(self, stack: AsyncExitStack, paths: RunPaths) -> ScaffoldedTools:
         timeout_s, redact = self.settings.tool_timeout_s, self.session.redact
@@ -101,3 +114,9 @@ class Sampler:
         spec = await stack.enter_async_context(server)
         scaffolded = open_scaffolded_tools(spec, self.scaffold, paths.workspace / "scaffold", timeout_s)
         return await stack.enter_async_context(scaffolded)
+
+
+def _first(group: BaseExceptionGroup[InfrastructureError]) -> InfrastructureError:
+    """The first infrastructure error in a (possibly nested) exception group."""
+    leaf = group.exceptions[0]
+    return _first(leaf) if isinstance(leaf, BaseExceptionGroup) else leaf

@@ -104,3 +104,24 @@ def test_min_passes_above_repeats_is_a_usage_error(suite, pytester: pytest.Pytes
     result.stderr.fnmatch_lines(
         ["*[[]models.alone[]]: min_passes = 3 for brief 'notes' is more than the repeats = 2*"]
     )
+
+
+def test_a_failing_sample_is_an_error_naming_it_and_a_missing_key_skips_before_any_sample(
+    suite, pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, xdist_args: list[str]
+) -> None:
+    monkeypatch.delenv("SPECBENCH_UNSET_KEY", raising=False)
+    suite.model("down", base_url="http://127.0.0.1:9/v1", max_retries=0)
+    suite.model("remote", base_url="https://api.example.invalid/v1", api_key_env="SPECBENCH_UNSET_KEY")
+    suite.brief("notes", repeats=2)
+    suite.write(TEST)
+
+    result = pytester.runpytest("-rs", "--specbench-report=out", *xdist_args)
+
+    result.assert_outcomes(errors=1, skipped=1)
+    result.stdout.fnmatch_lines(
+        ["*ProviderError: sample ?: model 'down': cannot connect to http://127.0.0.1:9/v1*"]
+    )
+    result.stdout.fnmatch_lines(["*SKIPPED*$SPECBENCH_UNSET_KEY is not set*"])
+    records = {r["model"]: r for r in json.loads((pytester.path / "out" / "results.json").read_text())}
+    assert records["down"]["outcome"] == "error" and "sample" in records["down"]["error"]
+    assert records["remote"]["outcome"] == "skipped"
