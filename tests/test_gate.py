@@ -113,8 +113,8 @@ def test_baseline_model_pairs_fail_the_session_on_a_regression_with_their_own_se
         [
             "*specbench: baseline_model (each run against the incumbent's)*",
             "run  *against  *verdict",
-            "test_spec[[]worse-notes[]]  *incumbent-notes*  *REGRESSED: requirements 10 → 7 (−30 % > 10 %)",
             "test_spec[[]better-notes[]]  *test_spec[[]incumbent-notes[]]  *ok",
+            "test_spec[[]worse-notes[]]  *incumbent-notes*  *REGRESSED: requirements 10 → 7 (−30 % > 10 %)",
             "FAIL: 1 of 2 runs regressed against their baseline_model",
         ]
     )

@@ -44,10 +44,13 @@ class Paired:
 
 
 def paired_verdicts(records: list[dict[str, Any]], baselines: Mapping[str, str]) -> list[Paired]:
-    """One verdict per run of a model that names a `baseline_model` (model id → incumbent id)."""
+    """One verdict per run of a model that names a `baseline_model` (model id → incumbent id).
+
+    In node id order, so the section reads the same whichever xdist worker finished first.
+    """
     by_group = {(_group(r), r.get("model")): r for r in records}
     pairs = []
-    for record in records:
+    for record in sorted(records, key=lambda r: str(r.get("nodeid") or r.get("test_id"))):
         incumbent_id = baselines.get(str(record.get("model")))
         if incumbent_id is None or record.get("outcome") in ("skipped", None):
             continue
