@@ -273,19 +273,19 @@ def test_what_small_models_get_wrong_is_named(
     cut = "length" if protocol == "openai" else "max_tokens"
     result.stdout.fnmatch_lines(
         [
-            "*cutoff on notes: 2 of 10 checks failed",
+            "*cutoff on notes: 2 of 11 checks failed",
             f'*terminated: turn 3 was cut off by max_tokens=384 (stop reason "{cut}") — no final answer',
             f'*final_response: turn 3 was cut off by max_tokens=384 (stop reason "{cut}") — no final answer',
         ]
     )
     result.stdout.fnmatch_lines(
         [
-            "*breaker on notes: 2 of 10 checks failed",
+            "*breaker on notes: 2 of 11 checks failed",
             "*no_loop: create_requirement failed 5× in a row with invalid JSON from turn 3; "
             "run stopped at turn 7 (stop_on_loop)",
         ]
     )
-    result.stdout.fnmatch_lines(["*echoer on notes: 1 of 10 checks failed", "*min_features: 0 < 1"])
+    result.stdout.fnmatch_lines(["*echoer on notes: 1 of 11 checks failed", "*min_features: 0 < 1"])
     records = {r["model"]: r for r in json.loads((pytester.path / "out" / "results.json").read_text())}
     outcomes = {model: record["outcome"] for model, record in records.items()}
     assert outcomes == {
