@@ -9,10 +9,11 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from pytest_specbench.testing import FakeProvider
+from pytest_specbench.testing import FakeProvider, Reply, call
 
 # The SDKs and their lazily imported HTTP stack are loaded before any in-process pytester
 # run: such a run unloads every module it imported first, and a module imported again later
@@ -153,3 +154,28 @@ def http_server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def _writing(features: int, requirements: int, input_tokens: int = 10, output_tokens: int = 5) -> list[Reply]:
+    """A script: one turn writes the features and the requirements (spread over them), then a final answer."""
+    made = [call("create_feature", title=f"Feature {i}", description="d") for i in range(1, features + 1)]
+    made += [
+        call(
+            "create_requirement",
+            feature_id=f"F-{i % features + 1:04d}",
+            title=f"Req {i}",
+            description="d",
+            acceptance_criteria=["c"],
+        )
+        for i in range(requirements)
+    ]
+    return [
+        Reply(tool_calls=made, input_tokens=input_tokens, output_tokens=output_tokens),
+        Reply.final("Done."),
+    ]
+
+
+@pytest.fixture
+def writing() -> Any:
+    """`writing(features, requirements)`: the script of a model that writes that much in one turn."""
+    return _writing

@@ -7,7 +7,7 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
-__all__ = ["align", "clip", "flatten", "map_strings", "phrase_pattern", "plural", "shorten"]
+__all__ = ["align", "clip", "flatten", "map_strings", "markdown_table", "phrase_pattern", "plural", "shorten"]
 
 _PLAIN = re.compile(r"[\w\s'-]+")
 
@@ -36,6 +36,12 @@ def align(rows: list[list[str]]) -> list[str]:
     """Rows of cells as lines, each column padded to its widest cell, two spaces apart."""
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     return ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows]
+
+
+def markdown_table(header: list[str], rows: list[list[str]]) -> list[str]:
+    """A GitHub-flavoured Markdown table; pipes in cells are escaped."""
+    lines = [header, ["---"] * len(header), *rows]
+    return ["| " + " | ".join(cell.replace("|", "\\|") for cell in line) + " |" for line in lines]
 
 
 @functools.lru_cache(maxsize=512)

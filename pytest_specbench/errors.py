@@ -8,6 +8,7 @@ an ERROR (something around the model broke), while a model that falls short is a
     SpecbenchError
     ├── ConfigError            a broken specbench.toml (raised as pytest.UsageError by the plugin)
     ├── MissingCredentials     a model's API key variable is unset (skip, or error under --specbench-strict)
+    ├── ResultsFileError       a results.json to read (a baseline, a compare or merge input) is unusable
     └── InfrastructureError    the run could not be carried out: test ERROR, never FAIL
         ├── ProviderError      the model's API failed after the SDK's own retries
         ├── ServerError        the MCP server could not start, died or stopped answering
@@ -24,6 +25,7 @@ __all__ = [
     "InfrastructureError",
     "MissingCredentials",
     "ProviderError",
+    "ResultsFileError",
     "ServerError",
     "SpecbenchError",
 ]
@@ -52,6 +54,14 @@ class MissingCredentials(SpecbenchError):
         self.model_id = model_id
         self.variable = variable
         super().__init__(f"model {model_id!r}: ${variable} is not set (export it, or set api_key_env)")
+
+
+class ResultsFileError(SpecbenchError):
+    """A results.json that cannot be read: missing, not JSON, or written by another version."""
+
+    def __init__(self, path: str, problem: str, fix: str) -> None:
+        self.path = path
+        super().__init__(f"{path}: {problem} — {fix}")
 
 
 class InfrastructureError(SpecbenchError):

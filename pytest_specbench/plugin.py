@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Generator, Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -21,7 +22,8 @@ from pytest_specbench.config.settings import (
     RunSettings,
     ScaffoldConfig,
 )
-from pytest_specbench.errors import ConfigError, InfrastructureError
+from pytest_specbench.errors import ConfigError, InfrastructureError, ResultsFileError
+from pytest_specbench.report.ci import junit_properties
 from pytest_specbench.report.html import HtmlReport
 from pytest_specbench.report.progress import Progress, ProgressMode
 from pytest_specbench.report.summary import ResultsCollector
@@ -32,7 +34,7 @@ if TYPE_CHECKING:
 
     from pytest_specbench.agent.tools import MCPToolSession
     from pytest_specbench.models.types import ModelClient
-    from pytest_specbench.run import SpecRun
+    from pytest_specbench.run import SampledRun, SpecRun
     from pytest_specbench.scaffold import ScaffoldedTools
 
 PARAMETRIZED = frozenset({"model", "brief"})
@@ -120,6 +122,22 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         choices=[m.value for m in ProgressMode],
         help="Live progress of running tests: auto (live on a TTY, else a line per finished run), on, off.",
     )
+    group.addoption(
+        "--specbench-repeats",
+        dest="specbench_repeats",
+        default=None,
+        type=_positive,
+        metavar="N",
+        help="Samples per run, over the config's repeats (run concurrently; min_passes of them must pass).",
+    )
+    group.addoption(
+        "--specbench-baseline",
+        dest="specbench_baseline",
+        default=None,
+        metavar="PATH",
+        help="An accepted results.json: each test in it also gets the no_regression check.",
+    )
+    parser.addini("specbench_baseline", "Accepted results.json to gate against, relative to the rootdir.")
     parser.addini("specbench_config", "specbench.toml to use, relative to the rootdir.", default="")
     parser.addini("specbench_record_mode", "off, none, once or all (the command line wins).", default="")
     parser.addini("specbench_cassettes", "Cassette directory, relative to the rootdir.", default="")
@@ -128,18 +146,25 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("specbench_strict", "Missing API keys are errors, not skips.", type="bool", default=False)
 
 
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise pytest.UsageError(f"--specbench-repeats: expected a whole number of at least 1, got {text!r}")
+    return int(text)
+
+
 def pytest_configure(config: pytest.Config) -> None:
     """Resolve options, validate the config and, on the controller, collect results."""
     config.addinivalue_line("markers", "specbench: a model × brief run of pytest-specbench")
     try:
         session = SpecbenchSession.from_config(config)
         session.load_if_present()
-    except ConfigError as exc:
+        session.load_baseline()
+    except (ConfigError, ResultsFileError) as exc:
         raise pytest.UsageError(str(exc)) from None
     config.stash[SESSION_KEY] = session
     config.pluginmanager.register(SnapshotDefaults(), "specbench-snapshot")
     if not hasattr(config, "workerinput"):  # the controller, or a run without xdist
-        collector = ResultsCollector(session.report_dir, session.redact)
+        collector = ResultsCollector(session.report_dir, session.redact, session.baseline_models())
         config.pluginmanager.register(collector, "specbench-results")
         mode = ProgressMode(config.getoption("specbench_progress"))
         if mode is not ProgressMode.OFF:
@@ -197,6 +222,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     params = getattr(getattr(item, "callspec", None), "params", {})
     if "model" in params and "brief" in params:
         report.specbench = _record_for(item, params)
+        if report.when == "teardown":  # where --junitxml reads a test's properties
+            report.user_properties.extend(junit_properties(report.specbench))
     return report
 
 
@@ -228,7 +255,7 @@ def scaffold() -> ScaffoldConfig:
 @pytest.fixture
 def specbench_settings(request: pytest.FixtureRequest, model: ModelConfig, brief: BriefConfig) -> RunSettings:
     """The run's limits and sampling settings, model over brief over [defaults]."""
-    return request.config.stash[SESSION_KEY].config.settings_for(model, brief)
+    return request.config.stash[SESSION_KEY].settings(model, brief)
 
 
 @pytest.fixture
@@ -311,23 +338,26 @@ def spec_run(
     model: ModelConfig,
     brief: BriefConfig,
     scaffold: ScaffoldConfig,
-    model_client: ModelClient,
-    specbench_tools: ScaffoldedTools,
-    specbench_paths: RunPaths,
+    specbench_settings: RunSettings,
     specbench_portal: BlockingPortal,
-) -> SpecRun:
+    tmp_path: Path,
+) -> SpecRun | SampledRun:
     """The finished run of `model` on `brief` with `scaffold`: its tree, transcript, stats and checks."""
     session = request.config.stash[SESSION_KEY]
+    if specbench_settings.repeats > 1:
+        return session.run_samples(request.node, specbench_portal, model, brief, scaffold, tmp_path)
+    # One sample: the fixtures a test may also request, so it sees the very objects of the run.
+    tools = request.getfixturevalue("specbench_tools")
     return session.run(
         request.node,
         specbench_portal,
-        model_client,
-        specbench_tools,
+        request.getfixturevalue("model_client"),
+        tools,
         model,
         brief,
-        specbench_paths,
+        request.getfixturevalue("specbench_paths"),
         scaffold=scaffold,
-        reminder=specbench_tools.reminder,
+        reminder=tools.reminder,
     )
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import statistics
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,13 +14,20 @@ from pytest_specbench.agent.loop import Limits, ToolSession, run_agent
 from pytest_specbench.agent.stats import RunStats
 from pytest_specbench.agent.tools import RunPaths
 from pytest_specbench.agent.transcript import Transcript
-from pytest_specbench.config.settings import BARE, BriefConfig, ModelConfig, RunSettings, ScaffoldConfig
+from pytest_specbench.config.settings import (
+    BARE,
+    BriefConfig,
+    ModelConfig,
+    RunSettings,
+    ScaffoldConfig,
+    cost_usd,
+)
 from pytest_specbench.errors import ServerError
 from pytest_specbench.models.types import ModelClient
 from pytest_specbench.scaffold.composite import scaffold_prompt
 from pytest_specbench.tree import Feature, SpecTree, feature_data, read_tree
 from pytest_specbench.verdicts.changes import DiskChanges, Snapshot, compare, snapshot
-from pytest_specbench.verdicts.checks import Check, Evidence, check_settings, run_checks
+from pytest_specbench.verdicts.checks import Check, Evidence, check_settings, feature_recall, run_checks
 from pytest_specbench.verdicts.loops import loop_stop
 from pytest_specbench.verdicts.matching import first_match
 
@@ -26,6 +35,7 @@ __all__ = [
     "DEFAULT_SYSTEM_PROMPT",
     "NEUTRAL_SYSTEM_PROMPT",
     "RESULTS_VERSION",
+    "SampledRun",
     "SpecRun",
     "execute",
     "system_prompt",
@@ -74,6 +84,14 @@ class SpecRun:
     checks: tuple[Check, ...]
     scaffold: ScaffoldConfig = BARE
     """What the harness gave the model besides the spec server's tools."""
+    started_at: float | None = None
+    """Wall-clock start and end (epoch seconds) of a sample of a run with repeats."""
+    ended_at: float | None = None
+
+    @property
+    def cost_usd(self) -> float | None:
+        """What the run's tokens cost at the model's prices; None when it has none."""
+        return cost_usd(self.model.prices, self.stats.input_tokens, self.stats.output_tokens)
 
     @property
     def failed_checks(self) -> tuple[Check, ...]:
@@ -97,10 +115,163 @@ class SpecRun:
             "features": self.tree.feature_count,
             "total_features": self.tree.total_feature_count,
             "requirements": self.tree.requirement_count,
+            "feature_recall": feature_recall(self.tree, self.brief),
+            "total_tokens": self.stats.input_tokens + self.stats.output_tokens,
             "stop_reason": self.transcript.stop.reason if self.transcript.stop else None,
             **stats_fields(self.stats),
             "tree": tree_fields(self.tree, self.brief),
+            "cost_usd": self.cost_usd,
+            **pass_fields(int(self.passed), 1, 1),
+            **({"started_at": self.started_at, "ended_at": self.ended_at} if self.started_at else {}),
         }
+
+    @property
+    def passed(self) -> bool:
+        """Every check of the run itself passed (the baseline gate judges a test, not a sample)."""
+        return all(c.passed for c in self.checks if c.name != REGRESSION)
+
+
+@dataclass(frozen=True, slots=True)
+class SampledRun:
+    """N samples of one model × brief × scaffold (`repeats`), passing when `min_passes` pass every check.
+
+    `tree`, `transcript`, `stats` and `paths` are the first sample's, so a snapshot of
+    `tree` stays the same under replay; `checks` sum up the samples, one line per check.
+    """
+
+    samples: tuple[SpecRun, ...]
+    min_passes: int
+    checks: tuple[Check, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.checks:
+            object.__setattr__(self, "checks", _summed_checks(self.samples, self.min_passes))
+
+    @property
+    def first(self) -> SpecRun:
+        return self.samples[0]
+
+    @property
+    def test_id(self) -> str:
+        return self.first.test_id
+
+    @property
+    def model(self) -> ModelConfig:
+        return self.first.model
+
+    @property
+    def brief(self) -> BriefConfig:
+        return self.first.brief
+
+    @property
+    def scaffold(self) -> ScaffoldConfig:
+        return self.first.scaffold
+
+    @property
+    def paths(self) -> RunPaths:
+        return self.first.paths
+
+    @property
+    def tree(self) -> SpecTree:
+        """The first sample's tree: the one snapshotted, the same under replay."""
+        return self.first.tree
+
+    @property
+    def transcript(self) -> Transcript:
+        return self.first.transcript
+
+    @property
+    def stats(self) -> RunStats:
+        return self.first.stats
+
+    @property
+    def passes(self) -> int:
+        """Samples that passed every check."""
+        return sum(sample.passed for sample in self.samples)
+
+    @property
+    def failed_checks(self) -> tuple[Check, ...]:
+        return tuple(c for c in self.checks if not c.passed)
+
+    def verify(self) -> None:
+        """Raise one AssertionError unless `min_passes` samples pass, listing each failing sample's checks."""
+        __tracebackhide__ = True
+        gate = [c for c in self.checks if c.name == REGRESSION and not c.passed]
+        if self.passes >= self.min_passes and not gate:
+            return
+        head = (
+            f"{self.model.id} on {self.brief.id}: {self.passes} of {len(self.samples)} samples passed "
+            f"every check, {self.min_passes} needed"
+        )
+        lines = [f"  {check}" for check in gate]
+        for number, sample in enumerate(self.samples, 1):
+            failed = [c for c in sample.failed_checks if c.name != REGRESSION]
+            lines += [f"  sample {number}: {'; '.join(str(c) for c in failed)}"] if failed else []
+        raise AssertionError("\n".join([head, *lines]))
+
+    def record(self) -> dict[str, Any]:
+        """The record of the test: means over the samples, their spread, and each sample's own fields."""
+        records = [sample.record() for sample in self.samples]
+        metrics = {name: spread([r[name] for r in records]) for name in SAMPLED_METRICS}
+        return {
+            **records[0],
+            **{name: m["mean"] if m else None for name, m in metrics.items()},
+            "checks": [{"name": c.name, "passed": c.passed, "detail": c.detail} for c in self.checks],
+            **pass_fields(self.passes, len(self.samples), self.min_passes),
+            "metrics": metrics,
+            "per_sample": [{k: v for k, v in r.items() if k not in _BASE} for r in records],
+        }
+
+
+REGRESSION = "no_regression"
+SAMPLED_METRICS = (
+    "features",
+    "requirements",
+    "feature_recall",
+    "turns",
+    "tool_calls",
+    "input_tokens",
+    "output_tokens",
+    "total_tokens",
+    "cost_usd",
+    "seconds",
+)
+"""The record fields a run with repeats reports as mean, stdev, min and max over its samples."""
+_BASE = frozenset({"version", "test_id", "model", "brief", "scaffold", "provider", "model_name"})
+
+
+def spread(values: list[Any]) -> dict[str, float] | None:
+    """Mean, (sample) standard deviation, min and max; None when a sample lacks the number."""
+    if any(v is None for v in values):
+        return None
+    numbers = [float(v) for v in values]
+    stdev = statistics.stdev(numbers) if len(numbers) > 1 else 0.0
+    mean = statistics.fmean(numbers)
+    return {"mean": round(mean, 4), "stdev": round(stdev, 4), "min": min(numbers), "max": max(numbers)}
+
+
+def pass_fields(passes: int, samples: int, min_passes: int) -> dict[str, Any]:
+    """How many samples passed, and tau-bench's pass^k for each k: the chance that k samples all pass."""
+    hat = {str(k): round(math.comb(passes, k) / math.comb(samples, k), 4) for k in range(1, samples + 1)}
+    return {
+        "samples": samples,
+        "passes": passes,
+        "min_passes": min_passes,
+        "pass_rate": round(passes / samples, 4),
+        "pass_hat_k": hat,
+    }
+
+
+def _summed_checks(samples: tuple[SpecRun, ...], min_passes: int) -> tuple[Check, ...]:
+    """Each check over the samples: passed when `min_passes` samples pass it; the failing samples named."""
+    summed = []
+    for index, check in enumerate(samples[0].checks):
+        results = [sample.checks[index] for sample in samples]
+        failing = [f"sample {n}: {c.detail}" for n, c in enumerate(results, 1) if not c.passed]
+        passed = len(results) - len(failing)
+        detail = "; ".join([f"{passed}/{len(results)} samples pass", *failing])
+        summed.append(Check(check.name, passed >= min_passes, detail))
+    return tuple(summed)
 
 
 def base_record(
@@ -193,6 +364,8 @@ async def execute(
         timeout_s=settings.timeout_s,
         max_tool_calls=settings.max_tool_calls,
         max_total_tokens=settings.max_total_tokens,
+        max_cost_usd=settings.max_cost_usd,
+        prices=model.prices,
     )
     await run_agent(
         client,

@@ -15,13 +15,14 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import pytest
 
 from pytest_specbench.agent.tools import RunPaths, Transport
 from pytest_specbench.agent.transcript import Transcript
 from pytest_specbench.config import find_config, load_config
+from pytest_specbench.config.load import check_min_passes
 from pytest_specbench.config.settings import (
     BARE,
     BriefConfig,
@@ -36,7 +37,10 @@ from pytest_specbench.config.settings import (
 from pytest_specbench.errors import ConfigError, InfrastructureError, MissingCredentials
 from pytest_specbench.redact import RedactingClient, RedactingTools, Redactor
 from pytest_specbench.report.progress import ProgressWriter
-from pytest_specbench.run import SpecRun, base_record, execute
+from pytest_specbench.report.results import Results, read_results
+from pytest_specbench.run import SampledRun, SpecRun, base_record, execute
+from pytest_specbench.samples import Sampler
+from pytest_specbench.verdicts.regression import GATE_DEFAULTS, check_no_regression
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -51,6 +55,7 @@ if TYPE_CHECKING:
 __all__ = ["RECORD_KEY", "SESSION_KEY", "SpecbenchSession"]
 
 RECORD_KEY = pytest.StashKey[dict[str, Any]]()
+_Run = TypeVar("_Run", SpecRun, SampledRun)
 
 
 @dataclass(slots=True)
@@ -80,6 +85,11 @@ class SpecbenchSession:
     """`--specbench-html`: the report page written at the end of the session."""
     progress_dir: Path | None = None
     """Where this process reports live progress; set only when the controller draws it."""
+    baseline_path: Path | None = None
+    """`--specbench-baseline`: an accepted results.json that `no_regression` compares with."""
+    repeats: int | None = None
+    """`--specbench-repeats`: samples per run, over the config's `repeats`."""
+    _baseline: Results | None = field(default=None, init=False)
     _config: Config | None = field(default=None, init=False)
     _local: LocalServers | None = field(default=None, init=False)
     _redactor: Redactor | None = field(default=None, init=False)
@@ -92,6 +102,7 @@ class SpecbenchSession:
         ini = config.getini("specbench_config") or None
         path = find_config(explicit, ini, rootdir, config.invocation_params.dir)
         report = config.getoption("specbench_report") or config.getini("specbench_report") or None
+        baseline = config.getoption("specbench_baseline") or config.getini("specbench_baseline") or None
         worker: dict[str, Any] = getattr(config, "workerinput", {})
         html = config.getoption("specbench_html") or config.getini("specbench_html") or None
         progress = worker.get("specbench_progress_dir")
@@ -111,6 +122,8 @@ class SpecbenchSession:
             cassette_dir=_cassette_dir(config),
             html_path=(config.invocation_params.dir / html).resolve() if html else None,
             progress_dir=Path(progress) if progress else None,
+            baseline_path=(config.invocation_params.dir / baseline).resolve() if baseline else None,
+            repeats=config.getoption("specbench_repeats"),
         )
 
     @property
@@ -127,6 +140,7 @@ class SpecbenchSession:
             self._config = load_config(self.config_path)
             self._check_selection(self._config)
             _check_shared_servers(self._selected_runs(), self._config.path)
+            check_min_passes(self._config, self.repeats)
         return self._config
 
     @property
@@ -149,6 +163,31 @@ class SpecbenchSession:
         """Load (and so validate) the config now, when there is one to load."""
         if self.explicit_config or (self.config_path is not None and self.config_path.exists()):
             _ = self.config
+
+    def baseline_models(self) -> dict[str, str]:
+        """Model id → its `baseline_model`, for the paired comparison on the controller."""
+        present = self.config_path is not None and self.config_path.exists()
+        models = self.config.models.values() if present else ()
+        return {m.id: m.baseline_model for m in models if m.baseline_model}
+
+    def load_baseline(self) -> None:
+        """Read the baseline now, so a missing or unreadable one stops the session before any run."""
+        if self.baseline_path is not None and self._baseline is None:
+            self._baseline = read_results(self.baseline_path)
+
+    def baseline_record(self, item: pytest.Item) -> dict[str, Any] | None:
+        """This test's record in the baseline, by node id, else by test id."""
+        records = self._baseline or {}
+        found = records.get(item.nodeid)
+        return found or next((r for r in records.values() if r.get("test_id") == item.name), None)
+
+    def gated(self, item: pytest.Item, run: _Run) -> tuple[_Run, dict[str, Any]]:
+        """The run with `no_regression` appended, and its record (with the gate it was held to)."""
+        gate = {**GATE_DEFAULTS, **self.config.gate_for(run.brief)}
+        source = str(self.baseline_path) if self.baseline_path else None
+        check = check_no_regression(run.record(), self.baseline_record(item), gate, source)
+        judged = dataclasses.replace(run, checks=(*run.checks, check))
+        return judged, {**judged.record(), "gate": gate}
 
     def _check_selection(self, config: Config) -> None:
         for option, wanted, known in (
@@ -290,7 +329,7 @@ class SpecbenchSession:
         progress = ProgressWriter(self.progress_dir) if self.progress_dir is not None else None
         if progress is not None:
             transcript.listeners.append(progress.listener(item.name))
-        settings = self.config.settings_for(model, brief)
+        settings = self.settings(model, brief)
         job = functools.partial(
             execute,
             RedactingClient(client, self.redactor),
@@ -323,7 +362,8 @@ class SpecbenchSession:
         finally:
             if progress is not None:
                 progress.finish(item.name)
-        item.stash[RECORD_KEY] = {**result.record(), **replay.provenance(client)}
+        result, record = self.gated(item, result)
+        item.stash[RECORD_KEY] = {**record, **replay.provenance(client)}
         self._save_transcript(item.name, transcript)
         return result
 
@@ -333,6 +373,46 @@ class SpecbenchSession:
         if self.report_dir is not None:
             return self.report_dir / "transcripts"
         return self.local_dir / "transcripts" if self.html_path is not None else None
+
+    def run_samples(
+        self,
+        item: pytest.Item,
+        portal: BlockingPortal,
+        model: ModelConfig,
+        brief: BriefConfig,
+        scaffold: ScaffoldConfig,
+        directory: Path,
+    ) -> SampledRun:
+        """Run `repeats` samples concurrently (`max_concurrency` at a time), each with its own
+        client, server, workspace and transcript, and leave the test's record on the item."""
+        __tracebackhide__ = True
+        settings = self.settings(model, brief)
+        # A missing key or extra skips the test here, before any sample starts: raised inside
+        # the samples' task group, the skip would reach pytest as an exception group, an error.
+        self.api_key(model)
+        self.prepare_model(model)
+        sampler = Sampler(self, item.name, model, brief, scaffold, settings, directory)
+        pending = portal.start_task_soon(sampler.run_all)
+        try:
+            samples = pending.result()
+        except InfrastructureError as exc:
+            message = self.redact(str(exc))
+            item.stash[RECORD_KEY] = {**base_record(item.name, model, brief, scaffold), "error": message}
+            raise type(exc)(message) from None
+        except BaseException:
+            pending.cancel()  # as in `run`: Ctrl-C must not leave the samples running
+            raise
+        result, item.stash[RECORD_KEY] = self.gated(item, SampledRun(samples, settings.passes_needed))
+        return result
+
+    def settings(self, model: ModelConfig, brief: BriefConfig) -> RunSettings:
+        """The run's settings, with `--specbench-repeats` over the config's `repeats`."""
+        settings = self.config.settings_for(model, brief)
+        return dataclasses.replace(settings, repeats=self.repeats) if self.repeats else settings
+
+    def save_transcript(self, test_id: str, transcript: Transcript, sample: int = 1) -> None:
+        """Write a run's transcript; sample k ≥ 2 of a run with repeats goes to `<test_id>.sample-k.jsonl`."""
+        self._save_transcript(test_id if sample == 1 else f"{test_id}.sample-{sample}", transcript)
 
     def _save_transcript(self, test_id: str, transcript: Transcript) -> None:
         if self.transcript_dir is None:

@@ -32,7 +32,7 @@ LAYERS: list[set[str]] = [
     {"run"},
     {"report"},
     {"cli"},
-    {"session"},
+    {"session", "samples"},
     {"plugin", "__init__", "__main__"},
 ]
 RANK = {room: rank for rank, rooms in enumerate(LAYERS) for room in rooms}

@@ -49,15 +49,21 @@ def test_config_schema_keeps_every_key() -> None:
     from pytest_specbench.config import schema
 
     run = {"max_turns", "timeout_s", "request_timeout_s", "temperature", "max_retries", "tool_timeout_s"}
-    run |= {"max_tool_calls", "max_total_tokens", "loop_threshold", "stop_on_loop"}
+    run |= {"max_tool_calls", "max_total_tokens", "loop_threshold", "stop_on_loop", "max_cost_usd"}
+    run |= {"repeats", "min_passes", "max_concurrency"}
     assert run <= set(schema.RUN_KEYS)
     model = {"provider", "model", "base_url", "api_key_env", "max_tokens", "stream", "xfail", "model_path"}
+    model |= {"price_input_per_mtok", "price_output_per_mtok", "baseline_model"}
     assert model | {"n_ctx", "record_mode"} <= set(schema.MODEL_KEYS)
     brief = {"codebase", "prompt", "prompt_file", "min_requirements", "min_features", "xfail", "server"}
     brief |= {"forbidden_topics", "reference_features", "min_feature_recall", "tree_quality"}
     brief |= {"max_empty_features", "max_requirements_without_criteria", "max_duplicate_titles"}
-    assert brief | {"max_placeholders", "system_prompt", "system_prompt_file"} <= set(schema.BRIEF_KEYS)
+    assert brief | {"max_placeholders", "gate", "system_prompt", "system_prompt_file"} <= set(
+        schema.BRIEF_KEYS
+    )
     assert {"system_prompt", "system_prompt_file"} | run <= set(schema.DEFAULTS_KEYS)
+    gate = {"max_requirements_drop", "max_features_drop", "max_recall_drop", "max_tokens_increase"}
+    assert gate | {"max_cost_increase"} <= set(schema.GATE_KEYS)
     assert {"command", "url", "env", "specs_dir"} <= set(schema.SERVER_KEYS)
     assert {"tools", "remind"} <= set(schema.SCAFFOLD_KEYS)
 
@@ -71,6 +77,8 @@ def test_options_and_fixtures_stay(pytester: pytest.Pytester) -> None:
     for option in ("--specbench-record-mode", "--specbench-cassettes", "specbench_record_mode"):
         assert option in help_text
     for option in ("--specbench-html", "specbench_html", "--specbench-progress"):
+        assert option in help_text
+    for option in ("--specbench-baseline", "specbench_baseline", "--specbench-repeats"):
         assert option in help_text
     fixtures = pytester.runpytest("--fixtures").stdout.str()
     for name in ("spec_run", "model", "brief", "scaffold", "specbench_tools", "mcp_server", "model_client"):
@@ -98,3 +106,9 @@ def test_cassette_names_and_modes_stay(tmp_path: Path) -> None:
     assert [m.value for m in RecordMode] == ["off", "none", "once", "all"]
     assert cassette_path(tmp_path, "test_spec[m-b]").name == "test_spec.m-b.jsonl"
     assert cassette_path(tmp_path, "test_spec[m-b]", 2).name == "test_spec.m-b.sample-2.jsonl"
+
+
+def test_the_specbench_command_keeps_its_subcommands() -> None:
+    from pytest_specbench.cli import SUBCOMMANDS
+
+    assert {"compare", "merge"} <= set(SUBCOMMANDS)

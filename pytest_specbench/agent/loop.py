@@ -23,6 +23,7 @@ from pytest_specbench.agent.transcript import (
     ToolErrorKind,
     Transcript,
 )
+from pytest_specbench.config.settings import cost_usd
 from pytest_specbench.errors import InfrastructureError
 from pytest_specbench.models.types import (
     AssistantMessage,
@@ -75,6 +76,9 @@ class Limits:
     timeout_s: float
     max_tool_calls: int | None = None
     max_total_tokens: int | None = None
+    max_cost_usd: float | None = None
+    prices: tuple[float, float] | None = None
+    """(input, output) USD per million tokens, which `max_cost_usd` is counted in."""
 
 
 async def run_agent(
@@ -118,13 +122,15 @@ class _Loop:
     # Running totals for the limits, kept as events are appended: a rescan per turn is quadratic.
     turns: int = 0
     calls: int = 0
-    tokens: int = 0
+    tokens_in: int = 0
+    tokens_out: int = 0
 
     async def run(self, prompt: str) -> StopEvent:
         # The transcript may already hold turns (the limits count them): one scan, then counters.
         earlier = self.transcript.assistant_turns()
         self.turns, self.calls = len(earlier), len(self.transcript.tool_calls())
-        self.tokens = sum(t.input_tokens + t.output_tokens for t in earlier)
+        self.tokens_in = sum(t.input_tokens for t in earlier)
+        self.tokens_out = sum(t.output_tokens for t in earlier)
         specs = await self.tools.list_tools()
         messages: list[Message] = [UserMessage(prompt)]
         with anyio.move_on_after(self.limits.timeout_s):
@@ -151,7 +157,8 @@ class _Loop:
         reply = await self.client.generate(self.system, messages, specs)
         self.transcript.append(_assistant_event(turn, reply, monotonic() - started))
         self.turns += 1
-        self.tokens += reply.usage.input_tokens + reply.usage.output_tokens
+        self.tokens_in += reply.usage.input_tokens
+        self.tokens_out += reply.usage.output_tokens
         messages.append(AssistantMessage(_replayable(reply)))
         return reply
 
@@ -177,8 +184,12 @@ class _Loop:
     def _limit_reached(self, turn: int) -> StopEvent | None:
         if self.limits.max_tool_calls is not None and self.calls >= self.limits.max_tool_calls:
             return StopEvent("max_tool_calls", f"max_tool_calls={self.limits.max_tool_calls} reached")
-        if self.limits.max_total_tokens is not None and self.tokens >= self.limits.max_total_tokens:
-            return StopEvent("max_total_tokens", f"max_total_tokens={self.limits.max_total_tokens} reached")
+        token_cap, cost_cap = self.limits.max_total_tokens, self.limits.max_cost_usd
+        if token_cap is not None and self.tokens_in + self.tokens_out >= token_cap:
+            return StopEvent("max_total_tokens", f"max_total_tokens={token_cap} reached")
+        cost = cost_usd(self.limits.prices, self.tokens_in, self.tokens_out)
+        if cost_cap is not None and cost is not None and cost >= cost_cap:
+            return StopEvent("max_cost_usd", f"max_cost_usd={cost_cap:g} reached (${cost:.4f})")
         if self.stop_when and (detail := self.stop_when(self.transcript)):
             return StopEvent("loop", f"stopped at turn {turn}: {detail}")
         return None

@@ -30,6 +30,7 @@ StopReason: TypeAlias = Literal[
     "timeout",
     "max_tool_calls",
     "max_total_tokens",
+    "max_cost_usd",
     "loop",
     "error",
 ]

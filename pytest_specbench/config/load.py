@@ -23,6 +23,7 @@ from pytest_specbench.config.schema import (
     RUN_KEYS,
     SCAFFOLD_KEYS,
     Dest,
+    parse_gate,
     parse_keys,
 )
 from pytest_specbench.config.settings import (
@@ -38,12 +39,12 @@ from pytest_specbench.config.settings import (
 )
 from pytest_specbench.errors import ConfigError
 
-__all__ = ["DEFAULT_CONFIG", "find_config", "load_config"]
+__all__ = ["DEFAULT_CONFIG", "check_min_passes", "find_config", "load_config"]
 
 DEFAULT_CONFIG = Path("evals", "specbench.toml")
 """Where the config is looked for under rootdir when no option names one."""
 
-_SECTIONS = ("defaults", "models", "briefs", "scaffolds")
+_SECTIONS = ("defaults", "models", "briefs", "scaffolds", "gate")
 _ID = re.compile(r"[A-Za-z0-9._-]+")
 _TOML_POSITION = re.compile(r"line (\d+), column (\d+)")
 
@@ -109,6 +110,10 @@ def _model(model_id: str, raw: Mapping[str, object], at: At) -> ModelConfig:
         # The plugin's own llama.cpp server serves one model whatever it is called.
         fields.setdefault("model", model_id)
     _require(fields, "model", at, 'add model = "<the name the server serves it under>"')
+    prices = [key for key in ("price_input_per_mtok", "price_output_per_mtok") if key in fields]
+    if len(prices) == 1:
+        other = "price_output_per_mtok" if prices[0] == "price_input_per_mtok" else "price_input_per_mtok"
+        raise at.at(prices[0]).error(f"is set without {other}", f"add {other} (USD per million tokens)")
     return ModelConfig(id=model_id, **fields, overrides=parsed[Dest.SETTINGS], extra=parsed[Dest.EXTRA])
 
 
@@ -200,11 +205,51 @@ def _check_top_level(doc: Mapping[str, Any], file: Path) -> None:
 def _top_level_fix(key: str) -> str:
     if key in RUN_KEYS:
         return "move it under [defaults]"
-    tables = "the tables are [defaults], [models.<id>], [briefs.<id>] and [scaffolds.<id>]"
+    tables = "the tables are [defaults], [models.<id>], [briefs.<id>], [scaffolds.<id>] and [gate]"
     return suggest(key, list(_SECTIONS), tables)
 
 
 _Run = tuple[str, str, str]
+
+
+def check_min_passes(config: Config, repeats: int | None = None) -> None:
+    """`min_passes` cannot exceed the samples taken (`repeats`, or the `--specbench-repeats` override)."""
+    for model, brief in itertools.product(config.models.values(), config.briefs.values()):
+        settings = config.settings_for(model, brief)
+        samples = repeats or settings.repeats
+        if settings.min_passes is not None and settings.min_passes > samples:
+            where = f"--specbench-repeats={repeats}" if repeats else f"repeats = {samples}"
+            raise _table_at(config.path, "models", model.id).error(
+                f"min_passes = {settings.min_passes} for brief {brief.id!r} is more than the {where} samples",
+                "lower min_passes, or take more samples",
+            )
+
+
+def _check_baseline_models(config: Config) -> None:
+    for model in config.models.values():
+        incumbent = model.baseline_model
+        if incumbent is not None and (incumbent not in config.models or incumbent == model.id):
+            others = [m for m in config.models if m != model.id]
+            problem = "names the model itself" if incumbent == model.id else f"unknown model {incumbent!r}"
+            raise (
+                _table_at(config.path, "models", model.id)
+                .at("baseline_model")
+                .error(
+                    problem,
+                    suggest(incumbent, others, f"name another model: {', '.join(others) or '(none)'}"),
+                )
+            )
+
+
+def _check_cost_limits(config: Config) -> None:
+    """A cost limit on a model without prices could never stop anything: say so at load time."""
+    for model, brief in itertools.product(config.models.values(), config.briefs.values()):
+        limit = config.settings_for(model, brief).max_cost_usd
+        if limit is not None and model.prices is None:
+            raise _table_at(config.path, "models", model.id).error(
+                f"max_cost_usd = {limit:g} applies to its runs (brief {brief.id!r}), but it has no prices",
+                "add price_input_per_mtok and price_output_per_mtok (USD per million tokens) to this table",
+            )
 
 
 def _check_test_ids(config: Config) -> None:
@@ -289,13 +334,18 @@ def load_config(path: Path) -> Config:
         key: _scaffold(key, raw, _table_at(file, "scaffolds", key))
         for key, raw in (_section(doc, "scaffolds", file) if "scaffolds" in doc else {}).items()
     }
+    gate = parse_gate(doc.get("gate", {}), At(file, "gate"))
     config = Config(
         file,
         models,
         briefs,
         defaults[Dest.SETTINGS],
         scaffolds={**BUILTIN_SCAFFOLDS, **scaffolds},
+        gate=gate,
         system_prompt=defaults[Dest.EXTRA].get("system_prompt"),
     )
     _check_test_ids(config)
+    _check_cost_limits(config)
+    _check_baseline_models(config)
+    check_min_passes(config)
     return config

@@ -93,6 +93,10 @@ RUN_KEYS: dict[str, Key] = {
     "max_total_tokens": Key(parse_int(1), Dest.SETTINGS),
     "loop_threshold": Key(parse_int(2), Dest.SETTINGS),
     "stop_on_loop": Key(parse_bool, Dest.SETTINGS),
+    "max_cost_usd": Key(parse_number(0, inclusive=False), Dest.SETTINGS),
+    "repeats": Key(parse_int(1), Dest.SETTINGS),
+    "min_passes": Key(parse_int(1), Dest.SETTINGS),
+    "max_concurrency": Key(parse_int(1), Dest.SETTINGS),
 }
 
 # The system prompt belongs to the workflow under test (the brief, or every brief), never to a
@@ -114,10 +118,29 @@ MODEL_KEYS: dict[str, Key] = {
     "stream": Key(parse_bool),
     "xfail": Key(parse_str),
     "record_mode": Key(parse_record_mode),
+    "baseline_model": Key(parse_str),
+    "price_input_per_mtok": Key(parse_number(0, inclusive=True)),
+    "price_output_per_mtok": Key(parse_number(0, inclusive=True)),
     "model_path": Key(parse_path, Dest.EXTRA, provider=Provider.LLAMACPP),
     "n_ctx": Key(parse_int(1), Dest.EXTRA, provider=Provider.LLAMACPP),
     "chat_format": Key(parse_str, Dest.EXTRA, provider=Provider.LLAMACPP),
 }
+
+GATE_KEYS: dict[str, Key] = {
+    "max_requirements_drop": Key(parse_fraction),
+    "max_features_drop": Key(parse_fraction),
+    "max_recall_drop": Key(parse_fraction),
+    "max_tokens_increase": Key(parse_number(0, inclusive=True)),
+    "max_cost_increase": Key(parse_number(0, inclusive=True)),
+}
+"""The `[gate]` table and a brief's `gate = {...}`: how much worse than the baseline a run may be."""
+
+
+def parse_gate(value: object, at: At) -> dict[str, float]:
+    """A gate table: tolerances as fractions of the baseline's value."""
+    inner = at.nested() if at.key else at
+    return parse_keys(parse_table(value, at), GATE_KEYS, inner)[Dest.FIELD]
+
 
 BRIEF_KEYS: dict[str, Key] = {
     **RUN_KEYS,
@@ -130,6 +153,7 @@ BRIEF_KEYS: dict[str, Key] = {
     "min_features": Key(parse_int(0)),
     "xfail": Key(parse_str),
     "server": Key(_server),
+    "gate": Key(parse_gate),
     # Check settings of this brief only (a brief sets the bar; a model does not lower it).
     "forbidden_topics": Key(parse_phrases, Dest.EXTRA),
     "reference_features": Key(parse_reference_features, Dest.EXTRA),
@@ -171,6 +195,7 @@ _HOMES: dict[str, Mapping[str, Key]] = {
     "a [models.<id>] table": MODEL_KEYS,
     "a [briefs.<id>] table": BRIEF_KEYS,
     "a [scaffolds.<id>] table": SCAFFOLD_KEYS,
+    "[gate] (or a brief's gate = { ... })": GATE_KEYS,
 }
 
 

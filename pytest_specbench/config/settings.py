@@ -24,6 +24,7 @@ __all__ = [
     "ScaffoldConfig",
     "ScaffoldTool",
     "ServerConfig",
+    "cost_usd",
     "run_id",
 ]
 
@@ -75,6 +76,19 @@ class RunSettings:
     """Back-to-back repeats of one call (or of a cycle of two or three) that count as a loop."""
     stop_on_loop: bool = True
     """End the run as soon as a loop is detected, instead of letting it run into a limit."""
+    max_cost_usd: float | None = None
+    """USD at most (from the model's prices) before the run is stopped; None for no limit."""
+    repeats: int = 1
+    """Samples of the run, executed concurrently; `--specbench-repeats` overrides it."""
+    min_passes: int | None = None
+    """Samples that must pass every check for the test to pass; None for all of them."""
+    max_concurrency: int = 4
+    """Samples of one model running at a time (provider rate limits)."""
+
+    @property
+    def passes_needed(self) -> int:
+        """`min_passes`, or every sample."""
+        return self.repeats if self.min_passes is None else self.min_passes
 
     @classmethod
     def field_names(cls) -> frozenset[str]:
@@ -135,6 +149,19 @@ class ModelConfig:
     """Provider-specific keys (llamacpp: model_path, n_ctx, chat_format)."""
     record_mode: RecordMode | None = None
     """This model's record mode when the command line names none (it wins over the ini option)."""
+    price_input_per_mtok: float | None = None
+    """USD per million input tokens; with the output price, runs get a `cost_usd`."""
+    price_output_per_mtok: float | None = None
+    """USD per million output tokens."""
+    baseline_model: str | None = None
+    """The id of the incumbent model each run of this one is compared with, in the same session."""
+
+    @property
+    def prices(self) -> tuple[float, float] | None:
+        """(input, output) USD per million tokens, or None when the model has no prices."""
+        if self.price_input_per_mtok is None or self.price_output_per_mtok is None:
+            return None
+        return (self.price_input_per_mtok, self.price_output_per_mtok)
 
     @property
     def key_variable(self) -> str | None:
@@ -176,6 +203,8 @@ class BriefConfig:
     xfail: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
     """Check settings added by later checks (forbidden_topics, reference_features, ...)."""
+    gate: dict[str, float] = field(default_factory=dict)
+    """`gate = { ... }`: this brief's tolerances against the baseline, over `[gate]`."""
 
 
 class ScaffoldTool(StrEnum):
@@ -207,6 +236,13 @@ FULL = ScaffoldConfig("full", tuple(ScaffoldTool), remind=True)
 BUILTIN_SCAFFOLDS = {scaffold.id: scaffold for scaffold in (BARE, FULL)}
 
 
+def cost_usd(prices: tuple[float, float] | None, input_tokens: int, output_tokens: int) -> float | None:
+    """What the tokens cost at `prices` (USD per million input, output tokens); None without prices."""
+    if prices is None:
+        return None
+    return round((input_tokens * prices[0] + output_tokens * prices[1]) / 1_000_000, 6)
+
+
 def run_id(model_id: str, brief_id: str, scaffold_id: str = BARE.id) -> str:
     """The parametrization id of one run: `<model>-<brief>`, plus `-<scaffold>` unless it is bare.
 
@@ -227,6 +263,9 @@ class Config:
     """RunSettings fields set in [defaults]."""
     scaffolds: dict[str, ScaffoldConfig] = field(default_factory=lambda: dict(BUILTIN_SCAFFOLDS))
     """The built-in scaffolds, then the `[scaffolds.<id>]` tables."""
+    gate: dict[str, float] = field(default_factory=dict)
+    """`[gate]`: tolerances against the baseline set for every brief."""
+
     system_prompt: str | None = None
     """[defaults]' system prompt; None for the built-in one that suits the brief's server."""
 
@@ -238,6 +277,10 @@ class Config:
         """The settings of one run; the precedence is in the module docstring."""
         merged = {**self.defaults, **brief.overrides, **model.overrides}
         return RunSettings(**merged)
+
+    def gate_for(self, brief: BriefConfig) -> dict[str, float]:
+        """The gate tolerances set for `brief`: its own `gate` over `[gate]` (the rest keep defaults)."""
+        return {**self.gate, **brief.gate}
 
 
 def _is_loopback(url: str) -> bool:

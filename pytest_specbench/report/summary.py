@@ -10,7 +10,7 @@ finished.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +19,10 @@ import pytest
 from pytest_specbench._files import write_json_atomic
 from pytest_specbench._text import align, shorten
 from pytest_specbench.redact import redact_data
+from pytest_specbench.report.ci import append_step_summary, step_summary
 from pytest_specbench.report.effect import render_effect, with_effect
+from pytest_specbench.report.paired import FIELD as PAIRED_FIELD
+from pytest_specbench.report.paired import Paired, paired_verdicts, render_paired
 
 __all__ = ["ResultsCollector", "outcome_of", "write_json_atomic"]
 
@@ -33,20 +36,31 @@ TABLE_COLUMNS = (
     ("calls", "tool_calls"),
     ("tok in", "input_tokens"),
     ("tok out", "output_tokens"),
+    ("cost $", "cost_usd"),
     ("secs", "seconds"),
     ("first failed check / cause", "why"),
 )
 WHY_WIDTH = 70
+SPREAD_SHOWN = frozenset({"features", "requirements", "turns"})
+"""Columns shown as mean ± standard deviation for a run with repeats."""
 
 
 class ResultsCollector:
     """Merges per-phase records into one record per test; registered on the controller only."""
 
-    def __init__(self, report_dir: Path | None, redact: Callable[[str], str] = lambda text: text) -> None:
+    def __init__(
+        self,
+        report_dir: Path | None,
+        redact: Callable[[str], str] = lambda text: text,
+        baseline_models: Mapping[str, str] | None = None,
+    ) -> None:
         self.report_dir = report_dir
         self.redact = redact
         """Applied to every string of a record before it is kept: no API key reaches the table or file."""
         self.records: dict[str, dict[str, Any]] = {}
+        self.baseline_models = dict(baseline_models or {})
+        """Model id → the incumbent it is compared with (`baseline_model`)."""
+        self.paired: list[Paired] = []
 
     @pytest.hookimpl
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
@@ -64,8 +78,27 @@ class ResultsCollector:
                 record["error"] = self.redact(_cause(report))
             if outcome == "skipped":
                 record["skip_reason"] = self.redact(_skip_reason(report))
-        if report.when == "teardown" and self.report_dir is not None:
+        if report.when == "teardown":
+            self._write()
+
+    def _write(self) -> None:
+        if self.report_dir is not None:
             write_json_atomic(self.report_dir / "results.json", with_effect(list(self.records.values())))
+
+    @pytest.hookimpl
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        """Judge each baseline_model pair now that every worker is done; a regression fails the session."""
+        self.paired = paired_verdicts(list(self.records.values()), self.baseline_models)
+        for pair in self.paired:
+            key = str(pair.candidate.get("nodeid"))
+            self.records[key][PAIRED_FIELD] = pair.as_field(self.baseline_models[pair.candidate["model"]])
+        if self.paired:
+            self._write()
+        if self.records:
+            records = list(self.records.values())
+            append_step_summary(step_summary(table_rows(records), regressions(records, self.paired)))
+        if any(not p.verdict.passed for p in self.paired) and session.exitstatus == pytest.ExitCode.OK:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
     @pytest.hookimpl
     def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
@@ -78,6 +111,10 @@ class ResultsCollector:
         if effect := render_effect(list(self.records.values())):
             terminalreporter.section("specbench: scaffold effect (change against bare)")
             for line in effect:
+                terminalreporter.write_line(line)
+        if self.paired:
+            terminalreporter.section("specbench: baseline_model (each run against the incumbent's)")
+            for line in render_paired(self.paired):
                 terminalreporter.write_line(line)
         if self.report_dir is not None:
             terminalreporter.write_line(f"results: {self.report_dir / 'results.json'}")
@@ -118,18 +155,44 @@ _OUR_ERROR = re.compile(
 
 def render_table(records: list[dict[str, Any]]) -> list[str]:
     """The summary table as aligned lines."""
-    rows = [[h for h, _ in TABLE_COLUMNS]] + [[_cell(r, key) for _, key in TABLE_COLUMNS] for r in records]
-    return align(rows)
+    return align(table_rows(records))
+
+
+def table_rows(records: list[dict[str, Any]]) -> list[list[str]]:
+    """The summary table's cells, the header first."""
+    return [[h for h, _ in TABLE_COLUMNS]] + [[_cell(r, key) for _, key in TABLE_COLUMNS] for r in records]
+
+
+def regressions(records: list[dict[str, Any]], paired: list[Paired]) -> list[tuple[str, str]]:
+    """(test id, detail) of each failed `no_regression` and each regressed `baseline_model` pair."""
+    found = [
+        (str(r["test_id"]), f"no_regression: {c['detail']}")
+        for r in records
+        for c in r.get("checks", ())
+        if c["name"] == "no_regression" and not c["passed"]
+    ]
+    return found + [
+        (str(p.candidate["test_id"]), f"baseline_model: {p.verdict.detail}")
+        for p in paired
+        if not p.verdict.passed
+    ]
 
 
 def _cell(record: dict[str, Any], key: str) -> str:
     if key == "why":
         return shorten(_why(record), WHY_WIDTH)
+    samples = record.get("samples") or 1
     if key == "outcome":
-        return str(record.get("outcome", "?")).upper()
+        outcome = str(record.get("outcome", "?")).upper()
+        return f"{outcome} {record.get('passes')}/{samples}" if samples > 1 else outcome
+    spread = (record.get("metrics") or {}).get(key)
+    if samples > 1 and spread and key in SPREAD_SHOWN:
+        return f"{spread['mean']:.0f} ± {spread['stdev']:.0f}"
     value = record.get(key)
     if value is None:
         return "-"
+    if key == "cost_usd":
+        return f"{value:.4f}"
     return f"{value:.1f}" if isinstance(value, float) else str(value)
 
 

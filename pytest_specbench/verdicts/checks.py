@@ -37,7 +37,16 @@ from pytest_specbench.verdicts.loops import find_loop
 from pytest_specbench.verdicts.matching import first_match, item_texts
 from pytest_specbench.verdicts.quality import tree_problems
 
-__all__ = ["CHECKS", "CHECK_DEFAULTS", "Check", "Evidence", "check_settings", "created_items", "run_checks"]
+__all__ = [
+    "CHECKS",
+    "CHECK_DEFAULTS",
+    "Check",
+    "Evidence",
+    "check_settings",
+    "created_items",
+    "feature_recall",
+    "run_checks",
+]
 
 CHECK_DEFAULTS: dict[str, Any] = {
     "forbidden_topics": (),
@@ -209,8 +218,7 @@ def check_feature_recall(ev: Evidence) -> Check:
     references: list[dict[str, Any]] = list(ev.setting("reference_features"))
     if not references:
         return Check("feature_recall", True, "not configured (no reference_features)")
-    texts = [text for _, _, text in item_texts(ev.tree, requirements=False)]
-    missing = [r["name"] for r in references if not any(_mentions(r, text) for text in texts)]
+    missing = missing_references(ev.tree, references)
     found = len(references) - len(missing)
     recall = found / len(references)
     summary = f"{found}/{len(references)} reference features = {recall:.2f}"
@@ -221,6 +229,20 @@ def check_feature_recall(ev: Evidence) -> Check:
     if recall < minimum:
         return Check("feature_recall", False, f"{summary} < {minimum:.2f}{gaps}")
     return Check("feature_recall", True, f"{summary} ≥ {minimum:.2f}{gaps}")
+
+
+def missing_references(tree: SpecTree, references: Sequence[dict[str, Any]]) -> list[str]:
+    """The names of the reference features no feature title or description mentions."""
+    texts = [text for _, _, text in item_texts(tree, requirements=False)]
+    return [r["name"] for r in references if not any(_mentions(r, text) for text in texts)]
+
+
+def feature_recall(tree: SpecTree, brief: BriefConfig) -> float | None:
+    """The share of the brief's reference features the tree mentions; None when it lists none."""
+    references = brief.extra.get("reference_features") or ()
+    if not references:
+        return None
+    return round(1 - len(missing_references(tree, references)) / len(references), 4)
 
 
 def _mentions(reference: dict[str, Any], text: str) -> bool:

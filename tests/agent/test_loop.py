@@ -141,6 +141,11 @@ def test_parallel_calls_run_in_order_and_results_go_back_matched(tmp_path: Path)
             "max_total_tokens",
             "max_total_tokens=40 reached",
         ),
+        (  # 10 tokens in and 5 out per turn at $1000/$2000 per million: $0.02 a turn
+            Limits(max_turns=9, timeout_s=30, max_cost_usd=0.05, prices=(1000.0, 2000.0)),
+            "max_cost_usd",
+            "max_cost_usd=0.05 reached ($0.0600)",
+        ),
     ],
 )
 def test_limits_stop_a_model_that_never_answers(

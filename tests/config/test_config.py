@@ -633,3 +633,19 @@ def test_missing_ini_value_names_the_option(tmp_path: Path) -> None:
 def test_default_is_evals_specbench_toml_even_when_missing(tmp_path: Path, ini_value: str | None) -> None:
     assert find_config(None, ini_value, tmp_path) == tmp_path / "evals" / "specbench.toml"
     assert tmp_path / DEFAULT_CONFIG == tmp_path / "evals" / "specbench.toml"
+
+
+def test_prices_give_a_cost_and_a_cost_limit_needs_them(tmp_path: Path) -> None:
+    priced = MODEL + "price_input_per_mtok = 3\nprice_output_per_mtok = 15\n"
+    config = load(tmp_path, "[defaults]\nmax_cost_usd = 0.5\n" + priced + BRIEF)
+    model = config.models["m"]
+    assert model.prices == (3.0, 15.0)
+    assert config.settings_for(model, config.briefs["b"]).max_cost_usd == 0.5
+
+    half = failure(tmp_path, MODEL + "price_input_per_mtok = 3\n" + BRIEF)
+    assert "[models.m]: price_input_per_mtok: is set without price_output_per_mtok" in str(half)
+
+    unpriced = failure(tmp_path, MODEL + BRIEF.replace('"Write specs."', '"Write specs."\nmax_cost_usd = 1'))
+    problem = "[models.m]: max_cost_usd = 1 applies to its runs (brief 'b'), but it has no prices"
+    assert problem in str(unpriced)
+    assert "add price_input_per_mtok and price_output_per_mtok" in str(unpriced)

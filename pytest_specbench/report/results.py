@@ -1,0 +1,82 @@
+"""Reading results.json back: a baseline to gate against, the inputs of `specbench compare` and `merge`.
+
+A results file is a JSON list of records, each with the `version` this package writes
+(`RESULTS_VERSION`). A record is known by its `nodeid` (unique in a session), or by its
+`test_id` in a file without node ids.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from pytest_specbench.errors import ResultsFileError
+from pytest_specbench.run import RESULTS_VERSION
+
+__all__ = ["Results", "merge_results", "read_results", "record_key"]
+
+_FIX = "pass a results.json written by --specbench-report"
+
+Results = dict[str, dict[str, Any]]
+"""Records by `record_key`, in file order."""
+
+
+def record_key(record: dict[str, Any]) -> str:
+    """What identifies a record within a session: its node id, else its test id."""
+    return str(record.get("nodeid") or record.get("test_id"))
+
+
+def read_results(path: Path) -> Results:
+    """The records of one results.json, by key.
+
+    Raises:
+        ResultsFileError: the file is missing, not JSON, not a list of records, of another
+            version, or holds one test twice.
+    """
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ResultsFileError(str(path), "no such file", _FIX) from None
+    except (OSError, UnicodeError) as exc:
+        raise ResultsFileError(str(path), f"cannot read it: {exc}", _FIX) from None
+    except ValueError as exc:
+        raise ResultsFileError(str(path), f"not JSON ({exc})", _FIX) from None
+    if not isinstance(data, list) or not all(isinstance(r, dict) and "test_id" in r for r in data):
+        raise ResultsFileError(str(path), "not a list of results records", _FIX)
+    return _index(path, data)
+
+
+def _index(path: Path, records: Iterable[dict[str, Any]]) -> Results:
+    indexed: Results = {}
+    for record in records:
+        version = record.get("version")
+        if version != RESULTS_VERSION:
+            raise ResultsFileError(
+                str(path),
+                f"record {record['test_id']} has results version {version!r}, this plugin reads "
+                f"{RESULTS_VERSION}",
+                "write it again with this version of pytest-specbench",
+            )
+        key = record_key(record)
+        if key in indexed:
+            raise ResultsFileError(str(path), f"{key} appears twice", "keep one record per test")
+        indexed[key] = record
+    return indexed
+
+
+def merge_results(paths: Iterable[Path]) -> list[dict[str, Any]]:
+    """The records of several results files (CI shards) as one list; a test in two of them is an error."""
+    merged: Results = {}
+    origin: dict[str, Path] = {}
+    for path in paths:
+        for key, record in read_results(path).items():
+            if key in merged:
+                raise ResultsFileError(
+                    str(path),
+                    f"{key} is also in {origin[key]}",
+                    "merge the results of shards that ran disjoint tests (-k, --models, --briefs)",
+                )
+            merged[key], origin[key] = record, path
+    return list(merged.values())

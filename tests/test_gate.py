@@ -1,0 +1,146 @@
+"""The gate end to end: a baseline results.json, the no_regression check and its [gate] tolerances."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from pytest_specbench.testing import FakeProvider
+
+TEST = "def test_spec(spec_run):\n    spec_run.verify()\n"
+
+
+# Each protocol once, one of them under xdist: two pytester sessions per case are slow enough.
+@pytest.mark.parametrize(("protocol", "xdist_args"), [("openai", []), ("anthropic", ["-n", "2"])])
+def test_a_regressed_model_fails_no_regression_and_an_improved_one_passes(
+    suite, provider: FakeProvider, pytester: pytest.Pytester, writing, protocol: str, xdist_args: list[str]
+) -> None:
+    for model_id in ("steady", "worse", "better"):
+        provider.script(suite.model(model_id, protocol), writing(3, 10))
+    suite.brief("notes", gate={"max_requirements_drop": 0.2})
+    suite.write(TEST)
+    pytester.runpytest("--specbench-report=accepted", *xdist_args).assert_outcomes(passed=3)
+    shutil.copy(pytester.path / "accepted" / "results.json", pytester.path / "baseline.json")
+    provider.script("scripted-worse", writing(2, 7))
+    provider.script("scripted-better", writing(4, 12))
+
+    result = pytester.runpytest("--specbench-baseline=baseline.json", "--specbench-report=out", *xdist_args)
+
+    result.assert_outcomes(passed=2, failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*worse on notes: 1 of 11 checks failed*",
+            "*no_regression: requirements 10 → 7 (−30 % > 20 %); features 3 → 2 (−33 % > 10 %)*",
+        ]
+    )
+    records = {r["model"]: r for r in json.loads((pytester.path / "out" / "results.json").read_text())}
+    better = records["better"]["checks"][-1]
+    assert better["passed"] and better["detail"].startswith("requirements 10 → 12 (+20 %), features 3 → 4")
+    assert records["steady"]["gate"]["max_requirements_drop"] == 0.2
+    assert records["steady"]["gate"]["max_features_drop"] == 0.1
+
+
+def test_without_a_baseline_every_record_still_has_the_check(
+    suite, provider: FakeProvider, pytester: pytest.Pytester, writing
+) -> None:
+    provider.script(suite.model("alone"), writing(1, 1))
+    suite.brief("notes")
+    suite.write(TEST)
+    (pytester.path / "baseline.json").write_text("[]")
+
+    pytester.runpytest("--specbench-report=out").assert_outcomes(passed=1)
+    pytester.runpytest("--specbench-report=out2", "--specbench-baseline=baseline.json").assert_outcomes(
+        passed=1
+    )
+
+    (unset,) = json.loads((pytester.path / "out" / "results.json").read_text())
+    (absent,) = json.loads((pytester.path / "out2" / "results.json").read_text())
+    assert unset["checks"][-1]["detail"] == "not configured (no --specbench-baseline)"
+    assert (
+        absent["checks"][-1]["detail"]
+        == f"no baseline record for this test in {pytester.path / 'baseline.json'}"
+    )
+
+
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [(None, "no such file"), ("<html>", "not JSON"), ('[{"version": 0, "test_id": "x"}]', "version 0")],
+)
+def test_an_unusable_baseline_is_a_usage_error_naming_it(
+    suite, pytester: pytest.Pytester, content: str | None, problem: str
+) -> None:
+    suite.model("alone")
+    suite.brief("notes")
+    suite.write(TEST)
+    if content is not None:
+        (pytester.path / "baseline.json").write_text(content)
+
+    result = pytester.runpytest("--specbench-baseline=baseline.json")
+
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([f"*{pytester.path / 'baseline.json'}: *{problem}*"])
+
+
+def test_a_bad_gate_tolerance_names_the_table_and_key(suite, pytester: pytest.Pytester) -> None:
+    suite.model("alone")
+    suite.brief("notes", gate={"max_recall_drop": 5})
+    suite.write(TEST)
+
+    result = pytester.runpytest()
+
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        ["*[[]briefs.notes.gate[]]: max_recall_drop: must be between 0 and 1, got 5*"]
+    )
+
+
+def test_baseline_model_pairs_fail_the_session_on_a_regression_with_their_own_section(
+    suite, provider: FakeProvider, pytester: pytest.Pytester, writing, xdist_args: list[str]
+) -> None:
+    provider.script(suite.model("incumbent"), writing(3, 10))
+    provider.script(suite.model("worse", "anthropic", baseline_model="incumbent"), writing(3, 7))
+    provider.script(suite.model("better", baseline_model="incumbent"), writing(3, 12))
+    suite.brief("notes")
+    suite.write(TEST)
+
+    result = pytester.runpytest("--specbench-report=out", *xdist_args)
+
+    result.assert_outcomes(passed=3)  # every test passes on its own; the pair fails the session
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(
+        [
+            "*specbench: baseline_model (each run against the incumbent's)*",
+            "run  *against  *verdict",
+            "test_spec[[]better-notes[]]  *test_spec[[]incumbent-notes[]]  *ok",
+            "test_spec[[]worse-notes[]]  *incumbent-notes*  *REGRESSED: requirements 10 → 7 (−30 % > 10 %)",
+            "FAIL: 1 of 2 runs regressed against their baseline_model",
+        ]
+    )
+    records = {r["model"]: r for r in json.loads((pytester.path / "out" / "results.json").read_text())}
+    assert records["worse"]["vs_baseline_model"]["passed"] is False
+    assert records["better"]["vs_baseline_model"] == {
+        "baseline_model": "incumbent",
+        "passed": True,
+        "detail": records["better"]["vs_baseline_model"]["detail"],
+    }
+    assert "vs_baseline_model" not in records["incumbent"]
+
+    alone = pytester.runpytest("--models", "better", *xdist_args)
+    assert alone.ret == pytest.ExitCode.OK
+    alone.stdout.fnmatch_lines(["*not compared: incumbent's run of this test did not run*"])
+
+
+def test_baseline_model_must_name_another_model(suite, pytester: pytest.Pytester) -> None:
+    suite.model("incumbent")
+    suite.model("challenger", baseline_model="incumbnt")
+    suite.brief("notes")
+    suite.write(TEST)
+
+    result = pytester.runpytest()
+
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        ['*[[]models.challenger[]]: baseline_model: unknown model *incumbnt* — did you mean "incumbent"?*']
+    )
