@@ -124,7 +124,7 @@ def test_a_run_opens_as_a_timeline_with_tool_errors_highlighted(page: Any, tmp_p
     assert len(errors) == 1
     assert errors[0].text.startswith("create_requirement") and "tool error (bad_arguments)" in errors[0].text
     errors[0].find_element("css selector", "summary").click()  # opens to the arguments and the result
-    assert "acceptance_criteria" in errors[0].text and "Field required" in errors[0].text
+    assert "acceptance_criteria" in errors[0].text and "acceptance_criteria: required" in errors[0].text
     stop = _text(page, run.find_element("css selector", ".timeline li.stop"))
     assert stop == "stopped: final_answer — final answer at turn 3"
     _screenshot(page, "run", tmp_path, run)
