@@ -50,6 +50,7 @@ def test_step_summary_and_junit_properties(
         "tokens": "135",  # 100 + 20, then 10 + 5 for the final answer
         "cost": "0.135",
         "pass_rate": "1.0",
+        "source": "live",
     }
 
 
