@@ -21,7 +21,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from pytest_specbench._text import phrase_pattern
-from pytest_specbench.config.settings import Provider
+from pytest_specbench.config.settings import Protocol, Provider
 from pytest_specbench.errors import ConfigError
 
 BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
@@ -180,6 +180,24 @@ def parse_provider(value: object, at: At) -> Provider:
     except ValueError:
         fix = suggest(name, [p.value for p in Provider], f"valid providers: {PROVIDERS}")
         raise at.error(f"unknown provider {json.dumps(name)}", fix) from None
+
+
+def parse_protocol(value: object, at: At) -> Protocol:
+    name = parse_str(value, at)
+    try:
+        return Protocol(name)
+    except ValueError:
+        valid = ", ".join(json.dumps(p.value) for p in Protocol)
+        fix = suggest(name, [p.value for p in Protocol], f"valid protocols: {valid}")
+        raise at.error(f"unknown protocol {json.dumps(name)}", fix) from None
+
+
+def parse_file(value: object, at: At) -> Path:
+    path = at.resolve(parse_str(value, at))
+    if not path.is_file():
+        problem = "is not a file" if path.exists() else "file not found"
+        raise at.error(f"{problem}: {path}", f"fix the path, or give one relative to {at.file.parent}")
+    return path
 
 
 def parse_directory(value: object, at: At) -> Path:

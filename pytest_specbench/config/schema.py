@@ -23,11 +23,13 @@ from pytest_specbench.config.keys import (
     parse_directory,
     parse_env,
     parse_env_name,
+    parse_file,
     parse_fraction,
     parse_int,
     parse_number,
     parse_path,
     parse_phrases,
+    parse_protocol,
     parse_provider,
     parse_reference_features,
     parse_specs_dir,
@@ -79,6 +81,15 @@ def _server(value: object, at: At) -> ServerConfig:
     return ServerConfig(**fields)
 
 
+def _retired_chat_format(value: object, at: At) -> str:
+    # Kept as a known key so that an old config learns what replaced it instead of "unknown key".
+    raise at.error(
+        "no longer applies: the llamacpp provider runs llama.cpp's llama-server, which renders the "
+        "model's own chat template",
+        'remove it; to replace a broken template set chat_template_file = "path/to/template.jinja"',
+    )
+
+
 # A test asserts these are exactly RunSettings' fields, so a new setting cannot be forgotten here.
 RUN_KEYS: dict[str, Key] = {
     "max_turns": Key(parse_int(1), Dest.SETTINGS),
@@ -104,7 +115,12 @@ MODEL_KEYS: dict[str, Key] = {
     "xfail": Key(parse_str),
     "model_path": Key(parse_path, Dest.EXTRA, provider=Provider.LLAMACPP),
     "n_ctx": Key(parse_int(1), Dest.EXTRA, provider=Provider.LLAMACPP),
-    "chat_format": Key(parse_str, Dest.EXTRA, provider=Provider.LLAMACPP),
+    "n_threads": Key(parse_int(1), Dest.EXTRA, provider=Provider.LLAMACPP),
+    "n_parallel": Key(parse_int(1), Dest.EXTRA, provider=Provider.LLAMACPP),
+    "chat_template_file": Key(parse_file, Dest.EXTRA, provider=Provider.LLAMACPP),
+    "llama_server": Key(parse_file, Dest.EXTRA, provider=Provider.LLAMACPP),
+    "protocol": Key(parse_protocol, Dest.EXTRA, provider=Provider.LLAMACPP),
+    "chat_format": Key(_retired_chat_format, Dest.EXTRA, provider=Provider.LLAMACPP),
 }
 
 BRIEF_KEYS: dict[str, Key] = {

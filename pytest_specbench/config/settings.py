@@ -18,6 +18,7 @@ __all__ = [
     "BriefConfig",
     "Config",
     "ModelConfig",
+    "Protocol",
     "Provider",
     "RunSettings",
     "ScaffoldConfig",
@@ -35,7 +36,16 @@ class Provider(StrEnum):
     ANTHROPIC = "anthropic"
     """The Messages API through the `anthropic` SDK."""
     LLAMACPP = "llamacpp"
-    """A llama.cpp server the plugin starts itself, spoken to through the `openai` SDK."""
+    """A llama.cpp server the plugin starts itself, spoken to over its `protocol`."""
+
+
+class Protocol(StrEnum):
+    """The wire protocol a model is spoken to over (a `llamacpp` model's `protocol` key)."""
+
+    OPENAI = "openai"
+    """Chat Completions (`/v1/chat/completions`) through the `openai` SDK."""
+    ANTHROPIC = "anthropic"
+    """The Messages API (`/v1/messages`) through the `anthropic` SDK."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,7 +114,14 @@ class ModelConfig:
     xfail: str | None = None
     """Reason this model is expected to fail; its tests are marked xfail(strict=True)."""
     extra: dict[str, Any] = field(default_factory=dict)
-    """Provider-specific keys (llamacpp: model_path, n_ctx, chat_format)."""
+    """Provider-specific keys (llamacpp: model_path, n_ctx, n_threads, protocol, ...)."""
+
+    @property
+    def protocol(self) -> Protocol:
+        """The wire protocol: the provider's own, or a `llamacpp` model's `protocol` (default openai)."""
+        if self.provider is Provider.ANTHROPIC:
+            return Protocol.ANTHROPIC
+        return Protocol(self.extra.get("protocol", Protocol.OPENAI))
 
     @property
     def key_variable(self) -> str | None:
