@@ -666,3 +666,23 @@ def test_a_brief_only_key_in_defaults_says_where_it_belongs(tmp_path: Path) -> N
 
     with pytest.raises(ConfigError, match=r"belongs in a \[briefs.<id>\] table"):
         _load(tmp_path, text)
+
+
+# --- final_response: an unparsed tool call -----------------------------------------------------------
+
+
+def test_final_response_fails_on_an_unparsed_tool_call(paths: Any) -> None:
+    check = check_final_response(evidence(paths, run(final="functions.list_files:")))
+
+    assert check == Check(
+        "final_response",
+        False,
+        "the final answer is an unparsed tool call (functions.list_files:) — "
+        "the server's chat format does not deliver tool calls",
+    )
+
+
+def test_final_response_passes_prose_that_mentions_a_function(paths: Any) -> None:
+    check = check_final_response(evidence(paths, run(final="See functions.py: it is unchanged.")))
+
+    assert check.passed
