@@ -90,6 +90,13 @@ def _retired_chat_format(value: object, at: At) -> str:
     )
 
 
+def _brief_ids(value: object, at: At) -> tuple[str, ...]:
+    # Whether each id names a brief is checked once every brief is loaded (`load._check_brief_ids`).
+    if not isinstance(value, list) or not value or not all(isinstance(item, str) for item in value):
+        raise wrong_type(value, "non-empty array of str", at, f'write {at.key} = ["todo-app"] (brief ids)')
+    return tuple(dict.fromkeys(value))
+
+
 # A test asserts these are exactly RunSettings' fields, so a new setting cannot be forgotten here.
 RUN_KEYS: dict[str, Key] = {
     "max_turns": Key(parse_int(1), Dest.SETTINGS),
@@ -113,6 +120,7 @@ MODEL_KEYS: dict[str, Key] = {
     "max_tokens": Key(parse_int(1)),
     "stream": Key(parse_bool),
     "xfail": Key(parse_str),
+    "briefs": Key(_brief_ids),
     "model_path": Key(parse_path, Dest.EXTRA, provider=Provider.LLAMACPP),
     "n_ctx": Key(parse_int(1), Dest.EXTRA, provider=Provider.LLAMACPP),
     "n_threads": Key(parse_int(1), Dest.EXTRA, provider=Provider.LLAMACPP),

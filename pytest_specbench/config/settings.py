@@ -113,6 +113,8 @@ class ModelConfig:
     """RunSettings fields set in this table."""
     xfail: str | None = None
     """Reason this model is expected to fail; its tests are marked xfail(strict=True)."""
+    briefs: tuple[str, ...] = ()
+    """The briefs this model runs (ids); empty for every brief."""
     extra: dict[str, Any] = field(default_factory=dict)
     """Provider-specific keys (llamacpp: model_path, n_ctx, n_threads, protocol, ...)."""
 

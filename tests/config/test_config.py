@@ -384,6 +384,16 @@ CASES = [
         ["[models.m]", 'n_ctx: only applies to provider "llamacpp"', 'set provider = "llamacpp"'],
     ),
     (
+        "model-names-an-unknown-brief",
+        MODEL + 'briefs = ["c"]\n' + BRIEF,
+        ["[models.m]", 'briefs: names no brief: "c"', "known briefs: b"],
+    ),
+    (
+        "model-briefs-not-a-list",
+        MODEL + 'briefs = "b"\n' + BRIEF,
+        ["[models.m]", "briefs: expected non-empty array of str", 'briefs = ["todo-app"]'],
+    ),
+    (
         "retired-chat-format",
         '[models.m]\nprovider = "llamacpp"\nchat_format = "chatml-function-calling"\n' + BRIEF,
         [
