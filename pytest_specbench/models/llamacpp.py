@@ -71,7 +71,9 @@ _INSTALL = "pip install 'pytest-specbench[local]'"
 _SCRUBBED_ENV = re.compile(r"LLAMA_ARG_.*|LLAMA_API_KEY")
 # DRY penalizes repeating what is already in the context, which stops greedy decoding from running
 # into endless lists; these breakers keep it from mangling the paths and ids the model must copy
-# (without them it writes user-authentication_flow.md for user-authentication-flow.md).
+# (without them it writes user-authentication_flow.md for user-authentication-flow.md). One flag per
+# breaker: its value is taken whole (a comma is a breaker too), and each one is added, whatever the
+# server's "specified multiple times ... only last value will be used" warning says.
 _DRY = ("--dry-multiplier", "0.8", *(a for c in '\n:"*/-_.,' for a in ("--dry-sequence-breaker", c)))
 _STATE_VERSION = 2
 
