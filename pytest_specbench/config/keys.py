@@ -193,17 +193,17 @@ def parse_protocol(value: object, at: At) -> Protocol:
 
 
 def parse_file(value: object, at: At) -> Path:
-    path = at.resolve(parse_str(value, at))
-    if not path.is_file():
-        problem = "is not a file" if path.exists() else "file not found"
-        raise at.error(f"{problem}: {path}", f"fix the path, or give one relative to {at.file.parent}")
-    return path
+    return _existing(value, at, "file")
 
 
 def parse_directory(value: object, at: At) -> Path:
+    return _existing(value, at, "directory")
+
+
+def _existing(value: object, at: At, kind: str) -> Path:
     path = at.resolve(parse_str(value, at))
-    if not path.is_dir():
-        problem = "is not a directory" if path.exists() else "directory not found"
+    if not (path.is_dir() if kind == "directory" else path.is_file()):
+        problem = f"is not a {kind}" if path.exists() else f"{kind} not found"
         raise at.error(f"{problem}: {path}", f"create it, or give a path relative to {at.file.parent}")
     return path
 
