@@ -331,6 +331,8 @@ def stats_fields(stats: RunStats) -> dict[str, Any]:
         "max_identical_streak": stats.max_identical_streak,
         "scaffold_calls": stats.scaffold_calls,
         "truncated_turns": stats.truncated_turns,
+        "cache_read_input_tokens": stats.cache_read_input_tokens,
+        "cache_creation_input_tokens": stats.cache_creation_input_tokens,
     }
 
 

@@ -220,7 +220,7 @@ class SpecbenchSession:
         config = self.config
         models = [m for i, m in config.models.items() if not self.model_ids or i in self.model_ids]
         briefs = [b for i, b in config.briefs.items() if not self.brief_ids or i in self.brief_ids]
-        return [(m, b) for m in models for b in briefs]
+        return [(m, b) for m in models for b in briefs if not m.briefs or b.id in m.briefs]
 
     def api_key(self, model: ModelConfig) -> str | None:
         """The model's key from the environment; skip (or, under --specbench-strict, error) if missing."""

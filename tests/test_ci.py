@@ -33,7 +33,8 @@ def test_step_summary_and_junit_properties(
 
     assert result.ret == pytest.ExitCode.TESTS_FAILED  # the baseline_model pair regressed
     text = summary.read_text()
-    assert text.startswith("earlier steps' summary\n## specbench\n\n| test | outcome | source | feat | reqs |")
+    head = "earlier steps' summary\n## specbench\n\n| test | outcome | source | feat | reqs |"
+    assert text.startswith(head)
     assert "| test_spec[steady-notes] | PASSED | live | 1 | 4 |" in text
     assert (
         "### Regressions\n\n- `test_spec[slipping-notes]`: baseline_model: requirements 4 → 2 (−50 % > 10 %)"

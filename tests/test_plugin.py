@@ -87,6 +87,25 @@ def test_ids_are_model_brief_pairs_and_selection_filters(suite, pytester: pytest
     by_k.stdout.fnmatch_lines(["*test_spec[[]alpha-notes[]]", "*1/4 tests*"])
 
 
+def test_a_model_runs_only_the_briefs_it_names(suite, pytester: pytest.Pytester) -> None:
+    suite.model("alpha")
+    suite.model("local", briefs=["todo"])
+    for brief_id in ("notes", "todo"):
+        suite.brief(brief_id)
+    suite.write()
+
+    result = pytester.runpytest("--collect-only", "-q")
+
+    result.stdout.fnmatch_lines(
+        [
+            "*test_spec[[]alpha-notes[]]",
+            "*test_spec[[]alpha-todo[]]",
+            "*test_spec[[]local-todo[]]",
+            "*3 tests*",
+        ]
+    )
+
+
 def test_unknown_model_id_is_a_usage_error_listing_the_known(suite, pytester: pytest.Pytester) -> None:
     suite.model("alpha")
     suite.brief("notes")

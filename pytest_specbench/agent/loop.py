@@ -281,4 +281,6 @@ def _assistant_event(turn: int, reply: AssistantTurn, seconds: float) -> Assista
         stop_reason=reply.raw_stop_reason or reply.stop_reason,
         seconds=seconds,
         retries=reply.retries,
+        cache_read_input_tokens=reply.usage.cache_read_input_tokens,
+        cache_creation_input_tokens=reply.usage.cache_creation_input_tokens,
     )

@@ -21,6 +21,7 @@ class RunStats:
     tool_errors_by_kind: dict[str, int] = field(default_factory=dict)
     """Keyed by `invalid_json`, `unknown_tool`, `bad_arguments`, `tool_error`."""
     input_tokens: int = 0
+    """Every prompt token, cached ones included."""
     output_tokens: int = 0
     seconds: float = 0.0
     retries: int = 0
@@ -30,6 +31,10 @@ class RunStats:
     scaffold_calls: int = 0
     truncated_turns: int = 0
     """Model turns cut off by `max_tokens` (stop reason `length` / `max_tokens`): a broken call or answer."""
+    cache_read_input_tokens: int = 0
+    """Prompt tokens the provider served from its cache (part of `input_tokens`)."""
+    cache_creation_input_tokens: int = 0
+    """Prompt tokens the provider wrote to its cache (part of `input_tokens`)."""
 
     @classmethod
     def from_transcript(cls, transcript: Transcript, seconds: float) -> RunStats:
@@ -48,6 +53,8 @@ class RunStats:
             max_identical_streak=max((n for _, _, n in identical_streaks(calls)), default=0),
             scaffold_calls=sum(1 for c in calls if c.scaffold),
             truncated_turns=sum(1 for t in turns if t.truncated),
+            cache_read_input_tokens=sum(t.cache_read_input_tokens for t in turns),
+            cache_creation_input_tokens=sum(t.cache_creation_input_tokens for t in turns),
         )
 
 

@@ -61,10 +61,13 @@ class AssistantEvent:
     tool_calls: tuple[dict[str, Any], ...]
     """`{id, name, arguments}` with arguments as the raw JSON text the model sent."""
     input_tokens: int
+    """Every prompt token, cached ones included."""
     output_tokens: int
     stop_reason: str
     seconds: float
     retries: int = 0
+    cache_read_input_tokens: int = 0
+    cache_creation_input_tokens: int = 0
     kind: Literal["assistant"] = "assistant"
 
     @property

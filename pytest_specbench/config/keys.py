@@ -21,7 +21,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from pytest_specbench._text import phrase_pattern
-from pytest_specbench.config.settings import Provider, RecordMode
+from pytest_specbench.config.settings import Protocol, Provider, RecordMode
 from pytest_specbench.errors import ConfigError
 
 BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
@@ -191,10 +191,28 @@ def parse_record_mode(value: object, at: At) -> RecordMode:
         raise at.error(f"unknown record mode {json.dumps(name)}", f"valid modes: {valid}") from None
 
 
+def parse_protocol(value: object, at: At) -> Protocol:
+    name = parse_str(value, at)
+    try:
+        return Protocol(name)
+    except ValueError:
+        valid = ", ".join(json.dumps(p.value) for p in Protocol)
+        fix = suggest(name, [p.value for p in Protocol], f"valid protocols: {valid}")
+        raise at.error(f"unknown protocol {json.dumps(name)}", fix) from None
+
+
+def parse_file(value: object, at: At) -> Path:
+    return _existing(value, at, "file")
+
+
 def parse_directory(value: object, at: At) -> Path:
+    return _existing(value, at, "directory")
+
+
+def _existing(value: object, at: At, kind: str) -> Path:
     path = at.resolve(parse_str(value, at))
-    if not path.is_dir():
-        problem = "is not a directory" if path.exists() else "directory not found"
+    if not (path.is_dir() if kind == "directory" else path.is_file()):
+        problem = f"is not a {kind}" if path.exists() else f"{kind} not found"
         raise at.error(f"{problem}: {path}", f"create it, or give a path relative to {at.file.parent}")
     return path
 

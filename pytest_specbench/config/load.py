@@ -348,4 +348,14 @@ def load_config(path: Path) -> Config:
     _check_cost_limits(config)
     _check_baseline_models(config)
     check_min_passes(config)
+    _check_brief_ids(config)
     return config
+
+
+def _check_brief_ids(config: Config) -> None:
+    for model in config.models.values():
+        for brief_id in model.briefs:
+            if brief_id not in config.briefs:
+                at = _table_at(config.path, "models", model.id).at("briefs")
+                fix = suggest(brief_id, list(config.briefs), f"known briefs: {', '.join(config.briefs)}")
+                raise at.error(f"names no brief: {json.dumps(brief_id)}", fix)

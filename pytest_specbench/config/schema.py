@@ -23,11 +23,13 @@ from pytest_specbench.config.keys import (
     parse_directory,
     parse_env,
     parse_env_name,
+    parse_file,
     parse_fraction,
     parse_int,
     parse_number,
     parse_path,
     parse_phrases,
+    parse_protocol,
     parse_provider,
     parse_record_mode,
     parse_reference_features,
@@ -81,6 +83,22 @@ def _server(value: object, at: At) -> ServerConfig:
     return ServerConfig(**fields)
 
 
+def _retired_chat_format(value: object, at: At) -> str:
+    # Kept as a known key so that an old config learns what replaced it instead of "unknown key".
+    raise at.error(
+        "no longer applies: the llamacpp provider runs llama.cpp's llama-server, which renders the "
+        "model's own chat template",
+        'remove it; to replace a broken template set chat_template_file = "path/to/template.jinja"',
+    )
+
+
+def _brief_ids(value: object, at: At) -> tuple[str, ...]:
+    # Whether each id names a brief is checked once every brief is loaded (`load._check_brief_ids`).
+    if not isinstance(value, list) or not value or not all(isinstance(item, str) for item in value):
+        raise wrong_type(value, "non-empty array of str", at, f'write {at.key} = ["todo-app"] (brief ids)')
+    return tuple(dict.fromkeys(value))
+
+
 # A test asserts these are exactly RunSettings' fields, so a new setting cannot be forgotten here.
 RUN_KEYS: dict[str, Key] = {
     "max_turns": Key(parse_int(1), Dest.SETTINGS),
@@ -121,9 +139,15 @@ MODEL_KEYS: dict[str, Key] = {
     "baseline_model": Key(parse_str),
     "price_input_per_mtok": Key(parse_number(0, inclusive=True)),
     "price_output_per_mtok": Key(parse_number(0, inclusive=True)),
+    "briefs": Key(_brief_ids),
     "model_path": Key(parse_path, Dest.EXTRA, provider=Provider.LLAMACPP),
     "n_ctx": Key(parse_int(1), Dest.EXTRA, provider=Provider.LLAMACPP),
-    "chat_format": Key(parse_str, Dest.EXTRA, provider=Provider.LLAMACPP),
+    "n_threads": Key(parse_int(1), Dest.EXTRA, provider=Provider.LLAMACPP),
+    "n_parallel": Key(parse_int(1), Dest.EXTRA, provider=Provider.LLAMACPP),
+    "chat_template_file": Key(parse_file, Dest.EXTRA, provider=Provider.LLAMACPP),
+    "llama_server": Key(parse_file, Dest.EXTRA, provider=Provider.LLAMACPP),
+    "protocol": Key(parse_protocol, Dest.EXTRA, provider=Provider.LLAMACPP),
+    "chat_format": Key(_retired_chat_format, Dest.EXTRA, provider=Provider.LLAMACPP),
 }
 
 GATE_KEYS: dict[str, Key] = {

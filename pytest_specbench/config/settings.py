@@ -18,6 +18,7 @@ __all__ = [
     "BriefConfig",
     "Config",
     "ModelConfig",
+    "Protocol",
     "Provider",
     "RecordMode",
     "RunSettings",
@@ -37,7 +38,16 @@ class Provider(StrEnum):
     ANTHROPIC = "anthropic"
     """The Messages API through the `anthropic` SDK."""
     LLAMACPP = "llamacpp"
-    """A llama.cpp server the plugin starts itself, spoken to through the `openai` SDK."""
+    """A llama.cpp server the plugin starts itself, spoken to over its `protocol`."""
+
+
+class Protocol(StrEnum):
+    """The wire protocol a model is spoken to over (a `llamacpp` model's `protocol` key)."""
+
+    OPENAI = "openai"
+    """Chat Completions (`/v1/chat/completions`) through the `openai` SDK."""
+    ANTHROPIC = "anthropic"
+    """The Messages API (`/v1/messages`) through the `anthropic` SDK."""
 
 
 class RecordMode(StrEnum):
@@ -145,8 +155,10 @@ class ModelConfig:
     """RunSettings fields set in this table."""
     xfail: str | None = None
     """Reason this model is expected to fail; its tests are marked xfail(strict=True)."""
+    briefs: tuple[str, ...] = ()
+    """The briefs this model runs (ids); empty for every brief."""
     extra: dict[str, Any] = field(default_factory=dict)
-    """Provider-specific keys (llamacpp: model_path, n_ctx, chat_format)."""
+    """Provider-specific keys (llamacpp: model_path, n_ctx, n_threads, protocol, ...)."""
     record_mode: RecordMode | None = None
     """This model's record mode when the command line names none (it wins over the ini option)."""
     price_input_per_mtok: float | None = None
@@ -162,6 +174,13 @@ class ModelConfig:
         if self.price_input_per_mtok is None or self.price_output_per_mtok is None:
             return None
         return (self.price_input_per_mtok, self.price_output_per_mtok)
+
+    @property
+    def protocol(self) -> Protocol:
+        """The wire protocol: the provider's own, or a `llamacpp` model's `protocol` (default openai)."""
+        if self.provider is Provider.ANTHROPIC:
+            return Protocol.ANTHROPIC
+        return Protocol(self.extra.get("protocol", Protocol.OPENAI))
 
     @property
     def key_variable(self) -> str | None:

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import TYPE_CHECKING
 
-from ..config.settings import ModelConfig, Provider, RunSettings
+from ..config.settings import ModelConfig, Protocol, RunSettings
 from .types import (
     AssistantMessage,
     AssistantTurn,
@@ -47,10 +47,10 @@ __all__ = [
 def open_client(
     model: ModelConfig, settings: RunSettings, api_key: str | None
 ) -> AbstractAsyncContextManager[ModelClient]:
-    """The adapter for `model.provider`, closed (with its connections) on exit.
+    """The adapter for `model.protocol`, closed (with its connections) on exit.
 
     Args:
-        model: which provider, model name, base_url, max_tokens and whether to stream.
+        model: which protocol, model name, base_url, max_tokens and whether to stream.
         settings: the SDK's `request_timeout_s` and `max_retries`, and `temperature`.
         api_key: the key read from `model.key_variable`; None for a server that takes none.
 
@@ -62,7 +62,7 @@ def open_client(
 
 @asynccontextmanager
 async def _open(model: ModelConfig, settings: RunSettings, api_key: str | None) -> AsyncIterator[ModelClient]:
-    if model.provider is Provider.ANTHROPIC:
+    if model.protocol is Protocol.ANTHROPIC:
         from .anthropic import AnthropicMessagesClient
 
         client: AnthropicMessagesClient | OpenAIChatClient = AnthropicMessagesClient(model, settings, api_key)

@@ -27,7 +27,7 @@ from anthropic.types import (
 )
 from anthropic.types import Message as AnthropicMessage
 
-from ..config.settings import ModelConfig, RunSettings
+from ..config.settings import ModelConfig, Provider, RunSettings
 from ._errors import (
     NO_KEY,
     ErrorContext,
@@ -81,6 +81,8 @@ class AnthropicMessagesClient:
             settings: `request_timeout_s`, `max_retries` and `temperature` are used.
             api_key: the key, or None for a server that takes none.
         """
+        if model.provider is Provider.LLAMACPP and model.base_url is None:
+            raise ValueError(f"model {model.id!r}: a llamacpp model needs the base_url of its started server")
         self._model = model
         self._max_retries = settings.max_retries
         self._sampling = {"temperature": settings.temperature}
@@ -218,14 +220,23 @@ def _turn(message: AnthropicMessage | str) -> AssistantTurn:
     content = getattr(message, "content", None)
     if content is None:
         raise UnexpectedResponse("the answer has no `content`")
-    usage = getattr(message, "usage", None)
     return AssistantTurn(
         text="".join(block.text for block in content if isinstance(block, TextBlock)),
         tool_calls=tuple(_tool_use(block) for block in content if isinstance(block, ToolUseBlock)),
-        usage=Usage(usage.input_tokens or 0, usage.output_tokens or 0) if usage else Usage(),
+        usage=_usage(getattr(message, "usage", None)),
         stop_reason=_STOP_REASONS.get(message.stop_reason or "", "other"),
         raw_stop_reason=message.stop_reason or "",
     )
+
+
+def _usage(usage: object) -> Usage:
+    """Usage with cached prompt tokens counted in: Anthropic's `input_tokens` excludes them."""
+    if usage is None:
+        return Usage()
+    read = getattr(usage, "cache_read_input_tokens", None) or 0
+    created = getattr(usage, "cache_creation_input_tokens", None) or 0
+    uncached = getattr(usage, "input_tokens", None) or 0
+    return Usage(uncached + read + created, getattr(usage, "output_tokens", None) or 0, read, created)
 
 
 def _tool_use(block: ToolUseBlock) -> ToolCall:
@@ -238,6 +249,12 @@ def _tool_use(block: ToolUseBlock) -> ToolCall:
     return replace(
         parsed, arguments=None, parse_error=parsed.parse_error or "arguments are a string, not a JSON object"
     )
+
+
+def _merged(start: Usage, delta: Usage) -> Usage:
+    # `input_tokens` includes the cache counts, so it is 0 only when the delta has no input side.
+    base = delta if delta.input_tokens else start
+    return replace(base, output_tokens=delta.output_tokens or start.output_tokens)
 
 
 @dataclass(slots=True)
@@ -261,14 +278,12 @@ class _StreamedMessage:
     blocks: dict[int, _Block] = field(default_factory=dict)
     started: bool = False
     stop_reason: str = ""
-    input_tokens: int = 0
-    output_tokens: int = 0
+    usage: Usage = field(default_factory=Usage)
 
     def add(self, event: RawMessageStreamEvent) -> None:
         if isinstance(event, RawMessageStartEvent):
             self.started = True
-            self.input_tokens = event.message.usage.input_tokens or 0
-            self.output_tokens = event.message.usage.output_tokens or 0
+            self.usage = _usage(event.message.usage)
         elif isinstance(event, RawContentBlockStartEvent):
             self._start(event)
         elif isinstance(event, RawContentBlockDeltaEvent) and (block := self.blocks.get(event.index)):
@@ -278,9 +293,8 @@ class _StreamedMessage:
                 block.json_parts.append(event.delta.partial_json)
         elif isinstance(event, RawMessageDeltaEvent):
             self.stop_reason = event.delta.stop_reason or self.stop_reason
-            # Counts on message_delta are running totals, so they replace the start's.
-            self.output_tokens = event.usage.output_tokens or self.output_tokens
-            self.input_tokens = event.usage.input_tokens or self.input_tokens
+            # Counts on message_delta are running totals, so those it has replace the start's.
+            self.usage = _merged(self.usage, _usage(event.usage))
 
     def _start(self, event: RawContentBlockStartEvent) -> None:
         block = event.content_block
@@ -296,7 +310,7 @@ class _StreamedMessage:
         return AssistantTurn(
             text="".join(block.text for block in ordered if block.kind == "text"),
             tool_calls=tuple(block.tool_call() for block in ordered if block.kind == "tool_use"),
-            usage=Usage(self.input_tokens, self.output_tokens),
+            usage=self.usage,
             stop_reason=_STOP_REASONS.get(self.stop_reason, "other"),
             raw_stop_reason=self.stop_reason,
         )

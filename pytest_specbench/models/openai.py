@@ -245,7 +245,10 @@ def _turn(completion: ChatCompletion | str) -> AssistantTurn:
 def _usage(usage: CompletionUsage | None) -> Usage:
     if usage is None:
         return Usage()
-    return Usage(input_tokens=usage.prompt_tokens or 0, output_tokens=usage.completion_tokens or 0)
+    # prompt_tokens already includes the cached ones, reported apart in prompt_tokens_details.
+    details = usage.prompt_tokens_details
+    cached = (details.cached_tokens or 0) if details is not None else 0
+    return Usage(usage.prompt_tokens or 0, usage.completion_tokens or 0, cache_read_input_tokens=cached)
 
 
 @dataclass(slots=True)

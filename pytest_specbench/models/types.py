@@ -56,7 +56,12 @@ class Usage:
     """Token counts of one model request."""
 
     input_tokens: int = 0
+    """Every prompt token, cached or not (Anthropic's `input_tokens` counts only the uncached ones)."""
     output_tokens: int = 0
+    cache_read_input_tokens: int = 0
+    """Prompt tokens served from the provider's prompt cache; part of `input_tokens`."""
+    cache_creation_input_tokens: int = 0
+    """Prompt tokens written to the provider's prompt cache (Anthropic); part of `input_tokens`."""
 
 
 @dataclass(frozen=True, slots=True)

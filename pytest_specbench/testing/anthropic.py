@@ -41,11 +41,11 @@ class AnthropicWire:
             {"type": "tool_use", "id": f"toolu_{step}_{i}", "name": c.name, "input": self._input(c)}
             for i, c in enumerate(reply.tool_calls)
         ]
-        usage = {"input_tokens": reply.input_tokens, "output_tokens": reply.output_tokens}
+        usage = {**self._input_usage(reply), "output_tokens": reply.output_tokens}
         return {**self._message(model, step), "content": content, "stop_reason": reply.stop, "usage": usage}
 
     def events(self, reply: Reply, model: str, step: int, request: dict[str, Any]) -> list[str]:
-        usage = {"input_tokens": reply.input_tokens, "output_tokens": 1}
+        usage = {**self._input_usage(reply), "output_tokens": 1}
         start = {**self._message(model, step), "content": [], "stop_reason": None, "usage": usage}
         events: list[tuple[str, dict[str, Any]]] = [("message_start", {"message": start}), ("ping", {})]
         blocks: list[tuple[dict[str, Any], list[dict[str, Any]]]] = []
@@ -75,6 +75,15 @@ class AnthropicWire:
             "role": "assistant",
             "model": model,
             "stop_sequence": None,
+        }
+
+    def _input_usage(self, reply: Reply) -> dict[str, int]:
+        # The Messages API counts cached prompt tokens apart from `input_tokens`, not within it.
+        cached = reply.cache_read_tokens + reply.cache_creation_tokens
+        return {
+            "input_tokens": reply.input_tokens - cached,
+            "cache_read_input_tokens": reply.cache_read_tokens,
+            "cache_creation_input_tokens": reply.cache_creation_tokens,
         }
 
     def _has_text(self, reply: Reply) -> bool:

@@ -70,10 +70,11 @@ class OpenAIWire:
     def _stop(self, reply: Reply) -> str:
         return _OPENAI_STOPS.get(reply.stop, reply.stop)
 
-    def _usage(self, reply: Reply) -> dict[str, int]:
+    def _usage(self, reply: Reply) -> dict[str, Any]:
         total = reply.input_tokens + reply.output_tokens
         return {
             "prompt_tokens": reply.input_tokens,
             "completion_tokens": reply.output_tokens,
             "total_tokens": total,
+            "prompt_tokens_details": {"cached_tokens": reply.cache_read_tokens},
         }

@@ -67,7 +67,12 @@ class Reply:
     text: str = ""
     tool_calls: Sequence[Call] = ()
     input_tokens: int = 10
+    """Every prompt token, cached ones included (each wire splits them its own way)."""
     output_tokens: int = 5
+    cache_read_tokens: int = 0
+    """Prompt tokens reported as read from the prompt cache."""
+    cache_creation_tokens: int = 0
+    """Prompt tokens reported as written to the prompt cache (Anthropic's wire only)."""
     stop_reason: str | None = None
     """`end_turn`, `tool_use` or `max_tokens` (sent in each provider's words) or any raw word;
     None for `tool_use` when there are tool calls and `end_turn` otherwise."""

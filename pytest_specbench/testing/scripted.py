@@ -56,7 +56,10 @@ def _as_turn(reply: Reply, step: int) -> AssistantTurn:
     stop: StopReason = "other"
     if reply.stop in ("end_turn", "tool_use", "max_tokens"):
         stop = reply.stop  # type: ignore[assignment]  # narrowed by the membership test
-    return AssistantTurn(reply.text, calls, Usage(reply.input_tokens, reply.output_tokens), stop, reply.stop)
+    usage = Usage(
+        reply.input_tokens, reply.output_tokens, reply.cache_read_tokens, reply.cache_creation_tokens
+    )
+    return AssistantTurn(reply.text, calls, usage, stop, reply.stop)
 
 
 def _as_call(scripted: Call, call_id: str) -> ToolCall:

@@ -36,6 +36,7 @@ from pytest_specbench.verdicts.claims import read_claims
 from pytest_specbench.verdicts.loops import find_loop
 from pytest_specbench.verdicts.matching import first_match, item_texts
 from pytest_specbench.verdicts.quality import tree_problems
+from pytest_specbench.verdicts.unparsed import unparsed_tool_call
 
 __all__ = [
     "CHECKS",
@@ -137,6 +138,11 @@ def check_terminated(ev: Evidence) -> Check:
     return Check("terminated", stop.reason == "final_answer", stop.detail)
 
 
+_UNPARSED = (
+    "the final answer is an unparsed tool call ({}) — the server's chat format does not deliver tool calls"
+)
+
+
 def check_final_response(ev: Evidence) -> Check:
     """A run that ended on the model's own terms ended with words, not an empty or cut-off turn."""
     if cut := _cut_off(ev):
@@ -146,6 +152,8 @@ def check_final_response(ev: Evidence) -> Check:
         why = f"stopped by {stop.reason}" if stop else "the run has no end recorded"
         return Check("final_response", True, f"not applicable: {why}")
     last = turns[-1]
+    if unparsed := unparsed_tool_call(last.text):
+        return Check("final_response", False, _UNPARSED.format(unparsed))
     if last.text.strip():
         return Check("final_response", True, f"{len(last.text.strip())} characters at turn {last.turn}")
     what = "only whitespace" if last.text else "neither text nor a tool call"

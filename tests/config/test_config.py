@@ -6,7 +6,7 @@ import pytest
 
 from pytest_specbench import config as config_module
 from pytest_specbench.config import DEFAULT_CONFIG, find_config, load_config, schema
-from pytest_specbench.config.settings import Config, Provider, RecordMode, RunSettings, ServerConfig
+from pytest_specbench.config.settings import Config, Protocol, Provider, RecordMode, RunSettings, ServerConfig
 from pytest_specbench.errors import ConfigError
 
 MODEL = '[models.m]\nprovider = "openai"\nmodel = "gpt"\n'
@@ -37,7 +37,9 @@ xfail = "too expensive"
 provider = "llamacpp"
 model_path = "../models/gemma.gguf"
 n_ctx = 8192
-chat_format = "gemma"
+n_threads = 1
+n_parallel = 2
+protocol = "anthropic"
 
 [briefs.todo-app]
 codebase = "codebases/todo-app"
@@ -136,8 +138,11 @@ def test_llamacpp_extras_and_model_path_resolution(tmp_path: Path) -> None:
     assert gemma.extra == {
         "model_path": tmp_path.parent / "models" / "gemma.gguf",
         "n_ctx": 8192,
-        "chat_format": "gemma",
+        "n_threads": 1,
+        "n_parallel": 2,
+        "protocol": Protocol.ANTHROPIC,
     }
+    assert gemma.protocol is Protocol.ANTHROPIC
 
 
 def test_brief_fields_and_paths(tmp_path: Path) -> None:
@@ -429,6 +434,41 @@ CASES = [
         "llamacpp-key-on-openai",
         MODEL + "n_ctx = 4096\n" + BRIEF,
         ["[models.m]", 'n_ctx: only applies to provider "llamacpp"', 'set provider = "llamacpp"'],
+    ),
+    (
+        "model-names-an-unknown-brief",
+        MODEL + 'briefs = ["c"]\n' + BRIEF,
+        ["[models.m]", 'briefs: names no brief: "c"', "known briefs: b"],
+    ),
+    (
+        "model-briefs-not-a-list",
+        MODEL + 'briefs = "b"\n' + BRIEF,
+        ["[models.m]", "briefs: expected non-empty array of str", 'briefs = ["todo-app"]'],
+    ),
+    (
+        "retired-chat-format",
+        '[models.m]\nprovider = "llamacpp"\nchat_format = "chatml-function-calling"\n' + BRIEF,
+        [
+            "[models.m]",
+            "chat_format: no longer applies",
+            "renders the model's own chat template",
+            "chat_template_file",
+        ],
+    ),
+    (
+        "unknown-protocol",
+        '[models.m]\nprovider = "llamacpp"\nprotocol = "antropic"\n' + BRIEF,
+        ["[models.m]", 'protocol: unknown protocol "antropic"', 'did you mean "anthropic"?'],
+    ),
+    (
+        "missing-chat-template",
+        '[models.m]\nprovider = "llamacpp"\nchat_template_file = "t.jinja"\n' + BRIEF,
+        ["[models.m]", "chat_template_file: file not found", "t.jinja"],
+    ),
+    (
+        "protocol-on-openai",
+        MODEL + 'protocol = "anthropic"\n' + BRIEF,
+        ["[models.m]", 'protocol: only applies to provider "llamacpp"'],
     ),
     (
         "base-url-without-scheme",

@@ -19,6 +19,7 @@ from pytest_specbench.models import (
     ToolResult,
     ToolResultsMessage,
     ToolSpec,
+    Usage,
     UserMessage,
     open_client,
 )
@@ -101,6 +102,20 @@ def test_text_reply(provider: FakeProvider, stream: bool) -> None:
         "end_turn",
     )
     assert (turn.usage.input_tokens, turn.usage.output_tokens, turn.retries) == (120, 7, 0)
+
+
+def test_cached_prompt_tokens_count_into_the_input(provider: FakeProvider, stream: bool) -> None:
+    # On the wire: input_tokens 15 (uncached), cache_read 80, cache_creation 5.
+    reply = Reply(
+        text="Done.", input_tokens=100, output_tokens=7, cache_read_tokens=80, cache_creation_tokens=5
+    )
+    provider.script("claude-test", [reply])
+
+    usage = generate(model_for(provider, stream)).usage
+
+    assert usage == Usage(
+        input_tokens=100, output_tokens=7, cache_read_input_tokens=80, cache_creation_input_tokens=5
+    )
 
 
 def test_one_tool_call(provider: FakeProvider, stream: bool) -> None:

@@ -21,6 +21,7 @@ from pytest_specbench.models import (
     ToolResult,
     ToolResultsMessage,
     ToolSpec,
+    Usage,
     UserMessage,
     open_client,
 )
@@ -86,6 +87,14 @@ def sent(provider: FakeProvider) -> dict[str, Any]:
 
 
 # --- answers -------------------------------------------------------------------------
+
+
+def test_cached_prompt_tokens_are_reported_apart(provider: FakeProvider, stream: bool) -> None:
+    provider.script("qwen", [Reply(text="Done.", input_tokens=100, output_tokens=7, cache_read_tokens=80)])
+
+    usage = generate(model_for(provider, stream)).usage
+
+    assert usage == Usage(input_tokens=100, output_tokens=7, cache_read_input_tokens=80)
 
 
 def test_text_reply(provider: FakeProvider, stream: bool) -> None:

@@ -720,3 +720,23 @@ def test_disk_changes_between_snapshots(tmp_path: Path) -> None:
     assert changes == DiskChanges(added=("sub/new.md",), changed=("edit.md",), removed=("gone.md",))
     assert changes.summary() == "1 file added, 1 changed, 1 removed"
     assert not compare(before, before)
+
+
+# --- final_response: an unparsed tool call -----------------------------------------------------------
+
+
+def test_final_response_fails_on_an_unparsed_tool_call(paths: Any) -> None:
+    check = check_final_response(evidence(paths, run(final="functions.list_files:")))
+
+    assert check == Check(
+        "final_response",
+        False,
+        "the final answer is an unparsed tool call (functions.list_files:) — "
+        "the server's chat format does not deliver tool calls",
+    )
+
+
+def test_final_response_passes_prose_that_mentions_a_function(paths: Any) -> None:
+    check = check_final_response(evidence(paths, run(final="See functions.py: it is unchanged.")))
+
+    assert check.passed
