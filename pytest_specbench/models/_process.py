@@ -90,6 +90,8 @@ def serve() -> None:
     """
     owner_pid = int(sys.argv[1])
     child = subprocess.Popen(sys.argv[2:], stdin=subprocess.DEVNULL)
+    # Exit only once the server has: whoever waits for this pid to go then knows the port is free.
+    signal.signal(signal.SIGTERM, lambda *_: child.terminate())
     threading.Thread(target=_stop_when_gone, args=(owner_pid, child), daemon=True).start()
     code = child.wait()
     # A signal death (a segfault is -11) is reported the way a shell would: 128 + the signal.
