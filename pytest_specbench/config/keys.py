@@ -16,8 +16,9 @@ import re
 import string
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from pytest_specbench._text import phrase_pattern
@@ -173,32 +174,30 @@ def suggest(word: str, choices: list[str], then: str = "") -> str:
     return f"{guess} {then}".strip()
 
 
-def parse_provider(value: object, at: At) -> Provider:
+_E = TypeVar("_E", bound=StrEnum)
+
+
+def _parse_choice(value: object, at: At, choices: type[_E], noun: str) -> _E:
+    """One of a closed set of names; an unknown one is an error listing them (with a did-you-mean)."""
     name = parse_str(value, at)
     try:
-        return Provider(name)
+        return choices(name)
     except ValueError:
-        fix = suggest(name, [p.value for p in Provider], f"valid providers: {PROVIDERS}")
-        raise at.error(f"unknown provider {json.dumps(name)}", fix) from None
+        valid = ", ".join(json.dumps(c.value) for c in choices)
+        fix = suggest(name, [c.value for c in choices], f"valid {noun}s: {valid}")
+        raise at.error(f"unknown {noun} {json.dumps(name)}", fix) from None
+
+
+def parse_provider(value: object, at: At) -> Provider:
+    return _parse_choice(value, at, Provider, "provider")
 
 
 def parse_record_mode(value: object, at: At) -> RecordMode:
-    name = parse_str(value, at)
-    try:
-        return RecordMode(name)
-    except ValueError:
-        valid = ", ".join(json.dumps(m.value) for m in RecordMode)
-        raise at.error(f"unknown record mode {json.dumps(name)}", f"valid modes: {valid}") from None
+    return _parse_choice(value, at, RecordMode, "record mode")
 
 
 def parse_protocol(value: object, at: At) -> Protocol:
-    name = parse_str(value, at)
-    try:
-        return Protocol(name)
-    except ValueError:
-        valid = ", ".join(json.dumps(p.value) for p in Protocol)
-        fix = suggest(name, [p.value for p in Protocol], f"valid protocols: {valid}")
-        raise at.error(f"unknown protocol {json.dumps(name)}", fix) from None
+    return _parse_choice(value, at, Protocol, "protocol")
 
 
 def parse_file(value: object, at: At) -> Path:

@@ -427,7 +427,7 @@ CASES = [
         [
             "[models.m]",
             'record_mode: unknown record mode "replay"',
-            'valid modes: "off", "none", "once", "all"',
+            'valid record modes: "off", "none", "once", "all"',
         ],
     ),
     (
