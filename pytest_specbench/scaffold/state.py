@@ -37,6 +37,17 @@ class TodoItem:
     status: TodoStatus = "pending"
 
 
+EMPTY_TODO_WRITE = (
+    "todo_write got no items, so the todo list is now empty. Send the work left as items, e.g. "
+    '{"items": [{"content": "Specify the add command", "status": "in_progress"}, '
+    '{"content": "Specify the list command", "status": "pending"}]}'
+)
+EMPTY_PLAN_WRITE = (
+    "plan_write got no steps, so there is no plan. Send the steps in order, e.g. "
+    '{"steps": ["Read README.md", "Write one feature per command"]}'
+)
+
+
 class ScaffoldState:
     """The todo list, plan and notes of one run; every write lands in `directory` at once."""
 
@@ -47,10 +58,12 @@ class ScaffoldState:
         self.notes = ""
 
     def write_todo(self, items: Sequence[TodoItem]) -> str:
-        """Replace the todo list; returns it as `todo_text` does."""
+        """Replace the todo list; returns it as `todo_text` does, or what an empty write did."""
         self.todo = tuple(items)
         self._save("todo.json", {"items": [asdict(item) for item in self.todo]})
-        return self.todo_text()
+        # An empty write answered with the empty list's own nudge reads as "call me again":
+        # a small model did, five times in a row. Say what the call did and show a filled one.
+        return self.todo_text() if self.todo else EMPTY_TODO_WRITE
 
     def todo_text(self) -> str:
         """The todo list, numbered, under a line of counts."""
@@ -62,10 +75,10 @@ class ScaffoldState:
         return "\n".join([f"Todo list ({head}):", *lines])
 
     def write_plan(self, steps: Sequence[str]) -> str:
-        """Replace the plan; returns it as `plan_text` does."""
+        """Replace the plan; returns it as `plan_text` does, or what an empty write did."""
         self.plan = tuple(steps)
         self._save("plan.json", {"steps": list(self.plan)})
-        return self.plan_text()
+        return self.plan_text() if self.plan else EMPTY_PLAN_WRITE
 
     def plan_text(self) -> str:
         """The plan's steps, numbered."""

@@ -86,6 +86,25 @@ def test_todo_list_round_trips_and_lands_in_todo_json(tmp_path: Path) -> None:
     }
 
 
+def test_an_empty_write_says_what_it_did_and_shows_a_filled_one(tmp_path: Path) -> None:
+    seen: list[tuple[bool, str]] = []
+
+    async def body(client: Client) -> None:
+        await call(client, "todo_write", items=[{"content": "Read the code"}])
+        seen.append(await call(client, "todo_write", items=[]))
+        seen.append(await call(client, "todo_read"))
+        seen.append(await call(client, "plan_write", steps=[]))
+
+    run_with(ALL, tmp_path, body)
+    (cleared_error, cleared), after, (plan_error, plan) = seen
+    # Not the empty list's nudge to call todo_write: that answer kept a small model calling it empty.
+    assert not cleared_error and cleared.startswith("todo_write got no items, so the todo list is now empty")
+    assert '{"items": [{"content": "Specify the add command", "status": "in_progress"}' in cleared
+    assert after == (False, "The todo list is empty. Use todo_write to list the work left.")
+    assert json.loads((tmp_path / "todo.json").read_text())["items"] == []
+    assert not plan_error and plan.startswith("plan_write got no steps") and '{"steps": [' in plan
+
+
 def test_bad_todo_items_are_validation_errors_the_model_can_act_on(tmp_path: Path) -> None:
     seen: list[tuple[bool, str]] = []
 
