@@ -28,6 +28,7 @@ from pytest_specbench.scaffold.composite import scaffold_prompt
 from pytest_specbench.tree import Feature, SpecTree, feature_data, read_tree
 from pytest_specbench.verdicts.changes import DiskChanges, Snapshot, compare, snapshot
 from pytest_specbench.verdicts.checks import Check, Evidence, check_settings, feature_recall, run_checks
+from pytest_specbench.verdicts.known import apply_known_failures
 from pytest_specbench.verdicts.loops import loop_stop
 from pytest_specbench.verdicts.matching import first_match
 
@@ -95,23 +96,29 @@ class SpecRun:
 
     @property
     def failed_checks(self) -> tuple[Check, ...]:
-        """The checks that did not pass, in report order."""
-        return tuple(c for c in self.checks if not c.passed)
+        """The checks that did not pass, in report order, except the model's known failures."""
+        return failed_checks(self.checks)
+
+    @property
+    def known_failures(self) -> tuple[Check, ...]:
+        """The checks that failed as the model's `known_failures` says they would."""
+        return tuple(c for c in self.checks if c.known)
 
     def verify(self) -> None:
         """Raise one AssertionError that lists every failed check with its numbers."""
         __tracebackhide__ = True
         failed = self.failed_checks
         if failed:
-            lines = "\n".join(f"  {check}" for check in failed)
+            lines = [f"  {check}" for check in failed]
+            lines += [f"  {check} (a known failure, not counted)" for check in self.known_failures]
             head = f"{self.model.id} on {self.brief.id}: {len(failed)} of {len(self.checks)} checks failed"
-            raise AssertionError(f"{head}\n{lines}")
+            raise AssertionError("\n".join([head, *lines]))
 
     def record(self) -> dict[str, Any]:
         """The run's fields of a results.json record (plain data, safe to send through xdist)."""
         return {
             **base_record(self.test_id, self.model, self.brief, self.scaffold),
-            "checks": [{"name": c.name, "passed": c.passed, "detail": c.detail} for c in self.checks],
+            "checks": [check_fields(c) for c in self.checks],
             "features": self.tree.feature_count,
             "total_features": self.tree.total_feature_count,
             "requirements": self.tree.requirement_count,
@@ -128,7 +135,7 @@ class SpecRun:
     @property
     def passed(self) -> bool:
         """Every check of the run itself passed (the baseline gate judges a test, not a sample)."""
-        return all(c.passed for c in self.checks if c.name != REGRESSION)
+        return all(c.passed or c.known for c in self.checks if c.name != REGRESSION)
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,7 +198,7 @@ class SampledRun:
 
     @property
     def failed_checks(self) -> tuple[Check, ...]:
-        return tuple(c for c in self.checks if not c.passed)
+        return failed_checks(self.checks)
 
     def verify(self) -> None:
         """Raise one AssertionError unless `min_passes` samples pass, listing each failing sample's checks."""
@@ -216,7 +223,7 @@ class SampledRun:
         return {
             **records[0],
             **{name: m["mean"] if m else None for name, m in metrics.items()},
-            "checks": [{"name": c.name, "passed": c.passed, "detail": c.detail} for c in self.checks],
+            "checks": [check_fields(c) for c in self.checks],
             **pass_fields(self.passes, len(self.samples), self.min_passes),
             "metrics": metrics,
             "per_sample": [{k: v for k, v in r.items() if k not in _BASE} for r in records],
@@ -270,8 +277,20 @@ def _summed_checks(samples: tuple[SpecRun, ...], min_passes: int) -> tuple[Check
         failing = [f"sample {n}: {c.detail}" for n, c in enumerate(results, 1) if not c.passed]
         passed = len(results) - len(failing)
         detail = "; ".join([f"{passed}/{len(results)} samples pass", *failing])
-        summed.append(Check(check.name, passed >= min_passes, detail))
+        known = passed < min_passes and all(c.known for c in results if not c.passed)
+        summed.append(Check(check.name, passed >= min_passes, detail, known=known))
     return tuple(summed)
+
+
+def failed_checks(checks: tuple[Check, ...]) -> tuple[Check, ...]:
+    """The checks that did not pass, in report order, except known failures."""
+    return tuple(c for c in checks if not c.passed and not c.known)
+
+
+def check_fields(check: Check) -> dict[str, Any]:
+    """A check as a results.json record keeps it; `known` only when it is a known failure."""
+    fields = {"name": check.name, "passed": check.passed, "detail": check.detail}
+    return {**fields, "known": True} if check.known else fields
 
 
 def base_record(
@@ -392,7 +411,8 @@ async def execute(
         codebase=paths.codebase,
         changes=changes,
     )
-    return SpecRun(test_id, model, brief, paths, tree, transcript, stats, run_checks(evidence), scaffold)
+    checks = apply_known_failures(run_checks(evidence), model)
+    return SpecRun(test_id, model, brief, paths, tree, transcript, stats, checks, scaffold)
 
 
 def _snapshots(paths: RunPaths) -> tuple[Snapshot, Snapshot]:

@@ -31,7 +31,7 @@ def test_a_regressed_model_fails_no_regression_and_an_improved_one_passes(
     result.assert_outcomes(passed=2, failed=1)
     result.stdout.fnmatch_lines(
         [
-            "*worse on notes: 1 of 11 checks failed*",
+            "*worse on notes: 1 of 12 checks failed*",
             "*no_regression: requirements 10 → 7 (−30 % > 20 %); features 3 → 2 (−33 % > 10 %)*",
         ]
     )

@@ -161,7 +161,7 @@ def test_check_failures_fail_the_test_with_every_failed_check(
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(
         [
-            "*short on notes: 3 of 11 checks failed*",
+            "*short on notes: 3 of 12 checks failed*",
             '*no_false_claims: says "see specs/SPEC.md" — no such file*',
             "*min_requirements: 2 < 150*",
             "*min_features: 1 < 4*",

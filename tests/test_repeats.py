@@ -57,7 +57,7 @@ def test_two_of_three_samples_pass_with_min_passes_2_and_fail_with_3(
     assert record["pass_hat_k"] == {"1": 0.6667, "2": 0.3333, "3": 0.0}
     assert record["metrics"]["requirements"] == {"mean": 0.6667, "stdev": 0.5774, "min": 0.0, "max": 1.0}
     assert sorted(s["requirements"] for s in record["per_sample"]) == [0, 1, 1]
-    assert record["requirements"] == 0.6667 and len(record["checks"]) == 11
+    assert record["requirements"] == 0.6667 and len(record["checks"]) == 12
     transcripts = sorted(p.name for p in (pytester.path / "out" / "transcripts").iterdir())
     assert transcripts == [f"test_spec[wobbly-notes]{s}.jsonl" for s in ("", ".sample-2", ".sample-3")]
 

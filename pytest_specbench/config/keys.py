@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from pytest_specbench._text import phrase_pattern
-from pytest_specbench.config.settings import Protocol, Provider, RecordMode
+from pytest_specbench.config.settings import CHECK_NAMES, Protocol, Provider, RecordMode
 from pytest_specbench.errors import ConfigError
 
 BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
@@ -198,6 +198,23 @@ def parse_record_mode(value: object, at: At) -> RecordMode:
 
 def parse_protocol(value: object, at: At) -> Protocol:
     return _parse_choice(value, at, Protocol, "protocol")
+
+
+def parse_check_names(value: object, at: At) -> tuple[str, ...]:
+    """Names of checks (`CHECK_NAMES`), each once; the baseline gate cannot be one of them."""
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise wrong_type(value, "array of str", at, f'write {at.key} = ["min_criteria_per_requirement"]')
+    for index, name in enumerate(value):
+        where = at.at(f"{at.key}[{index}]")
+        if name == "no_regression":
+            raise where.error(
+                "no_regression cannot be a known failure: it is the gate against the baseline",
+                "remove it; to accept the new numbers, make this run's results.json the baseline",
+            )
+        if name not in CHECK_NAMES:
+            fix = suggest(name, list(CHECK_NAMES), f"valid checks: {', '.join(CHECK_NAMES)}")
+            raise where.error(f"unknown check {json.dumps(name)}", fix)
+    return tuple(dict.fromkeys(value))
 
 
 def parse_file(value: object, at: At) -> Path:

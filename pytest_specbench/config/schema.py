@@ -19,6 +19,7 @@ from pytest_specbench.config.keys import (
     At,
     Parser,
     parse_bool,
+    parse_check_names,
     parse_command,
     parse_directory,
     parse_env,
@@ -137,6 +138,7 @@ MODEL_KEYS: dict[str, Key] = {
     "xfail": Key(parse_str),
     "record_mode": Key(parse_record_mode),
     "baseline_model": Key(parse_str),
+    "known_failures": Key(parse_check_names),
     "price_input_per_mtok": Key(parse_number(0, inclusive=True)),
     "price_output_per_mtok": Key(parse_number(0, inclusive=True)),
     "briefs": Key(_brief_ids),
@@ -187,6 +189,7 @@ BRIEF_KEYS: dict[str, Key] = {
     "max_requirements_without_criteria": Key(parse_int(0), Dest.EXTRA),
     "max_duplicate_titles": Key(parse_int(0), Dest.EXTRA),
     "max_placeholders": Key(parse_int(0), Dest.EXTRA),
+    "min_criteria_per_requirement": Key(parse_int(1), Dest.EXTRA),
 }
 
 SERVER_KEYS: dict[str, Key] = {

@@ -334,6 +334,8 @@ def finished_line(record: dict[str, Any]) -> str:
             f"{(record.get('input_tokens') or 0) + (record.get('output_tokens') or 0):,} tok",
             f"{record.get('seconds') or 0:.1f}s",
         ]
+    known = [str(c.get("name")) for c in record.get("checks") or () if c.get("known")]
+    parts += [f"known failure{'s' if len(known) > 1 else ''}: {', '.join(known)}"] if known else []
     cause = record.get("error") or record.get("skip_reason")
     return " · ".join([*parts, str(cause)] if cause else parts)
 

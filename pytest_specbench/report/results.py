@@ -15,12 +15,24 @@ from typing import Any
 from pytest_specbench.errors import ResultsFileError
 from pytest_specbench.run import RESULTS_VERSION
 
-__all__ = ["Results", "merge_results", "read_results", "record_key"]
+__all__ = ["Results", "merge_results", "read_results", "record_key", "why"]
 
 _FIX = "pass a results.json written by --specbench-report"
 
 Results = dict[str, dict[str, Any]]
 """Records by `record_key`, in file order."""
+
+
+def why(record: dict[str, Any]) -> str:
+    """What a reader should see first: the error or skip, else the first failed check, else the
+    first known failure (a passing run still names what its model is known to get wrong)."""
+    if record.get("outcome") in {"error", "skipped"}:
+        return str(record.get("error") or record.get("skip_reason") or "")
+    checks = [c for c in record.get("checks") or [] if not c.get("passed")]
+    failed = [c for c in checks if not c.get("known")]
+    if failed:
+        return f"{failed[0]['name']}: {failed[0]['detail']}"
+    return f"known failure {checks[0]['name']}: {checks[0]['detail']}" if checks else ""
 
 
 def record_key(record: dict[str, Any]) -> str:

@@ -23,6 +23,7 @@ from pytest_specbench.report.ci import append_step_summary, step_summary
 from pytest_specbench.report.effect import render_effect, with_effect
 from pytest_specbench.report.paired import FIELD as PAIRED_FIELD
 from pytest_specbench.report.paired import Paired, paired_verdicts, render_paired
+from pytest_specbench.report.results import why
 
 __all__ = ["ResultsCollector", "outcome_of", "write_json_atomic"]
 
@@ -180,7 +181,7 @@ def regressions(records: list[dict[str, Any]], paired: list[Paired]) -> list[tup
 
 def _cell(record: dict[str, Any], key: str) -> str:
     if key == "why":
-        return shorten(_why(record), WHY_WIDTH)
+        return shorten(why(record), WHY_WIDTH)
     samples = record.get("samples") or 1
     if key == "outcome":
         outcome = str(record.get("outcome", "?")).upper()
@@ -194,10 +195,3 @@ def _cell(record: dict[str, Any], key: str) -> str:
     if key == "cost_usd":
         return f"{value:.4f}"
     return f"{value:.1f}" if isinstance(value, float) else str(value)
-
-
-def _why(record: dict[str, Any]) -> str:
-    if record.get("outcome") in {"error", "skipped"}:
-        return str(record.get("error") or record.get("skip_reason") or "")
-    failed = [c for c in record.get("checks", []) if not c["passed"]]
-    return f"{failed[0]['name']}: {failed[0]['detail']}" if failed else ""

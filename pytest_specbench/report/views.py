@@ -15,6 +15,7 @@ from pytest_specbench._text import clip, shorten
 from pytest_specbench.config.settings import BARE
 from pytest_specbench.report.align import Row, align_features
 from pytest_specbench.report.charts import Chart, bar_chart, spread_chart
+from pytest_specbench.report.results import why
 
 __all__ = ["BriefView", "RunView", "build_briefs", "timeline"]
 
@@ -89,20 +90,13 @@ def _run_view(index: int, record: dict[str, Any], top: int, events: list[dict[st
         index=index,
         record=record,
         label=f"{record.get('model')} · {_scaffold(record)}",
-        why=_why(record, checks),
+        why=why(record),
         checks=checks,
         bar=100 * (record.get("requirements") or 0) / top,
         spread=_spread_text(record),
         baseline=next((c["detail"] for c in checks if c.get("name") == "no_regression"), ""),
         events=None if events is None else timeline(events),
     )
-
-
-def _why(record: dict[str, Any], checks: list[dict[str, Any]]) -> str:
-    if record.get("outcome") in {"error", "skipped"}:
-        return str(record.get("error") or record.get("skip_reason") or "")
-    failed = [c for c in checks if not c.get("passed")]
-    return f"{failed[0]['name']}: {failed[0]['detail']}" if failed else ""
 
 
 def spread(record: dict[str, Any], metric: str) -> dict[str, float] | None:

@@ -58,6 +58,7 @@ CHECK_DEFAULTS: dict[str, Any] = {
     "max_requirements_without_criteria": 0,
     "max_duplicate_titles": 0,
     "max_placeholders": 0,
+    "min_criteria_per_requirement": None,
 }
 """The brief-only check settings, as they are when a brief does not set them."""
 LIST_WIDTH = 3
@@ -80,6 +81,8 @@ class Check:
     name: str
     passed: bool
     detail: str
+    known: bool = False
+    """Failed as the model's `known_failures` says it would: reported, not counted against the run."""
 
     def __str__(self) -> str:
         return f"{self.name}: {self.detail}"
@@ -284,6 +287,21 @@ def check_tree_quality(ev: Evidence) -> Check:
     return Check("tree_quality", True, "within limits: " + ", ".join(p.describe() for p in problems))
 
 
+def check_min_criteria_per_requirement(ev: Evidence) -> Check:
+    """Every requirement has at least the brief's `min_criteria_per_requirement` acceptance criteria."""
+    name = "min_criteria_per_requirement"
+    minimum: int | None = ev.setting(name)
+    if minimum is None:
+        return Check(name, True, f"not set (no {name})")
+    requirements = list(ev.tree.all_requirements())
+    counts = [(r.id, len(r.acceptance_criteria)) for r in requirements]
+    short = [f"{item} has {count}" for item, count in counts if count < minimum]
+    if short:
+        counted = f"{len(short)} of {len(requirements)} requirements have fewer than {minimum}"
+        return Check(name, False, f"{counted} acceptance criteria ({listing(short)})")
+    return Check(name, True, f"all {len(requirements)} requirements have ≥ {minimum} acceptance criteria")
+
+
 CHECKS: list[CheckFn] = [
     check_no_loop,
     check_terminated,
@@ -295,6 +313,7 @@ CHECKS: list[CheckFn] = [
     check_feature_recall,
     check_on_topic,
     check_tree_quality,
+    check_min_criteria_per_requirement,
 ]
 
 

@@ -146,6 +146,31 @@ def test_fields_of_later_versions_are_shown_when_present() -> None:
     )  # Δ column, tooltip, label, cause, checklist
 
 
+def test_a_known_failure_is_marked_as_one_and_named_as_the_runs_cause() -> None:
+    record = {
+        "version": 1,
+        "test_id": "t[m-b]",
+        "model": "m",
+        "brief": "b",
+        "outcome": "passed",
+        "checks": [
+            {"name": "min_features", "passed": True, "detail": "7 ≥ 5"},
+            {
+                "name": "min_criteria_per_requirement",
+                "passed": False,
+                "detail": "7 of 7 short",
+                "known": True,
+            },
+        ],
+    }
+
+    page = render_html([record])
+
+    assert 'class="mark known"' in page and 'class="mark fail"' not in page
+    assert "(known failure, not counted): 7 of 7 short" in page
+    assert "known failure min_criteria_per_requirement: 7 of 7 short" in page  # the run's cause
+
+
 def test_fifty_runs_with_long_transcripts_stay_under_five_megabytes(report_session: Path) -> None:
     base = json.loads((report_session / "results.json").read_text())
     records = [{**base[i % 4], "test_id": f"test_spec[m{i}-notes]", "model": f"m{i}"} for i in range(50)]

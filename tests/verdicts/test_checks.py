@@ -18,7 +18,7 @@ from pytest_specbench.agent.transcript import (
     Transcript,
 )
 from pytest_specbench.config import load_config
-from pytest_specbench.config.settings import BriefConfig, RunSettings, ServerConfig
+from pytest_specbench.config.settings import CHECK_NAMES, BriefConfig, RunSettings, ServerConfig
 from pytest_specbench.errors import ConfigError
 from pytest_specbench.tree import Feature, Requirement, SpecTree, TreeFileError
 from pytest_specbench.verdicts.changes import DiskChanges, compare, snapshot
@@ -29,6 +29,7 @@ from pytest_specbench.verdicts.checks import (
     check_feature_recall,
     check_files_exist,
     check_final_response,
+    check_min_criteria_per_requirement,
     check_no_false_claims,
     check_no_loop,
     check_on_topic,
@@ -603,8 +604,11 @@ def test_every_check_reports_in_order_even_when_unconfigured(paths: Any) -> None
         "feature_recall",
         "on_topic",
         "tree_quality",
+        "min_criteria_per_requirement",
     ]
     assert len(CHECKS) == len(names)
+    # The config checks `known_failures` against its own list of these names: the two agree.
+    assert tuple(names) == CHECK_NAMES
 
 
 def test_check_settings_joins_run_settings_and_brief_keys(tmp_path: Path) -> None:
@@ -740,3 +744,37 @@ def test_final_response_passes_prose_that_mentions_a_function(paths: Any) -> Non
     check = check_final_response(evidence(paths, run(final="See functions.py: it is unchanged.")))
 
     assert check.passed
+
+
+# --- min_criteria_per_requirement -------------------------------------------------------------------
+
+
+def test_min_criteria_per_requirement_names_each_short_requirement_and_its_count(paths: Any) -> None:
+    two, one = ("Given a, b.", "Given c, d."), ("Given a, b.",)
+    spec = tree(
+        feat("F-0001", "Add", req("R-0001", "Add", criteria=two), req("R-0002", "Add many", criteria=one)),
+        feat("F-0002", "List", *(req(f"R-00{i}", f"List {i}", criteria=()) for i in range(10, 14))),
+    )
+
+    check = check_min_criteria_per_requirement(evidence(paths, spec=spec, min_criteria_per_requirement=2))
+
+    assert check == Check(
+        "min_criteria_per_requirement",
+        False,
+        "5 of 6 requirements have fewer than 2 acceptance criteria "
+        "(R-0002 has 1, R-0010 has 0, R-0011 has 0 and 2 more)",
+    )
+
+
+def test_min_criteria_per_requirement_passes_at_the_minimum_and_when_unset(paths: Any) -> None:
+    spec = tree(feat("F-0001", "Add", req("R-0001", "Add", criteria=("Given a, b.", "Given c, d."))))
+
+    at_minimum = check_min_criteria_per_requirement(
+        evidence(paths, spec=spec, min_criteria_per_requirement=2)
+    )
+    unset = check_min_criteria_per_requirement(evidence(paths, spec=spec))
+
+    assert at_minimum == Check(
+        "min_criteria_per_requirement", True, "all 1 requirements have ≥ 2 acceptance criteria"
+    )
+    assert unset == Check("min_criteria_per_requirement", True, "not set (no min_criteria_per_requirement)")

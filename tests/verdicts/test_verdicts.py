@@ -75,7 +75,7 @@ def test_each_failure_is_named_in_one_line(
     result.assert_outcomes(failed=6, passed=1)
     result.stdout.fnmatch_lines(
         [
-            "*looper on notes: 2 of 11 checks failed",
+            "*looper on notes: 2 of 12 checks failed",
             '*no_loop: read_file(path="README.md") called 5× in a row from turn 1; '
             "run stopped at turn 5 (stop_on_loop)",
             '*terminated: stopped at turn 5: read_file(path="README.md") called 5× in a row from turn 1',
@@ -83,31 +83,31 @@ def test_each_failure_is_named_in_one_line(
     )
     result.stdout.fnmatch_lines(
         [
-            "*cycler on notes: 1 of 11 checks failed",
+            "*cycler on notes: 1 of 12 checks failed",
             '*no_loop: cycle read_file(path="README.md") → list_files() repeated 3× from turn 1, '
             "no spec item created in between",
         ]
     )
     result.stdout.fnmatch_lines(
         [
-            "*silent on notes: 2 of 11 checks failed",
+            "*silent on notes: 2 of 12 checks failed",
             "*final_response: turn 2 ended with neither text nor a tool call",
             '*tree_quality: 1 feature without requirements > 0 (F-0001 "Notes")',
         ]
     )
     result.stdout.fnmatch_lines(
         [
-            "*liar on notes: 1 of 11 checks failed",
+            "*liar on notes: 1 of 12 checks failed",
             '*no_false_claims: says "wrote specs/SPEC.md" — no such file; says "F-0001" — never created; '
             'says "F-0030" — never created; says 30 features — tree has 0; '
             'says 150 requirements — tree has 0; says "Done: wrote specs/SPEC.md with" — nothing was written',
         ]
     )
     result.stdout.fnmatch_lines(
-        ["*capped on notes: 1 of 11 checks failed", "*terminated: max_tool_calls=3 reached"]
+        ["*capped on notes: 1 of 12 checks failed", "*terminated: max_tool_calls=3 reached"]
     )
     result.stdout.fnmatch_lines(
-        ["*costly on notes: 1 of 11 checks failed", "*terminated: max_total_tokens=40 reached"]
+        ["*costly on notes: 1 of 12 checks failed", "*terminated: max_total_tokens=40 reached"]
     )
     table = [line for line in result.stdout.lines if line.startswith("test_spec[")]
     assert [row.split()[1] for row in table] == ["FAILED"] * 6 + ["PASSED"]
@@ -120,7 +120,7 @@ def test_each_failure_is_named_in_one_line(
         "terminated: max_total_tokens=40 reached",
     ]
     records = {r["model"]: r for r in json.loads((pytester.path / "out" / "results.json").read_text())}
-    assert {len(r["checks"]) for r in records.values()} == {11}
+    assert {len(r["checks"]) for r in records.values()} == {12}
     honest = {c["name"]: c["detail"] for c in records["honest"]["checks"]}
     assert honest["no_loop"] == "no call repeated 5× in a row (longest streak 4)"
     assert honest["no_false_claims"] == "6 claims in the final answer hold"
@@ -150,7 +150,7 @@ def test_brief_checks_over_real_trees(
     result.assert_outcomes(failed=3, passed=1)
     result.stdout.fnmatch_lines(
         [
-            "*offtopic on shop: 2 of 11 checks failed",
+            "*offtopic on shop: 2 of 12 checks failed",
             "*feature_recall: 1/3 reference features = 0.33 < 0.60; missing: search, export",
             '*on_topic: F-0001 "Account and Billing Management" matches "billing", '
             'R-0002 "Take payments" matches "payment"',
@@ -159,7 +159,7 @@ def test_brief_checks_over_real_trees(
     result.stdout.fnmatch_lines(
         [
             # The server refuses the requirement without criteria, which the answer still counts.
-            "*sloppy on shop: 2 of 11 checks failed",
+            "*sloppy on shop: 2 of 12 checks failed",
             "*no_false_claims: says 3 requirements — tree has 2",
             "*tree_quality: 3 features without requirements > 0 "
             '(F-0001 "Notes", F-0002 "Search", F-0003 "Export"); '
@@ -275,19 +275,19 @@ def test_what_small_models_get_wrong_is_named(
     cut = "length" if protocol == "openai" else "max_tokens"
     result.stdout.fnmatch_lines(
         [
-            "*cutoff on notes: 2 of 11 checks failed",
+            "*cutoff on notes: 2 of 12 checks failed",
             f'*terminated: turn 3 was cut off by max_tokens=384 (stop reason "{cut}") — no final answer',
             f'*final_response: turn 3 was cut off by max_tokens=384 (stop reason "{cut}") — no final answer',
         ]
     )
     result.stdout.fnmatch_lines(
         [
-            "*breaker on notes: 2 of 11 checks failed",
+            "*breaker on notes: 2 of 12 checks failed",
             "*no_loop: create_requirement failed 5× in a row with invalid JSON from turn 3; "
             "run stopped at turn 7 (stop_on_loop)",
         ]
     )
-    result.stdout.fnmatch_lines(["*echoer on notes: 1 of 11 checks failed", "*min_features: 0 < 1"])
+    result.stdout.fnmatch_lines(["*echoer on notes: 1 of 12 checks failed", "*min_features: 0 < 1"])
     records = {r["model"]: r for r in json.loads((pytester.path / "out" / "results.json").read_text())}
     outcomes = {model: record["outcome"] for model, record in records.items()}
     assert outcomes == {
