@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from pytest_specbench.testing import FakeProvider
+from pytest_specbench.testing import FakeProvider, Reply
 
 TEST = "def test_spec(spec_run):\n    spec_run.verify()\n"
 KNOWN = ["min_criteria_per_requirement"]
@@ -143,3 +143,18 @@ def test_a_bad_known_failures_list_names_the_key_and_the_fix(
     output = result.stderr.str() + result.stdout.str()
     assert "specbench.toml" in output and "[models.m]" in output and "known_failures" in output
     assert problem in output and fix in output
+
+
+def test_a_pass_with_nothing_to_judge_is_no_unexpected_pass(
+    suite, provider: FakeProvider, pytester: pytest.Pytester
+) -> None:
+    # A model that wrote nothing fails min_requirements; its criteria check has nothing to judge.
+    provider.script(suite.model("incumbent", known_failures=KNOWN), [Reply.final("Nothing to specify.")])
+    suite.brief("notes", min_criteria_per_requirement=2, min_requirements=1)
+    suite.write(TEST)
+
+    result = pytester.runpytest()
+
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*incumbent on notes: 1 of 12 checks failed*", "*min_requirements: 0 < 1"])
+    result.stdout.no_fnmatch_line("*listed as a known failure*")

@@ -83,6 +83,9 @@ class Check:
     detail: str
     known: bool = False
     """Failed as the model's `known_failures` says it would: reported, not counted against the run."""
+    applies: bool = True
+    """False for a pass with nothing to judge (not configured, not applicable): it says nothing
+    of the model, so it is no unexpected pass of a known failure."""
 
     def __str__(self) -> str:
         return f"{self.name}: {self.detail}"
@@ -153,7 +156,7 @@ def check_final_response(ev: Evidence) -> Check:
     stop, turns = ev.transcript.stop, ev.transcript.assistant_turns()
     if stop is None or stop.reason != "final_answer" or not turns:
         why = f"stopped by {stop.reason}" if stop else "the run has no end recorded"
-        return Check("final_response", True, f"not applicable: {why}")
+        return Check("final_response", True, f"not applicable: {why}", applies=False)
     last = turns[-1]
     if unparsed := unparsed_tool_call(last.text):
         return Check("final_response", False, _UNPARSED.format(unparsed))
@@ -228,7 +231,7 @@ def check_feature_recall(ev: Evidence) -> Check:
     """Enough of the brief's `reference_features` appear in feature titles and descriptions."""
     references: list[dict[str, Any]] = list(ev.setting("reference_features"))
     if not references:
-        return Check("feature_recall", True, "not configured (no reference_features)")
+        return Check("feature_recall", True, "not configured (no reference_features)", applies=False)
     missing = missing_references(ev.tree, references)
     found = len(references) - len(missing)
     recall = found / len(references)
@@ -264,7 +267,7 @@ def check_on_topic(ev: Evidence) -> Check:
     """No feature or requirement title or description matches one of the brief's `forbidden_topics`."""
     topics: list[str] = list(ev.setting("forbidden_topics"))
     if not topics:
-        return Check("on_topic", True, "not configured (no forbidden_topics)")
+        return Check("on_topic", True, "not configured (no forbidden_topics)", applies=False)
     hits = [
         f'{item} "{title}" matches "{topic}"'
         for item, title, text in item_texts(ev.tree)
@@ -278,7 +281,7 @@ def check_on_topic(ev: Evidence) -> Check:
 def check_tree_quality(ev: Evidence) -> Check:
     """Features have requirements, requirements have criteria, titles are unique, no placeholders."""
     if not ev.setting("tree_quality"):
-        return Check("tree_quality", True, "turned off (tree_quality = false)")
+        return Check("tree_quality", True, "turned off (tree_quality = false)", applies=False)
     problems = tree_problems(ev.tree)
     over = [p for p in problems if len(p.offenders) > ev.setting(p.setting)]
     if over:
@@ -292,8 +295,10 @@ def check_min_criteria_per_requirement(ev: Evidence) -> Check:
     name = "min_criteria_per_requirement"
     minimum: int | None = ev.setting(name)
     if minimum is None:
-        return Check(name, True, f"not set (no {name})")
+        return Check(name, True, f"not set (no {name})", applies=False)
     requirements = list(ev.tree.all_requirements())
+    if not requirements:  # min_requirements judges an empty tree; every one of none has enough
+        return Check(name, True, "not applicable: no requirements", applies=False)
     counts = [(r.id, len(r.acceptance_criteria)) for r in requirements]
     short = [f"{item} has {count}" for item, count in counts if count < minimum]
     if short:

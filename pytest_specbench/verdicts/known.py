@@ -21,7 +21,7 @@ def apply_known_failures(checks: Iterable[Check], model: ModelConfig) -> tuple[C
 
 
 def _judged(check: Check, model: ModelConfig) -> Check:
-    if check.name not in model.known_failures:
+    if check.name not in model.known_failures or (check.passed and not check.applies):
         return check
     if not check.passed:
         return dataclasses.replace(check, known=True)

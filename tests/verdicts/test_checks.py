@@ -300,7 +300,7 @@ def test_an_answer_that_ends_normally_is_not_cut_off(paths: Any) -> None:
 def test_final_response_does_not_apply_to_a_run_stopped_by_a_limit(paths: Any) -> None:
     check = check_final_response(evidence(paths, run(tool("list_files"), stop="max_turns")))
 
-    assert check == Check("final_response", True, "not applicable: stopped by max_turns")
+    assert check == Check("final_response", True, "not applicable: stopped by max_turns", applies=False)
 
 
 def test_final_response_passes_with_words(paths: Any) -> None:
@@ -493,7 +493,7 @@ def test_feature_recall_ignores_requirements(paths: Any) -> None:
 
 def test_feature_recall_not_configured(paths: Any) -> None:
     assert check_feature_recall(evidence(paths)) == Check(
-        "feature_recall", True, "not configured (no reference_features)"
+        "feature_recall", True, "not configured (no reference_features)", applies=False
     )
 
 
@@ -575,7 +575,7 @@ def test_tree_quality_thresholds_allow_some(paths: Any) -> None:
 def test_a_brief_can_turn_tree_quality_off(paths: Any) -> None:
     check = check_tree_quality(evidence(paths, spec=tree(feat("F-0001", "TBD")), tree_quality=False))
 
-    assert check == Check("tree_quality", True, "turned off (tree_quality = false)")
+    assert check == Check("tree_quality", True, "turned off (tree_quality = false)", applies=False)
 
 
 def test_todo_as_a_word_is_not_a_placeholder_and_child_requirements_count(paths: Any) -> None:
@@ -777,4 +777,10 @@ def test_min_criteria_per_requirement_passes_at_the_minimum_and_when_unset(paths
     assert at_minimum == Check(
         "min_criteria_per_requirement", True, "all 1 requirements have ≥ 2 acceptance criteria"
     )
-    assert unset == Check("min_criteria_per_requirement", True, "not set (no min_criteria_per_requirement)")
+    assert unset == Check(
+        "min_criteria_per_requirement", True, "not set (no min_criteria_per_requirement)", applies=False
+    )
+    empty = check_min_criteria_per_requirement(evidence(paths, min_criteria_per_requirement=2))
+    assert empty == Check(
+        "min_criteria_per_requirement", True, "not applicable: no requirements", applies=False
+    )
