@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,6 +47,8 @@ class Sampler:
     settings: RunSettings
     directory: Path
     """Each sample's workspace is `directory/sample-<k>/workspace`."""
+    save_transcript: Callable[[str, Transcript, int], None]
+    """Writes sample k's transcript (`Runner.save_transcript`), also when the sample failed."""
     _done: dict[int, SpecRun] = field(default_factory=dict)
     _failure: InfrastructureError | None = None
 
@@ -90,7 +93,7 @@ class Sampler:
                 except InfrastructureError as exc:
                     failure = exc  # raised below, outside the servers' task groups, as itself
         finally:
-            self.session.save_transcript(self.test_id, transcript, number)
+            self.save_transcript(self.test_id, transcript, number)
         if failure is not None:
             raise failure
         return dataclasses.replace(run, started_at=started, ended_at=time.time())
