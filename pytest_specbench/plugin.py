@@ -283,7 +283,7 @@ def model_client(
     specbench_paths: RunPaths,
     specbench_portal: BlockingPortal,
 ) -> Iterator[ModelClient]:
-    """A connected client for `model`, or its cassette's replay (live: skipped when its API key is unset)."""
+    """`model`'s client (skipped without its key) or replay; its turns (an override's too) redacted once."""
     session = request.config.stash[SESSION_KEY]
     params = getattr(request.node, "callspec", None)
     scaffold_id = getattr(getattr(params, "params", {}).get("scaffold"), "id", BARE.id)

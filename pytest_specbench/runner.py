@@ -19,7 +19,7 @@ from pytest_specbench.agent.tools import RunPaths
 from pytest_specbench.agent.transcript import Transcript
 from pytest_specbench.config.settings import BARE, BriefConfig, ModelConfig, ScaffoldConfig
 from pytest_specbench.errors import InfrastructureError
-from pytest_specbench.redact import RedactingClient, RedactingTools
+from pytest_specbench.redact import RedactingTools
 from pytest_specbench.report.progress import ProgressWriter
 from pytest_specbench.run import SampledRun, SpecRun, base_record, execute
 from pytest_specbench.samples import Sampler
@@ -71,7 +71,7 @@ class Runner:
         settings = session.settings(model, brief)
         job = functools.partial(
             execute,
-            RedactingClient(client, session.redactor),
+            session.redacted(client),
             RedactingTools(tools, session.redactor),
             test_id=item.name,
             model=model,

@@ -23,7 +23,7 @@ from pytest_specbench.agent.tools import RunPaths, open_tool_session
 from pytest_specbench.agent.transcript import Transcript
 from pytest_specbench.config.settings import BriefConfig, ModelConfig, RunSettings, ScaffoldConfig
 from pytest_specbench.errors import InfrastructureError
-from pytest_specbench.redact import RedactingClient, RedactingTools
+from pytest_specbench.redact import RedactingTools
 from pytest_specbench.run import SpecRun, execute
 from pytest_specbench.scaffold import open_scaffolded_tools
 
@@ -101,10 +101,9 @@ class Sampler:
     async def _execute(
         self, client: ModelClient, tools: ScaffoldedTools, paths: RunPaths, transcript: Transcript
     ) -> SpecRun:
-        redactor = self.session.redactor
         return await execute(
-            RedactingClient(client, redactor),
-            RedactingTools(tools, redactor),
+            client,  # redacted by `open_model`, which opened it
+            RedactingTools(tools, self.session.redactor),
             test_id=self.test_id,
             model=self.model,
             brief=self.brief,
