@@ -27,7 +27,8 @@ from pytest_specbench.report.ci import junit_properties
 from pytest_specbench.report.html import HtmlReport
 from pytest_specbench.report.progress import Progress, ProgressMode
 from pytest_specbench.report.summary import ResultsCollector
-from pytest_specbench.session import RECORD_KEY, SESSION_KEY, SpecbenchSession
+from pytest_specbench.runner import RECORD_KEY, Runner
+from pytest_specbench.session import SESSION_KEY, SpecbenchSession
 
 if TYPE_CHECKING:
     from anyio.from_thread import BlockingPortal
@@ -282,7 +283,7 @@ def model_client(
     specbench_paths: RunPaths,
     specbench_portal: BlockingPortal,
 ) -> Iterator[ModelClient]:
-    """A connected client for `model`, or its cassette's replay (live: skipped when its API key is unset)."""
+    """`model`'s client (skipped without its key) or replay; its turns (an override's too) redacted once."""
     session = request.config.stash[SESSION_KEY]
     params = getattr(request.node, "callspec", None)
     scaffold_id = getattr(getattr(params, "params", {}).get("scaffold"), "id", BARE.id)
@@ -343,12 +344,12 @@ def spec_run(
     tmp_path: Path,
 ) -> SpecRun | SampledRun:
     """The finished run of `model` on `brief` with `scaffold`: its tree, transcript, stats and checks."""
-    session = request.config.stash[SESSION_KEY]
+    runner = Runner(request.config.stash[SESSION_KEY])
     if specbench_settings.repeats > 1:
-        return session.run_samples(request.node, specbench_portal, model, brief, scaffold, tmp_path)
+        return runner.run_samples(request.node, specbench_portal, model, brief, scaffold, tmp_path)
     # One sample: the fixtures a test may also request, so it sees the very objects of the run.
     tools = request.getfixturevalue("specbench_tools")
-    return session.run(
+    return runner.run(
         request.node,
         specbench_portal,
         request.getfixturevalue("model_client"),

@@ -8,9 +8,10 @@ or high-entropy base64). The shapes are deliberately narrow: spec ids (`F-0001`)
 slugs, paths and UUIDs are never touched.
 
 It is applied where text leaves the harness: to the model's turns before the
-loop sees them (so a key the model echoes never reaches a tool, a spec file or a
-snapshot), to tool results before the model sees them, and to transcripts,
-results.json records, error messages and server logs before they are written.
+loop sees them, once, where the session opens the client (so a key the model
+echoes never reaches a tool, a spec file or a snapshot), to tool results before
+the model sees them, and to transcripts, results.json records, error messages
+and server logs before they are written.
 """
 
 from __future__ import annotations

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,7 +23,7 @@ from pytest_specbench.agent.tools import RunPaths, open_tool_session
 from pytest_specbench.agent.transcript import Transcript
 from pytest_specbench.config.settings import BriefConfig, ModelConfig, RunSettings, ScaffoldConfig
 from pytest_specbench.errors import InfrastructureError
-from pytest_specbench.redact import RedactingClient, RedactingTools
+from pytest_specbench.redact import RedactingTools
 from pytest_specbench.run import SpecRun, execute
 from pytest_specbench.scaffold import open_scaffolded_tools
 
@@ -46,6 +47,8 @@ class Sampler:
     settings: RunSettings
     directory: Path
     """Each sample's workspace is `directory/sample-<k>/workspace`."""
+    save_transcript: Callable[[str, Transcript, int], None]
+    """Writes sample k's transcript (`Runner.save_transcript`), also when the sample failed."""
     _done: dict[int, SpecRun] = field(default_factory=dict)
     _failure: InfrastructureError | None = None
 
@@ -90,7 +93,7 @@ class Sampler:
                 except InfrastructureError as exc:
                     failure = exc  # raised below, outside the servers' task groups, as itself
         finally:
-            self.session.save_transcript(self.test_id, transcript, number)
+            self.save_transcript(self.test_id, transcript, number)
         if failure is not None:
             raise failure
         return dataclasses.replace(run, started_at=started, ended_at=time.time())
@@ -98,10 +101,9 @@ class Sampler:
     async def _execute(
         self, client: ModelClient, tools: ScaffoldedTools, paths: RunPaths, transcript: Transcript
     ) -> SpecRun:
-        redactor = self.session.redactor
         return await execute(
-            RedactingClient(client, redactor),
-            RedactingTools(tools, redactor),
+            client,  # redacted by `open_model`, which opened it
+            RedactingTools(tools, self.session.redactor),
             test_id=self.test_id,
             model=self.model,
             brief=self.brief,

@@ -1,7 +1,8 @@
 """Per-process state of a pytest-specbench session, kept in `config.stash`.
 
 It resolves the options once (CLI > ini > default, in `from_config`), loads the
-config, builds the parametrization and carries a run from fixtures to a record.
+config, builds the parametrization and opens the model's client; `runner.py` carries
+a run from there to its record.
 """
 
 from __future__ import annotations
@@ -15,12 +16,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from pytest_specbench.agent.tools import RunPaths, Transport
-from pytest_specbench.agent.transcript import Transcript
 from pytest_specbench.config import find_config, load_config
 from pytest_specbench.config.load import check_min_passes
 from pytest_specbench.config.settings import (
@@ -34,33 +34,22 @@ from pytest_specbench.config.settings import (
     ScaffoldConfig,
     run_id,
 )
-from pytest_specbench.errors import ConfigError, InfrastructureError, MissingCredentials
-from pytest_specbench.redact import RedactingClient, RedactingTools, Redactor
-from pytest_specbench.report.progress import ProgressWriter
+from pytest_specbench.errors import ConfigError, MissingCredentials
+from pytest_specbench.redact import RedactingClient, Redactor
 from pytest_specbench.report.results import Results, read_results
-from pytest_specbench.run import SampledRun, SpecRun, base_record, execute
-from pytest_specbench.samples import Sampler
-from pytest_specbench.verdicts.regression import GATE_DEFAULTS, check_no_regression
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable
     from contextlib import AbstractAsyncContextManager
 
-    from anyio.from_thread import BlockingPortal
-
-    from pytest_specbench.agent.loop import ToolSession
     from pytest_specbench.models.llamacpp import LocalServers
     from pytest_specbench.models.types import ModelClient
 
-__all__ = ["RECORD_KEY", "SESSION_KEY", "SpecbenchSession"]
-
-RECORD_KEY = pytest.StashKey[dict[str, Any]]()
-_Run = TypeVar("_Run", SpecRun, SampledRun)
+__all__ = ["SESSION_KEY", "SpecbenchSession"]
 
 
 @dataclass(slots=True)
 class SpecbenchSession:
-    """Options, config and the run → record path for one pytest process (controller or worker)."""
+    """Options, config, selection and model clients for one pytest process (controller or worker)."""
 
     config_path: Path | None
     explicit_config: bool
@@ -93,6 +82,8 @@ class SpecbenchSession:
     _config: Config | None = field(default=None, init=False)
     _local: LocalServers | None = field(default=None, init=False)
     _redactor: Redactor | None = field(default=None, init=False)
+    _opened: dict[int, ModelClient] = field(default_factory=dict, init=False)
+    """The clients `open_model` has open, by id: their turns are redacted already."""
 
     @classmethod
     def from_config(cls, config: pytest.Config) -> SpecbenchSession:
@@ -181,14 +172,6 @@ class SpecbenchSession:
         found = records.get(item.nodeid)
         return found or next((r for r in records.values() if r.get("test_id") == item.name), None)
 
-    def gated(self, item: pytest.Item, run: _Run) -> tuple[_Run, dict[str, Any]]:
-        """The run with `no_regression` appended, and its record (with the gate it was held to)."""
-        gate = {**GATE_DEFAULTS, **self.config.gate_for(run.brief)}
-        source = str(self.baseline_path) if self.baseline_path else None
-        check = check_no_regression(run.record(), self.baseline_record(item), gate, source)
-        judged = dataclasses.replace(run, checks=(*run.checks, check))
-        return judged, {**judged.record(), "gate": gate}
-
     def _check_selection(self, config: Config) -> None:
         for option, wanted, known in (
             ("--models", self.model_ids, config.models),
@@ -273,6 +256,8 @@ class SpecbenchSession:
     ) -> AbstractAsyncContextManager[ModelClient]:
         """The model's client for one run (one sample): live, recording, or replaying its cassette.
 
+        Its turns are redacted exactly once, here: a live client's as they arrive (so a recording
+        keeps what the loop saw), a replay's when they were recorded (so they are not scanned again).
         Only a live or recording client reads the API key (skipping when it is unset), starts a
         local model server and connects; a replay does none of these. Call `replay.finish(client)`
         after a completed run: it writes the recording, or checks the replay used all of it.
@@ -288,7 +273,7 @@ class SpecbenchSession:
         mode = self.record_mode_for(model)
         directory = self.cassette_dir or (self.config.path.parent / "cassettes")
         where = None if paths is None else dataclasses.asdict(paths)
-        return replay.open_for_mode(
+        opened = replay.open_for_mode(
             mode,
             replay.cassette_path(directory, test_id, sample),
             functools.partial(self._open_live, model, settings),
@@ -300,6 +285,12 @@ class SpecbenchSession:
             paths=where,
             labels=labels,
         )
+        return _kept_in(self._opened, opened)
+
+    def redacted(self, client: ModelClient) -> ModelClient:
+        """`client` as a run uses it: as it is if `open_model` opened it, else (a client from a
+        user's own `model_client` fixture) wrapped so its turns are redacted before the loop sees them."""
+        return client if self._opened.get(id(client)) is client else RedactingClient(client, self.redactor)
 
     def _open_live(
         self, model: ModelConfig, settings: RunSettings
@@ -309,64 +300,6 @@ class SpecbenchSession:
         api_key = self.api_key(model)
         return _redacting(open_client(self.prepare_model(model), settings, api_key), self.redactor)
 
-    def run(
-        self,
-        item: pytest.Item,
-        portal: BlockingPortal,
-        client: ModelClient,
-        tools: ToolSession,
-        model: ModelConfig,
-        brief: BriefConfig,
-        paths: RunPaths,
-        scaffold: ScaffoldConfig = BARE,
-        reminder: Callable[[], Awaitable[str]] | None = None,
-    ) -> SpecRun:
-        """Execute one run and leave its record on the item, also when it errors."""
-        __tracebackhide__ = True
-        from pytest_specbench import replay
-
-        transcript = Transcript()
-        progress = ProgressWriter(self.progress_dir) if self.progress_dir is not None else None
-        if progress is not None:
-            transcript.listeners.append(progress.listener(item.name))
-        settings = self.settings(model, brief)
-        job = functools.partial(
-            execute,
-            RedactingClient(client, self.redactor),
-            RedactingTools(tools, self.redactor),
-            test_id=item.name,
-            model=model,
-            brief=brief,
-            settings=settings,
-            paths=paths,
-            transcript=transcript,
-            scaffold=scaffold,
-            reminder=reminder,
-            configured_prompt=self.config.system_prompt_for(brief),
-        )
-        pending = portal.start_task_soon(job)
-        try:
-            result = pending.result()
-            replay.finish(client)
-        except InfrastructureError as exc:
-            message = self.redact(str(exc))
-            record = base_record(item.name, model, brief, scaffold)
-            item.stash[RECORD_KEY] = {**record, **replay.provenance(client), "error": message}
-            self._save_transcript(item.name, transcript)
-            raise type(exc)(message) from None  # one line, not the SDK's whole stack
-        except BaseException:
-            # Ctrl-C lands here, in the main thread, while the run goes on in the portal's:
-            # cancel it, or the portal would wait at teardown for whatever it is stuck in.
-            pending.cancel()
-            raise
-        finally:
-            if progress is not None:
-                progress.finish(item.name)
-        result, record = self.gated(item, result)
-        item.stash[RECORD_KEY] = {**record, **replay.provenance(client)}
-        self._save_transcript(item.name, transcript)
-        return result
-
     @property
     def transcript_dir(self) -> Path | None:
         """Where transcripts go: the report's, else (for the HTML page alone) the shared directory."""
@@ -374,53 +307,10 @@ class SpecbenchSession:
             return self.report_dir / "transcripts"
         return self.local_dir / "transcripts" if self.html_path is not None else None
 
-    def run_samples(
-        self,
-        item: pytest.Item,
-        portal: BlockingPortal,
-        model: ModelConfig,
-        brief: BriefConfig,
-        scaffold: ScaffoldConfig,
-        directory: Path,
-    ) -> SampledRun:
-        """Run `repeats` samples concurrently (`max_concurrency` at a time), each with its own
-        client, server, workspace and transcript, and leave the test's record on the item."""
-        __tracebackhide__ = True
-        settings = self.settings(model, brief)
-        # A missing key or extra skips the test here, before any sample starts: raised inside
-        # the samples' task group, the skip would reach pytest as an exception group, an error.
-        self.api_key(model)
-        self.prepare_model(model)
-        sampler = Sampler(self, item.name, model, brief, scaffold, settings, directory)
-        pending = portal.start_task_soon(sampler.run_all)
-        try:
-            samples = pending.result()
-        except InfrastructureError as exc:
-            message = self.redact(str(exc))
-            item.stash[RECORD_KEY] = {**base_record(item.name, model, brief, scaffold), "error": message}
-            raise type(exc)(message) from None
-        except BaseException:
-            pending.cancel()  # as in `run`: Ctrl-C must not leave the samples running
-            raise
-        result, item.stash[RECORD_KEY] = self.gated(item, SampledRun(samples, settings.passes_needed))
-        return result
-
     def settings(self, model: ModelConfig, brief: BriefConfig) -> RunSettings:
         """The run's settings, with `--specbench-repeats` over the config's `repeats`."""
         settings = self.config.settings_for(model, brief)
         return dataclasses.replace(settings, repeats=self.repeats) if self.repeats else settings
-
-    def save_transcript(self, test_id: str, transcript: Transcript, sample: int = 1) -> None:
-        """Write a run's transcript; sample k ≥ 2 of a run with repeats goes to `<test_id>.sample-k.jsonl`."""
-        self._save_transcript(test_id if sample == 1 else f"{test_id}.sample-{sample}", transcript)
-
-    def _save_transcript(self, test_id: str, transcript: Transcript) -> None:
-        if self.transcript_dir is None:
-            return
-        target = self.transcript_dir / f"{test_id}.jsonl"
-        target.parent.mkdir(parents=True, exist_ok=True)
-        text = transcript.to_jsonl(redact=self.redactor, header={"test_id": test_id})
-        target.write_text(text, encoding="utf-8", errors="backslashreplace")
 
 
 SESSION_KEY = pytest.StashKey[SpecbenchSession]()
@@ -453,6 +343,19 @@ def _cassette_dir(config: pytest.Config) -> Path | None:
     if ini := config.getini("specbench_cassettes"):
         return (config.rootpath / str(ini)).resolve()
     return None
+
+
+@asynccontextmanager
+async def _kept_in(
+    clients: dict[int, ModelClient], opened: AbstractAsyncContextManager[ModelClient]
+) -> AsyncIterator[ModelClient]:
+    # Held (not just its id) while open, so no other object can take its id meanwhile.
+    async with opened as client:
+        clients[id(client)] = client
+        try:
+            yield client
+        finally:
+            del clients[id(client)]
 
 
 @asynccontextmanager

@@ -32,7 +32,9 @@ LAYERS: list[set[str]] = [
     {"run"},
     {"report"},
     {"cli"},
-    {"session", "samples"},
+    {"session"},
+    {"samples"},
+    {"runner"},
     {"plugin", "__init__", "__main__"},
 ]
 RANK = {room: rank for rank, rooms in enumerate(LAYERS) for room in rooms}

@@ -16,6 +16,8 @@ from typing import Any
 
 import pytest
 
+from pytest_specbench.models.types import AssistantTurn
+from pytest_specbench.redact import Redactor
 from pytest_specbench.testing import FakeProvider, Fault, Reply, call
 
 FAKE_KEY = "sk-specbench-FAKE-0123456789abcdef"
@@ -108,3 +110,72 @@ def _outputs(root: Path) -> list[Path]:
         for path in root.rglob("*")
         if path.is_file() and path.name not in INPUTS and "__pycache__" not in path.parts
     ]
+
+
+SEEN_BY_THE_LOOP = f"""
+def test_spec(spec_run):
+    seen = spec_run.transcript.to_jsonl()  # not redacted on the way out: what the loop was handed
+    assert {KEY_TAIL!r} not in seen and "[REDACTED]" in seen
+"""
+OWN_CLIENT = """
+import os
+
+import pytest
+
+from pytest_specbench.models import open_client
+
+
+@pytest.fixture
+def model_client(model, specbench_settings, specbench_portal):
+    opened = open_client(model, specbench_settings, os.environ["SPECBENCH_FAKE_KEY"])
+    with specbench_portal.wrap_async_context_manager(opened) as client:
+        yield client
+"""
+
+
+@pytest.fixture
+def redacted_turns(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The text of every model turn a Redactor is handed in this process (pytester runs in it)."""
+    seen: list[str] = []
+    turn = Redactor.turn
+
+    def counting(self: Redactor, given: AssistantTurn) -> AssistantTurn:
+        seen.append(given.text)
+        return turn(self, given)
+
+    monkeypatch.setattr(Redactor, "turn", counting)
+    return seen
+
+
+def test_each_live_turn_is_redacted_exactly_once_on_every_path(
+    suite: Any,
+    provider: FakeProvider,
+    pytester: pytest.Pytester,
+    monkeypatch: pytest.MonkeyPatch,
+    redacted_turns: list[str],
+) -> None:
+    """Live, recording, replay, repeats and a user's own `model_client`: a turn the provider sends
+    is redacted once before the loop sees it, and a replayed one (redacted when recorded) not again.
+
+    In process only: the count is kept in this process, which xdist's workers are not.
+    """
+    monkeypatch.setenv(KEY_VARIABLE, FAKE_KEY)
+    name = suite.model("echo", "openai", stream=True, api_key_env=KEY_VARIABLE)
+    writes = call("create_feature", title="Keys", description=f"Use {FAKE_KEY}.")
+    provider.script(name, [Reply(tool_calls=[writes], text=FAKE_KEY), Reply.final(f"The key is {FAKE_KEY}.")])
+    suite.brief("notes")
+    suite.write(SEEN_BY_THE_LOOP)
+
+    def turns_redacted(*args: str) -> int:
+        redacted_turns.clear()
+        pytester.runpytest(*args).assert_outcomes(passed=1)
+        assert all("[REDACTED]" not in text for text in redacted_turns)  # never a turn redacted before
+        return len(redacted_turns)
+
+    assert turns_redacted() == 2  # live
+    assert turns_redacted("--specbench-record-mode=all") == 2  # recording what the loop saw
+    assert FAKE_KEY not in (pytester.path / "cassettes" / "test_spec.echo-notes.jsonl").read_text()
+    assert turns_redacted("--specbench-record-mode=none") == 0  # replayed: redacted when recorded
+    assert turns_redacted("--specbench-repeats=2") == 4  # each sample's client, once
+    pytester.makeconftest(OWN_CLIENT)
+    assert turns_redacted() == 2  # a user's client, redacted by spec_run
