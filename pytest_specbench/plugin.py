@@ -27,7 +27,7 @@ from pytest_specbench.report.ci import junit_properties
 from pytest_specbench.report.html import HtmlReport
 from pytest_specbench.report.progress import Progress, ProgressMode
 from pytest_specbench.report.summary import ResultsCollector
-from pytest_specbench.runner import RECORD_KEY, Runner
+from pytest_specbench.runner import OPENED_KEY, RECORD_KEY, Runner
 from pytest_specbench.session import SESSION_KEY, SpecbenchSession
 
 if TYPE_CHECKING:
@@ -283,7 +283,7 @@ def model_client(
     specbench_paths: RunPaths,
     specbench_portal: BlockingPortal,
 ) -> Iterator[ModelClient]:
-    """`model`'s client (skipped without its key) or replay; its turns (an override's too) redacted once."""
+    """`model`'s client (skipped without its key) or the replay of its cassette, its turns redacted."""
     session = request.config.stash[SESSION_KEY]
     params = getattr(request.node, "callspec", None)
     scaffold_id = getattr(getattr(params, "params", {}).get("scaffold"), "id", BARE.id)
@@ -295,6 +295,7 @@ def model_client(
         labels={"brief": brief.id, "scaffold": scaffold_id},
     )
     with specbench_portal.wrap_async_context_manager(opened) as client:
+        request.node.stash[OPENED_KEY] = client
         yield client
 
 

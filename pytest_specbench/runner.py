@@ -19,7 +19,7 @@ from pytest_specbench.agent.tools import RunPaths
 from pytest_specbench.agent.transcript import Transcript
 from pytest_specbench.config.settings import BARE, BriefConfig, ModelConfig, ScaffoldConfig
 from pytest_specbench.errors import InfrastructureError
-from pytest_specbench.redact import RedactingTools
+from pytest_specbench.redact import RedactingClient, RedactingTools
 from pytest_specbench.report.progress import ProgressWriter
 from pytest_specbench.run import SampledRun, SpecRun, base_record, execute
 from pytest_specbench.samples import Sampler
@@ -34,10 +34,13 @@ if TYPE_CHECKING:
     from pytest_specbench.models.types import ModelClient
     from pytest_specbench.session import SpecbenchSession
 
-__all__ = ["RECORD_KEY", "Runner"]
+__all__ = ["OPENED_KEY", "RECORD_KEY", "Runner"]
 
 RECORD_KEY = pytest.StashKey[dict[str, Any]]()
 """The test's results.json record, left on the item for `pytest_runtest_makereport`."""
+OPENED_KEY = pytest.StashKey["ModelClient"]()
+"""The client the plugin's `model_client` fixture opened for the item (`open_model`): its turns
+are redacted already, and it is the one whose recording is written, even when an override wraps it."""
 _Run = TypeVar("_Run", SpecRun, SampledRun)
 
 
@@ -64,6 +67,11 @@ class Runner:
         from pytest_specbench import replay
 
         session = self.session
+        opened = item.stash.get(OPENED_KEY, None)
+        # A client the plugin did not open (a user's own fixture, maybe wrapping the plugin's) is
+        # redacted here; the plugin's is finished, so a wrapped recording is still written.
+        own = client if client is opened else RedactingClient(client, session.redactor)
+        opened = client if opened is None else opened
         transcript = Transcript()
         progress = ProgressWriter(session.progress_dir) if session.progress_dir is not None else None
         if progress is not None:
@@ -71,7 +79,7 @@ class Runner:
         settings = session.settings(model, brief)
         job = functools.partial(
             execute,
-            session.redacted(client),
+            own,
             RedactingTools(tools, session.redactor),
             test_id=item.name,
             model=model,
@@ -86,11 +94,11 @@ class Runner:
         pending = portal.start_task_soon(job)
         try:
             result = pending.result()
-            replay.finish(client)
+            replay.finish(opened)
         except InfrastructureError as exc:
             message = session.redact(str(exc))
             record = base_record(item.name, model, brief, scaffold)
-            item.stash[RECORD_KEY] = {**record, **replay.provenance(client), "error": message}
+            item.stash[RECORD_KEY] = {**record, **replay.provenance(opened), "error": message}
             self.save_transcript(item.name, transcript)
             raise type(exc)(message) from None  # one line, not the SDK's whole stack
         except BaseException:
@@ -102,7 +110,7 @@ class Runner:
             if progress is not None:
                 progress.finish(item.name)
         result, record = self.gated(item, result)
-        item.stash[RECORD_KEY] = {**record, **replay.provenance(client)}
+        item.stash[RECORD_KEY] = {**record, **replay.provenance(opened)}
         self.save_transcript(item.name, transcript)
         return result
 

@@ -82,8 +82,6 @@ class SpecbenchSession:
     _config: Config | None = field(default=None, init=False)
     _local: LocalServers | None = field(default=None, init=False)
     _redactor: Redactor | None = field(default=None, init=False)
-    _opened: dict[int, ModelClient] = field(default_factory=dict, init=False)
-    """The clients `open_model` has open, by id: their turns are redacted already."""
 
     @classmethod
     def from_config(cls, config: pytest.Config) -> SpecbenchSession:
@@ -273,7 +271,7 @@ class SpecbenchSession:
         mode = self.record_mode_for(model)
         directory = self.cassette_dir or (self.config.path.parent / "cassettes")
         where = None if paths is None else dataclasses.asdict(paths)
-        opened = replay.open_for_mode(
+        return replay.open_for_mode(
             mode,
             replay.cassette_path(directory, test_id, sample),
             functools.partial(self._open_live, model, settings),
@@ -285,12 +283,6 @@ class SpecbenchSession:
             paths=where,
             labels=labels,
         )
-        return _kept_in(self._opened, opened)
-
-    def redacted(self, client: ModelClient) -> ModelClient:
-        """`client` as a run uses it: as it is if `open_model` opened it, else (a client from a
-        user's own `model_client` fixture) wrapped so its turns are redacted before the loop sees them."""
-        return client if self._opened.get(id(client)) is client else RedactingClient(client, self.redactor)
 
     def _open_live(
         self, model: ModelConfig, settings: RunSettings
@@ -343,19 +335,6 @@ def _cassette_dir(config: pytest.Config) -> Path | None:
     if ini := config.getini("specbench_cassettes"):
         return (config.rootpath / str(ini)).resolve()
     return None
-
-
-@asynccontextmanager
-async def _kept_in(
-    clients: dict[int, ModelClient], opened: AbstractAsyncContextManager[ModelClient]
-) -> AsyncIterator[ModelClient]:
-    # Held (not just its id) while open, so no other object can take its id meanwhile.
-    async with opened as client:
-        clients[id(client)] = client
-        try:
-            yield client
-        finally:
-            del clients[id(client)]
 
 
 @asynccontextmanager

@@ -9,6 +9,7 @@ everything it printed, is scanned for the key.
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -133,6 +134,24 @@ def model_client(model, specbench_settings, specbench_portal):
 """
 
 
+WRAPPED_CLIENT = """
+import pytest
+
+
+class Logged:
+    def __init__(self, inner):
+        self.inner = inner
+
+    async def generate(self, *args, **kwargs):
+        return await self.inner.generate(*args, **kwargs)
+
+
+@pytest.fixture
+def model_client(model_client):
+    yield Logged(model_client)
+"""
+
+
 @pytest.fixture
 def redacted_turns(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The text of every model turn a Redactor is handed in this process (pytester runs in it)."""
@@ -179,3 +198,26 @@ def test_each_live_turn_is_redacted_exactly_once_on_every_path(
     assert turns_redacted("--specbench-repeats=2") == 4  # each sample's client, once
     pytester.makeconftest(OWN_CLIENT)
     assert turns_redacted() == 2  # a user's client, redacted by spec_run
+
+
+def test_an_override_that_wraps_the_plugins_client_still_records_its_cassette(
+    suite: Any,
+    provider: FakeProvider,
+    pytester: pytest.Pytester,
+    monkeypatch: pytest.MonkeyPatch,
+    writing: Any,
+) -> None:
+    monkeypatch.setenv(KEY_VARIABLE, FAKE_KEY)
+    provider.script(suite.model("wrapped", api_key_env=KEY_VARIABLE), writing(1, 1))
+    suite.brief("notes")
+    suite.write("def test_spec(spec_run):\n    spec_run.verify()\n")
+    pytester.makeconftest(WRAPPED_CLIENT)
+
+    pytester.runpytest("--specbench-record-mode=all", "--specbench-report=out").assert_outcomes(passed=1)
+    replayed = pytester.runpytest("--specbench-record-mode=none", "--specbench-report=again")
+
+    replayed.assert_outcomes(passed=1)
+    assert (pytester.path / "cassettes" / "test_spec.wrapped-notes.jsonl").exists()
+    (recorded,) = json.loads((pytester.path / "out" / "results.json").read_text())
+    (again,) = json.loads((pytester.path / "again" / "results.json").read_text())
+    assert (recorded["source"], again["source"]) == ("recorded", "replayed")
