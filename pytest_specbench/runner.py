@@ -23,6 +23,7 @@ from pytest_specbench.redact import RedactingClient, RedactingTools
 from pytest_specbench.report.progress import ProgressWriter
 from pytest_specbench.run import SampledRun, SpecRun, base_record, execute
 from pytest_specbench.samples import Sampler
+from pytest_specbench.verdicts.known import unexpected_passes
 from pytest_specbench.verdicts.regression import GATE_DEFAULTS, check_no_regression
 
 if TYPE_CHECKING:
@@ -153,7 +154,7 @@ class Runner:
         gate = {**GATE_DEFAULTS, **session.config.gate_for(run.brief)}
         source = str(session.baseline_path) if session.baseline_path else None
         check = check_no_regression(run.record(), session.baseline_record(item), gate, source)
-        judged = dataclasses.replace(run, checks=(*run.checks, check))
+        judged = dataclasses.replace(run, checks=(*unexpected_passes(run.checks, run.model), check))
         return judged, {**judged.record(), "gate": gate}
 
     def save_transcript(self, test_id: str, transcript: Transcript, sample: int = 1) -> None:
