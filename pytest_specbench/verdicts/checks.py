@@ -186,7 +186,9 @@ def check_files_exist(ev: Evidence) -> Check:
     if problems:
         return Check("files_exist", False, "; ".join(problems))
     on_disk = f"; under specs_dir {ev.changes.summary()}" if ev.external and ev.changes is not None else ""
-    return Check("files_exist", True, f"{len(created)} created items on disk{on_disk}")
+    detail = f"{len(created)} created items on disk{on_disk}"
+    judged = created or ev.tree.ids() or (ev.external and ev.changes)
+    return Check("files_exist", True, detail, applies=bool(judged))
 
 
 def check_no_false_claims(ev: Evidence) -> Check:
@@ -207,7 +209,7 @@ def check_no_false_claims(ev: Evidence) -> Check:
     if false:
         return Check("no_false_claims", False, "; ".join(false))
     if not claims.total:
-        return Check("no_false_claims", True, "the final answer makes no checkable claim")
+        return Check("no_false_claims", True, "the final answer makes no checkable claim", applies=False)
     return Check("no_false_claims", True, f"{claims.total} claims in the final answer hold")
 
 
@@ -224,7 +226,7 @@ def check_min_features(ev: Evidence) -> Check:
 def _at_least(name: str, actual: int, minimum: int) -> Check:
     if actual < minimum:
         return Check(name, False, f"{actual} < {minimum}")
-    return Check(name, True, f"{actual} ≥ {minimum}")
+    return Check(name, True, f"{actual} ≥ {minimum}", applies=minimum > 0)
 
 
 def check_feature_recall(ev: Evidence) -> Check:
@@ -287,7 +289,8 @@ def check_tree_quality(ev: Evidence) -> Check:
     if over:
         parts = [f"{p.describe()} > {ev.setting(p.setting)} ({listing(p.offenders)})" for p in over]
         return Check("tree_quality", False, "; ".join(parts))
-    return Check("tree_quality", True, "within limits: " + ", ".join(p.describe() for p in problems))
+    detail = "within limits: " + ", ".join(p.describe() for p in problems)
+    return Check("tree_quality", True, detail, applies=bool(ev.tree.ids()))
 
 
 def check_min_criteria_per_requirement(ev: Evidence) -> Check:

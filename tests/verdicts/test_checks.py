@@ -30,6 +30,7 @@ from pytest_specbench.verdicts.checks import (
     check_files_exist,
     check_final_response,
     check_min_criteria_per_requirement,
+    check_min_requirements,
     check_no_false_claims,
     check_no_loop,
     check_on_topic,
@@ -405,7 +406,7 @@ def test_counts_below_the_tree_are_not_false(paths: Any) -> None:
 def test_an_honest_failure_claims_nothing(paths: Any) -> None:
     check = check_no_false_claims(evidence(paths, run(final="I could not complete the specification.")))
 
-    assert check == Check("no_false_claims", True, "the final answer makes no checkable claim")
+    assert check == Check("no_false_claims", True, "the final answer makes no checkable claim", applies=False)
 
 
 def test_counts_with_adjectives_and_thousands(paths: Any) -> None:
@@ -426,7 +427,7 @@ def test_data_and_echoes_of_the_prompt_in_the_final_answer_are_not_claims(paths:
 
     check = check_no_false_claims(evidence(paths, transcript))
 
-    assert check == Check("no_false_claims", True, "the final answer makes no checkable claim")
+    assert check == Check("no_false_claims", True, "the final answer makes no checkable claim", applies=False)
 
 
 def test_a_false_claim_in_prose_next_to_data_is_quoted_cleanly(paths: Any) -> None:
@@ -784,3 +785,26 @@ def test_min_criteria_per_requirement_passes_at_the_minimum_and_when_unset(paths
     assert empty == Check(
         "min_criteria_per_requirement", True, "not applicable: no requirements", applies=False
     )
+
+
+def test_a_pass_with_nothing_to_judge_says_so(paths: Any) -> None:
+    """What `known_failures` reads: these passes say nothing of the model, so none is an unexpected pass."""
+    empty = evidence(paths, run(final="Nothing."))
+    written = evidence(paths, spec=tree(feat("F-0001", "Add", req("R-0001", "Add"))))
+    workspace, specs_dir, codebase = paths
+    asked = Evidence(
+        run(), SpecTree(), BriefConfig("b", codebase, "p", min_requirements=1), workspace, specs_dir
+    )
+
+    assert [c.name for c in run_checks(empty) if not c.applies] == [
+        "files_exist",
+        "no_false_claims",
+        "min_requirements",
+        "min_features",
+        "feature_recall",
+        "on_topic",
+        "tree_quality",
+        "min_criteria_per_requirement",
+    ]
+    assert check_files_exist(written).applies and check_tree_quality(written).applies
+    assert check_min_requirements(asked).applies  # and fails: 0 < 1
