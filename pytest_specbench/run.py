@@ -38,7 +38,9 @@ __all__ = [
     "RESULTS_VERSION",
     "SampledRun",
     "SpecRun",
+    "check_fields",
     "execute",
+    "failed_checks",
     "system_prompt",
 ]
 

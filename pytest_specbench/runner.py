@@ -17,7 +17,7 @@ import pytest
 
 from pytest_specbench.agent.tools import RunPaths
 from pytest_specbench.agent.transcript import Transcript
-from pytest_specbench.config.settings import BARE, BriefConfig, ModelConfig, ScaffoldConfig
+from pytest_specbench.config.settings import BARE, BriefConfig, ModelConfig, RecordMode, ScaffoldConfig
 from pytest_specbench.errors import InfrastructureError
 from pytest_specbench.redact import RedactingClient, RedactingTools
 from pytest_specbench.report.progress import ProgressWriter
@@ -131,8 +131,9 @@ class Runner:
         settings = session.settings(model, brief)
         # A missing key or extra skips the test here, before any sample starts: raised inside
         # the samples' task group, the skip would reach pytest as an exception group, an error.
-        session.api_key(model)
-        session.prepare_model(model)
+        if session.record_mode_for(model) is not RecordMode.NONE:  # a replay needs neither
+            session.api_key(model)
+            session.prepare_model(model)
         save = self.save_transcript
         sampler = Sampler(session, item.name, model, brief, scaffold, settings, directory, save)
         pending = portal.start_task_soon(sampler.run_all)

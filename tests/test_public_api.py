@@ -54,13 +54,18 @@ def test_config_schema_keeps_every_key() -> None:
     assert run <= set(schema.RUN_KEYS)
     model = {"provider", "model", "base_url", "api_key_env", "max_tokens", "stream", "xfail", "model_path"}
     model |= {"price_input_per_mtok", "price_output_per_mtok", "baseline_model"}
-    assert model | {"n_ctx", "record_mode"} <= set(schema.MODEL_KEYS)
+    assert model | {"n_ctx", "record_mode", "known_failures"} <= set(schema.MODEL_KEYS)
     brief = {"codebase", "prompt", "prompt_file", "min_requirements", "min_features", "xfail", "server"}
     brief |= {"forbidden_topics", "reference_features", "min_feature_recall", "tree_quality"}
     brief |= {"max_empty_features", "max_requirements_without_criteria", "max_duplicate_titles"}
-    assert brief | {"max_placeholders", "gate", "system_prompt", "system_prompt_file"} <= set(
-        schema.BRIEF_KEYS
-    )
+    brief |= {
+        "max_placeholders",
+        "gate",
+        "system_prompt",
+        "system_prompt_file",
+        "min_criteria_per_requirement",
+    }
+    assert brief <= set(schema.BRIEF_KEYS)
     assert {"system_prompt", "system_prompt_file"} | run <= set(schema.DEFAULTS_KEYS)
     gate = {"max_requirements_drop", "max_features_drop", "max_recall_drop", "max_tokens_increase"}
     assert gate | {"max_cost_increase"} <= set(schema.GATE_KEYS)
@@ -98,6 +103,15 @@ def test_results_record_keeps_its_fields() -> None:
     fields = {"version", "test_id", "model", "brief", "scaffold", "provider", "model_name", "turns"}
     fields |= {"tool_calls", "tool_errors", "tool_errors_by_kind", "input_tokens", "output_tokens", "seconds"}
     assert fields | {"retries", "max_identical_streak", "scaffold_calls", "truncated_turns"} <= set(record)
+
+
+def test_check_names_keep_their_order() -> None:
+    """Check names are config values (`known_failures`) and results.json keys: new ones go last."""
+    from pytest_specbench.config.settings import CHECK_NAMES
+
+    pinned = ["no_loop", "terminated", "final_response", "files_exist", "no_false_claims"]
+    pinned += ["min_requirements", "min_features", "feature_recall", "on_topic", "tree_quality"]
+    assert list(CHECK_NAMES[: len(pinned) + 1]) == [*pinned, "min_criteria_per_requirement"]
 
 
 def test_cassette_names_and_modes_stay(tmp_path: Path) -> None:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 __all__ = [
+    "CHECK_NAMES",
     "BriefConfig",
     "Config",
     "ModelConfig",
