@@ -32,7 +32,7 @@ from pytest_specbench.redact import Redactor
 from pytest_specbench.replay import cassette_path, load_cassette
 from pytest_specbench.replay.clients import RecordingClient, ReplayingClient
 from pytest_specbench.replay.codec import Normaliser, RequestCodec, sampling_of
-from pytest_specbench.run import DEFAULT_SYSTEM_PROMPT
+from pytest_specbench._run.result import DEFAULT_SYSTEM_PROMPT
 from pytest_specbench.testing import ScriptedClient
 
 MODEL = ModelConfig(id="bench", provider=Provider.OPENAI, model="scripted")

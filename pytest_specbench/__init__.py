@@ -29,7 +29,7 @@ from pytest_specbench.models.types import (
     ToolSpec,
     Usage,
 )
-from pytest_specbench.run import SpecRun
+from pytest_specbench._run.result import SpecRun
 from pytest_specbench.tree import Feature, Requirement, SpecTree
 from pytest_specbench.verdicts.checks import Check
 

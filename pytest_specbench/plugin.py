@@ -27,15 +27,15 @@ from pytest_specbench.report.ci import junit_properties
 from pytest_specbench.report.html import HtmlReport
 from pytest_specbench.report.progress import Progress, ProgressMode
 from pytest_specbench.report.summary import ResultsCollector
-from pytest_specbench.runner import OPENED_KEY, RECORD_KEY, Runner
-from pytest_specbench.session import SESSION_KEY, SpecbenchSession
+from pytest_specbench._session.runner import OPENED_KEY, RECORD_KEY, Runner
+from pytest_specbench._session.session import SESSION_KEY, SpecbenchSession
 
 if TYPE_CHECKING:
     from anyio.from_thread import BlockingPortal
 
     from pytest_specbench.agent.tools import MCPToolSession
     from pytest_specbench.models.types import ModelClient
-    from pytest_specbench.run import SampledRun, SpecRun
+    from pytest_specbench._run.result import SampledRun, SpecRun
     from pytest_specbench.scaffold import ScaffoldedTools
 
 PARAMETRIZED = frozenset({"model", "brief"})
@@ -229,7 +229,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 
 
 def _record_for(item: pytest.Item, params: dict[str, Any]) -> dict[str, Any]:
-    from pytest_specbench.run import base_record
+    from pytest_specbench._run.result import base_record
 
     record = item.stash.get(RECORD_KEY, None)
     return record or base_record(item.name, params["model"], params["brief"], params.get("scaffold", BARE))

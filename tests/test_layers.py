@@ -29,12 +29,10 @@ LAYERS: list[set[str]] = [
     {"scaffold"},
     {"redact"},
     {"verdicts"},
-    {"run"},
+    {"_run"},
     {"report"},
     {"cli"},
-    {"session"},
-    {"samples"},
-    {"runner"},
+    {"_session"},
     {"plugin", "__init__", "__main__"},
 ]
 RANK = {room: rank for rank, rooms in enumerate(LAYERS) for room in rooms}
@@ -98,8 +96,8 @@ def test_the_check_sees_an_upward_import() -> None:
     source = (
         "from ..verdicts import checks\n"
         "import pytest_specbench.report.summary\n"
-        "def later():\n    from pytest_specbench.run import SpecRun\n"
+        "def later():\n    from pytest_specbench._run.result import SpecRun\n"
     )
     found = _imports_in(source, "pytest_specbench.agent")
-    assert {"pytest_specbench.verdicts", "pytest_specbench.report.summary", "pytest_specbench.run"} <= found
+    assert {"pytest_specbench.verdicts", "pytest_specbench.report.summary", "pytest_specbench._run.result"} <= found
     assert all(RANK[_room(name)] > RANK["agent"] for name in found)

@@ -95,7 +95,7 @@ def test_options_and_fixtures_stay(pytester: pytest.Pytester) -> None:
 def test_results_record_keeps_its_fields() -> None:
     from pytest_specbench.agent.stats import RunStats
     from pytest_specbench.config.settings import BriefConfig, ModelConfig, Provider
-    from pytest_specbench.run import base_record, stats_fields
+    from pytest_specbench._run.result import base_record, stats_fields
 
     model = ModelConfig(id="m", provider=Provider.OPENAI, model="gpt")
     brief = BriefConfig(id="b", codebase=Path("."), prompt="p")

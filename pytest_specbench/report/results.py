@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_specbench.errors import ResultsFileError
-from pytest_specbench.run import RESULTS_VERSION
+from pytest_specbench._run.result import RESULTS_VERSION
 
 __all__ = ["Results", "merge_results", "read_results", "record_key", "why"]
 

@@ -207,7 +207,7 @@ def test_features_line_up_by_reference_then_by_similar_title() -> None:
 
 def test_a_feature_naming_two_references_takes_the_one_still_free() -> None:
     from pytest_specbench.config.settings import BriefConfig
-    from pytest_specbench.run import tree_fields
+    from pytest_specbench._run.result import tree_fields
     from pytest_specbench.tree import Feature, SpecTree
 
     tree = SpecTree(

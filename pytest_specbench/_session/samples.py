@@ -24,13 +24,13 @@ from pytest_specbench.agent.transcript import Transcript
 from pytest_specbench.config.settings import BriefConfig, ModelConfig, RunSettings, ScaffoldConfig
 from pytest_specbench.errors import InfrastructureError
 from pytest_specbench.redact import RedactingTools
-from pytest_specbench.run import SpecRun, execute
+from pytest_specbench._run.result import SpecRun, execute
 from pytest_specbench.scaffold import open_scaffolded_tools
 
 if TYPE_CHECKING:
     from pytest_specbench.models.types import ModelClient
     from pytest_specbench.scaffold import ScaffoldedTools
-    from pytest_specbench.session import SpecbenchSession
+    from pytest_specbench._session.session import SpecbenchSession
 
 __all__ = ["Sampler"]
 

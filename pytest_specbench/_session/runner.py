@@ -21,8 +21,8 @@ from pytest_specbench.config.settings import BARE, BriefConfig, ModelConfig, Rec
 from pytest_specbench.errors import InfrastructureError
 from pytest_specbench.redact import RedactingClient, RedactingTools
 from pytest_specbench.report.progress import ProgressWriter
-from pytest_specbench.run import SampledRun, SpecRun, base_record, execute
-from pytest_specbench.samples import Sampler
+from pytest_specbench._run.result import SampledRun, SpecRun, base_record, execute
+from pytest_specbench._session.samples import Sampler
 from pytest_specbench.verdicts.known import unexpected_passes
 from pytest_specbench.verdicts.regression import GATE_DEFAULTS, check_no_regression
 
@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 
     from pytest_specbench.agent.loop import ToolSession
     from pytest_specbench.models.types import ModelClient
-    from pytest_specbench.session import SpecbenchSession
+    from pytest_specbench._session.session import SpecbenchSession
 
 __all__ = ["OPENED_KEY", "RECORD_KEY", "Runner"]
 
