@@ -23,6 +23,7 @@ from typing import Any
 import anyio
 from bench_loop import CODEBASE, paths_in, script  # the same run as the loop benchmark's
 
+from pytest_specbench import DEFAULT_SYSTEM_PROMPT
 from pytest_specbench.agent.loop import Limits, run_agent
 from pytest_specbench.agent.tools import RunPaths, Transport, open_tool_session
 from pytest_specbench.agent.transcript import Transcript
@@ -32,7 +33,6 @@ from pytest_specbench.redact import Redactor
 from pytest_specbench.replay import cassette_path, load_cassette
 from pytest_specbench.replay.clients import RecordingClient, ReplayingClient
 from pytest_specbench.replay.codec import Normaliser, RequestCodec, sampling_of
-from pytest_specbench._run.result import DEFAULT_SYSTEM_PROMPT
 from pytest_specbench.testing import ScriptedClient
 
 MODEL = ModelConfig(id="bench", provider=Provider.OPENAI, model="scripted")

@@ -8,7 +8,7 @@ Run this after a change to the harness that the cassette reports as drift:
     python evals/rerecord_scripted.py
 
 It serves the script, points a copy of specbench.toml at it, runs
-`pytest evals/ --models scripted-writer --specbench-record-mode=all --snapshot-update`
+`pytest evals/ --specbench-models scripted-writer --specbench-record-mode=all --snapshot-update`
 and removes the copy; then `git diff evals/cassettes evals/__snapshots__` shows what changed.
 """
 
@@ -229,7 +229,7 @@ def main() -> int:
         copy.write_text(pointed)
         try:
             argv = ["-m", "pytest", str(EVALS), f"--specbench-config={copy}"]
-            argv += [f"--specbench-cassettes={EVALS / 'cassettes'}", f"--models={MODEL}"]
+            argv += [f"--specbench-cassettes={EVALS / 'cassettes'}", f"--specbench-models={MODEL}"]
             argv += ["--specbench-record-mode=all", "--snapshot-update", "-q"]
             return subprocess.run([sys.executable, *argv], check=False).returncode
         finally:

@@ -9,6 +9,8 @@ keeps pytest from warning when a pytester run finds it already imported.
 
 from __future__ import annotations
 
+from pytest_specbench._run.prompts import DEFAULT_SYSTEM_PROMPT, NEUTRAL_SYSTEM_PROMPT
+from pytest_specbench._run.result import Sample, SpecRun
 from pytest_specbench.agent.loop import Limits, ToolOutcome, ToolSession, run_agent
 from pytest_specbench.agent.stats import RunStats
 from pytest_specbench.agent.transcript import Transcript
@@ -19,8 +21,11 @@ from pytest_specbench.errors import (
     InfrastructureError,
     MissingCredentials,
     ProviderError,
+    ResultsFileError,
     ServerError,
+    SpecbenchDeprecationWarning,
     SpecbenchError,
+    SpecbenchWarning,
 )
 from pytest_specbench.models.types import (
     AssistantTurn,
@@ -29,11 +34,12 @@ from pytest_specbench.models.types import (
     ToolSpec,
     Usage,
 )
-from pytest_specbench._run.result import SpecRun
 from pytest_specbench.tree import Feature, Requirement, SpecTree
 from pytest_specbench.verdicts.checks import Check
 
 __all__ = [
+    "DEFAULT_SYSTEM_PROMPT",
+    "NEUTRAL_SYSTEM_PROMPT",
     "AssistantTurn",
     "BriefConfig",
     "CassetteError",
@@ -48,13 +54,17 @@ __all__ = [
     "ModelConfig",
     "ProviderError",
     "Requirement",
+    "ResultsFileError",
     "RunSettings",
     "RunStats",
+    "Sample",
     "ScaffoldConfig",
     "ServerError",
     "SpecRun",
     "SpecTree",
+    "SpecbenchDeprecationWarning",
     "SpecbenchError",
+    "SpecbenchWarning",
     "ToolCall",
     "ToolOutcome",
     "ToolSession",

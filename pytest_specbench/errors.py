@@ -15,6 +15,11 @@ an ERROR (something around the model broke), while a model that falls short is a
         └── CassetteError      a recorded run cannot be replayed: missing, broken, or the run drifted from it
 
 Every message is one line that says what broke and what to do about it.
+
+Warnings, for what still works but will not for long:
+
+    SpecbenchWarning (UserWarning)
+    └── SpecbenchDeprecationWarning (DeprecationWarning)   an old option or fixture name, and its new one
 """
 
 from __future__ import annotations
@@ -27,7 +32,9 @@ __all__ = [
     "ProviderError",
     "ResultsFileError",
     "ServerError",
+    "SpecbenchDeprecationWarning",
     "SpecbenchError",
+    "SpecbenchWarning",
 ]
 
 
@@ -78,3 +85,15 @@ class ServerError(InfrastructureError):
 
 class CassetteError(InfrastructureError):
     """A cassette is missing, unreadable or no longer matches the run (drift); says where and the fix."""
+
+
+class SpecbenchWarning(UserWarning):
+    """Base class of every warning pytest-specbench issues."""
+
+
+class SpecbenchDeprecationWarning(SpecbenchWarning, DeprecationWarning):
+    """A name that still works for one release: the message gives the new spelling.
+
+    A suite with `filterwarnings = error` fails on it; move to the new name, or silence it with
+    `-W ignore::pytest_specbench.SpecbenchDeprecationWarning` (or the same in `filterwarnings`).
+    """

@@ -2,6 +2,11 @@
 
 Registered under `pytest11`, so `import pytest_specbench` alone has no side effects,
 and the model SDKs and the MCP SDK are imported only by runs that use them.
+
+A guest in other suites: only a test that requests `spec_run` or a `specbench_*` fixture
+(directly or through another fixture, such as the deprecated `model`), or carries the
+`specbench` marker, is parametrized, reported and configured by this plugin. A project's own
+`model`, `brief` or `scaffold` fixtures are never touched.
 """
 
 from __future__ import annotations
@@ -13,6 +18,9 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from pytest_specbench._session import deprecated
+from pytest_specbench._session.runner import RECORD_KEY, ClientFactory, PluginClients, Runner, remember
+from pytest_specbench._session.session import SESSION_KEY, SpecbenchSession
 from pytest_specbench.agent.tools import RunPaths, Transport
 from pytest_specbench.config.settings import (
     BARE,
@@ -27,18 +35,18 @@ from pytest_specbench.report.ci import junit_properties
 from pytest_specbench.report.html import HtmlReport
 from pytest_specbench.report.progress import Progress, ProgressMode
 from pytest_specbench.report.summary import ResultsCollector
-from pytest_specbench._session.runner import OPENED_KEY, RECORD_KEY, Runner
-from pytest_specbench._session.session import SESSION_KEY, SpecbenchSession
 
 if TYPE_CHECKING:
     from anyio.from_thread import BlockingPortal
 
+    from pytest_specbench._run.plan import RunPlan
+    from pytest_specbench._run.result import SpecRun
     from pytest_specbench.agent.tools import MCPToolSession
     from pytest_specbench.models.types import ModelClient
-    from pytest_specbench._run.result import SampledRun, SpecRun
     from pytest_specbench.scaffold import ScaffoldedTools
 
-PARAMETRIZED = frozenset({"model", "brief"})
+PARAMETRIZED = ("specbench_model", "specbench_brief", "specbench_scaffold")
+MARKER = "specbench"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -52,26 +60,26 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="specbench.toml to use (default: ini specbench_config, else evals/specbench.toml).",
     )
     group.addoption(
-        "--models",
+        "--specbench-models",
         dest="specbench_models",
         default=None,
         metavar="IDS",
-        help="Comma-separated model ids to run (default: all in the config).",
+        help="Comma-separated model ids to run (default: all in the config). Was --models.",
     )
     group.addoption(
-        "--briefs",
+        "--specbench-briefs",
         dest="specbench_briefs",
         default=None,
         metavar="IDS",
-        help="Comma-separated brief ids to run (default: all in the config).",
+        help="Comma-separated brief ids to run (default: all in the config). Was --briefs.",
     )
     group.addoption(
-        "--scaffolds",
+        "--specbench-scaffolds",
         dest="specbench_scaffolds",
         default=None,
         metavar="IDS",
         help="Comma-separated scaffolds to run each pair with: bare, full or a [scaffolds.<id>] "
-        "(default: bare). Test ids of non-bare runs end in -<scaffold>.",
+        "(default: bare). Test ids of non-bare runs end in -<scaffold>. Was --scaffolds.",
     )
     group.addoption(
         "--specbench-strict",
@@ -132,6 +140,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="Samples per run, over the config's repeats (run concurrently; min_passes of them must pass).",
     )
     group.addoption(
+        "--specbench-strict-snapshots",
+        dest="specbench_strict_snapshots",
+        action="store_true",
+        default=False,
+        help="Hold live runs to their snapshots exactly too (by default only replays are: a live "
+        "run's tree differs by CPU, build and threads, so its difference is reported, not failed).",
+    )
+    group.addoption(
         "--specbench-baseline",
         dest="specbench_baseline",
         default=None,
@@ -145,6 +161,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("specbench_report", "Directory for results.json and transcripts.", default="")
     parser.addini("specbench_html", "Write the HTML report to this path.", default="")
     parser.addini("specbench_strict", "Missing API keys are errors, not skips.", type="bool", default=False)
+    parser.addini(
+        "specbench_strict_snapshots",
+        "Live runs' trees must match their snapshots.",
+        type="bool",
+        default=False,
+    )
 
 
 def _positive(text: str) -> int:
@@ -153,37 +175,50 @@ def _positive(text: str) -> int:
     return int(text)
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Parser) -> Generator[None]:
+    """After the root conftests added their options: the deprecated aliases, where the names are free."""
+    yield
+    deprecated.add_option_aliases(parser)
+
+
 def pytest_configure(config: pytest.Config) -> None:
     """Resolve options, validate the config and, on the controller, collect results."""
-    config.addinivalue_line("markers", "specbench: a model × brief run of pytest-specbench")
+    config.addinivalue_line("markers", f"{MARKER}: a model × brief run of pytest-specbench (opts a test in)")
+    deprecated.apply_option_aliases(config)
+    session = SpecbenchSession.from_config(config)
     try:
-        session = SpecbenchSession.from_config(config)
-        session.load_if_present()
-        session.load_baseline()
+        session.start()
     except (ConfigError, ResultsFileError) as exc:
         raise pytest.UsageError(str(exc)) from None
     config.stash[SESSION_KEY] = session
     config.pluginmanager.register(SnapshotDefaults(), "specbench-snapshot")
     if not hasattr(config, "workerinput"):  # the controller, or a run without xdist
-        collector = ResultsCollector(session.report_dir, session.redact, session.baseline_models())
-        config.pluginmanager.register(collector, "specbench-results")
-        mode = ProgressMode(config.getoption("specbench_progress"))
-        if mode is not ProgressMode.OFF:
-            directory = session.local_dir / "progress"
-            progress = Progress(mode, directory, collector.records.get, session.show_progress)
-            config.pluginmanager.register(progress, "specbench-progress")
-        if session.html_path is not None:
-            page = HtmlReport(session.html_path, collector, session.transcript_dir)
-            config.pluginmanager.register(page, "specbench-html")
-        if config.pluginmanager.hasplugin("xdist"):
-            config.pluginmanager.register(WorkerSetup(session), "specbench-xdist")
+        _register_controller(config, session)
+
+
+def _register_controller(config: pytest.Config, session: SpecbenchSession) -> None:
+    options = session.options
+    models = session.suite.baseline_models()
+    collector = ResultsCollector(options.report_dir, session.redact, models, options.html_path)
+    config.pluginmanager.register(collector, "specbench-results")
+    mode = ProgressMode(config.getoption("specbench_progress"))
+    if mode is not ProgressMode.OFF:
+        directory = session.local_dir / "progress"
+        progress = Progress(mode, directory, collector.records.get, session.show_progress)
+        config.pluginmanager.register(progress, "specbench-progress")
+    if options.html_path is not None:
+        page = HtmlReport(options.html_path, collector, session.transcript_dir)
+        config.pluginmanager.register(page, "specbench-html")
+    if config.pluginmanager.hasplugin("xdist"):
+        config.pluginmanager.register(WorkerSetup(session), "specbench-xdist")
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
     """On the controller, once every worker is gone: stop the session's local model servers."""
     session = config.stash.get(SESSION_KEY, None)
     if session is not None and not hasattr(config, "workerinput"):
-        session.stop_local_servers()
+        session.clients.stop_local_servers()
 
 
 class WorkerSetup:
@@ -200,69 +235,113 @@ class WorkerSetup:
             node.workerinput["specbench_progress_dir"] = str(self.session.progress_dir)
 
 
+def _opted_in(metafunc: pytest.Metafunc) -> bool:
+    """The test is this plugin's: it asks for a run or a `specbench_*` fixture, or carries the marker."""
+    names = metafunc.fixturenames
+    wanted = "spec_run" in names or any(name.startswith("specbench_") for name in names)
+    return wanted or metafunc.definition.get_closest_marker(MARKER) is not None
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    """Parametrize every test that uses a run over the selected models × briefs (× scaffolds, if used)."""
-    if not PARAMETRIZED & set(metafunc.fixturenames):
+    """Parametrize the plugin's tests over the selected models × briefs (× scaffolds, if used)."""
+    if not _opted_in(metafunc):
         return
-    session = metafunc.config.stash[SESSION_KEY]
-    with_scaffold = "scaffold" in metafunc.fixturenames
+    suite = metafunc.config.stash[SESSION_KEY].suite
+    with_scaffold = "specbench_scaffold" in metafunc.fixturenames
     try:
-        params = session.runs() if with_scaffold else session.pairs()
+        params = suite.params(with_scaffold)
     except ConfigError as exc:
         raise pytest.UsageError(str(exc)) from None
-    metafunc.parametrize(("model", "brief", "scaffold") if with_scaffold else ("model", "brief"), params)
+    metafunc.parametrize(PARAMETRIZED if with_scaffold else PARAMETRIZED[:2], params)
 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, Any]:
-    """Attach the run's record (a plain dict) to each report; an infrastructure error is its one line."""
+    """Attach the run's record (a plain dict) to each of the plugin's reports; an infrastructure error
+    is its one line."""
     report = yield
+    params = getattr(getattr(item, "callspec", None), "params", {})
+    if PARAMETRIZED[0] not in params or PARAMETRIZED[1] not in params:
+        return report  # not one of ours
     if call.excinfo is not None and call.excinfo.errisinstance(InfrastructureError):
         # The message names the cause and the fix; the frames through the fixtures add nothing.
         report.longrepr = f"{call.excinfo.typename}: {call.excinfo.value}"
-    params = getattr(getattr(item, "callspec", None), "params", {})
-    if "model" in params and "brief" in params:
-        report.specbench = _record_for(item, params)
-        if report.when == "teardown":  # where --junitxml reads a test's properties
-            report.user_properties.extend(junit_properties(report.specbench))
+    report.specbench = _record_for(item, params)
+    if report.when == "teardown":  # where --junitxml reads a test's properties
+        report.user_properties.extend(junit_properties(report.specbench))
     return report
 
 
 def _record_for(item: pytest.Item, params: dict[str, Any]) -> dict[str, Any]:
-    from pytest_specbench._run.result import base_record
+    from pytest_specbench._run.record import base_record
 
     record = item.stash.get(RECORD_KEY, None)
-    return record or base_record(item.name, params["model"], params["brief"], params.get("scaffold", BARE))
+    scaffold = params.get(PARAMETRIZED[2], BARE)
+    return record or base_record(item.name, params[PARAMETRIZED[0]], params[PARAMETRIZED[1]], scaffold)
 
 
 @pytest.fixture
-def model() -> ModelConfig:
+def specbench_model() -> ModelConfig:
     """The model under test, parametrized from specbench.toml."""
-    raise pytest.UsageError("`model` is parametrized from specbench.toml; is the config loaded?")
+    raise pytest.UsageError("`specbench_model` is parametrized from specbench.toml; is the config loaded?")
 
 
 @pytest.fixture
-def brief() -> BriefConfig:
+def specbench_brief() -> BriefConfig:
     """The brief under test, parametrized from specbench.toml."""
-    raise pytest.UsageError("`brief` is parametrized from specbench.toml; is the config loaded?")
+    raise pytest.UsageError("`specbench_brief` is parametrized from specbench.toml; is the config loaded?")
 
 
 @pytest.fixture
-def scaffold() -> ScaffoldConfig:
-    """The scaffold under test (bare unless --scaffolds selects more), parametrized like model and brief."""
-    raise pytest.UsageError("`scaffold` is parametrized from --scaffolds; is the config loaded?")
+def specbench_scaffold() -> ScaffoldConfig:
+    """The scaffold under test (bare unless --specbench-scaffolds selects more), parametrized likewise."""
+    raise pytest.UsageError("`specbench_scaffold` is parametrized from specbench.toml; is the config loaded?")
 
 
 @pytest.fixture
-def specbench_settings(request: pytest.FixtureRequest, model: ModelConfig, brief: BriefConfig) -> RunSettings:
-    """The run's limits and sampling settings, model over brief over [defaults]."""
-    return request.config.stash[SESSION_KEY].settings(model, brief)
+def model(specbench_model: ModelConfig) -> ModelConfig:
+    """Deprecated: `specbench_model`, the model under test."""
+    deprecated.warn_fixture("model")
+    return specbench_model
 
 
 @pytest.fixture
-def specbench_paths(brief: BriefConfig, tmp_path: Any) -> RunPaths:
-    """The run's workspace, specs directory and codebase (a copy of the brief's), all under tmp_path."""
-    return RunPaths.create(brief, tmp_path)
+def brief(specbench_brief: BriefConfig) -> BriefConfig:
+    """Deprecated: `specbench_brief`, the brief under test."""
+    deprecated.warn_fixture("brief")
+    return specbench_brief
+
+
+@pytest.fixture
+def scaffold(specbench_scaffold: ScaffoldConfig) -> ScaffoldConfig:
+    """Deprecated: `specbench_scaffold`, the scaffold under test."""
+    deprecated.warn_fixture("scaffold")
+    return specbench_scaffold
+
+
+@pytest.fixture
+def specbench_plan(
+    request: pytest.FixtureRequest, specbench_model: ModelConfig, specbench_brief: BriefConfig, tmp_path: Path
+) -> RunPlan:
+    """The frozen plan of this test's run: settings with repeats applied, system prompt, record mode."""
+    suite = request.config.stash[SESSION_KEY].suite
+    # The scaffold axis only where the test asks for it (spec_run does): a test of the server alone
+    # is not run once per scaffold.
+    uses_scaffold = PARAMETRIZED[2] in request.fixturenames
+    scaffold = request.getfixturevalue(PARAMETRIZED[2]) if uses_scaffold else BARE
+    return suite.plan(request.node, (specbench_model, specbench_brief, scaffold), tmp_path)
+
+
+@pytest.fixture
+def specbench_settings(specbench_plan: RunPlan) -> RunSettings:
+    """The run's limits and sampling settings, model over brief over [defaults], repeats applied."""
+    return specbench_plan.settings
+
+
+@pytest.fixture
+def specbench_paths(specbench_plan: RunPlan) -> RunPaths:
+    """Sample 1's workspace, specs directory and codebase (a copy of the brief's), all under tmp_path."""
+    return specbench_plan.paths(1)
 
 
 @pytest.fixture
@@ -275,92 +354,71 @@ def specbench_portal() -> Iterator[BlockingPortal]:
 
 
 @pytest.fixture
+def specbench_client_factory(request: pytest.FixtureRequest, specbench_plan: RunPlan) -> ClientFactory:
+    """`(sample, paths) -> async context manager of a ModelClient`: each sample's client, live or replayed.
+
+    Override it to wrap or replace the client of every sample, repeats included.
+    """
+    return PluginClients(request.config.stash[SESSION_KEY], specbench_plan, request.node)
+
+
+@pytest.fixture
 def model_client(
     request: pytest.FixtureRequest,
-    model: ModelConfig,
-    brief: BriefConfig,
-    specbench_settings: RunSettings,
+    specbench_client_factory: ClientFactory,
     specbench_paths: RunPaths,
     specbench_portal: BlockingPortal,
 ) -> Iterator[ModelClient]:
-    """`model`'s client (skipped without its key) or the replay of its cassette, its turns redacted."""
-    session = request.config.stash[SESSION_KEY]
-    params = getattr(request.node, "callspec", None)
-    scaffold_id = getattr(getattr(params, "params", {}).get("scaffold"), "id", BARE.id)
-    opened = session.open_model(
-        model,
-        specbench_settings,
-        request.node.name,
-        paths=specbench_paths,
-        labels={"brief": brief.id, "scaffold": scaffold_id},
-    )
+    """Sample 1's client (skipped without its key) or the replay of its cassette, its turns redacted."""
+    opened = specbench_client_factory(1, specbench_paths)
     with specbench_portal.wrap_async_context_manager(opened) as client:
-        request.node.stash[OPENED_KEY] = client
-        yield client
+        yield remember(request.node, "model_client", client)
 
 
 @pytest.fixture
 def mcp_server(
-    request: pytest.FixtureRequest,
-    brief: BriefConfig,
+    specbench_plan: RunPlan,
     specbench_paths: RunPaths,
-    specbench_settings: RunSettings,
     specbench_portal: BlockingPortal,
 ) -> Iterator[MCPToolSession]:
-    """A client session connected to the brief's MCP server (the reference one unless the brief names one)."""
+    """Sample 1's client session to the brief's MCP server (the reference one unless the brief names one)."""
     from pytest_specbench.agent.tools import open_tool_session
 
-    specbench = request.config.stash[SESSION_KEY]
-    timeout_s, redact = specbench_settings.tool_timeout_s, specbench.redact
-    opened = open_tool_session(brief, specbench_paths, specbench.transport, timeout_s, redact=redact)
+    plan = specbench_plan
+    timeout_s = plan.settings.tool_timeout_s
+    opened = open_tool_session(plan.brief, specbench_paths, plan.transport, timeout_s, redact=plan.redactor)
     with specbench_portal.wrap_async_context_manager(opened) as session:
         yield session
 
 
 @pytest.fixture
 def specbench_tools(
+    request: pytest.FixtureRequest,
     mcp_server: MCPToolSession,
-    scaffold: ScaffoldConfig,
+    specbench_plan: RunPlan,
     specbench_paths: RunPaths,
-    specbench_settings: RunSettings,
     specbench_portal: BlockingPortal,
 ) -> Iterator[ScaffoldedTools]:
-    """The tools the model is offered: the brief's MCP server plus the scaffold's (none for bare)."""
+    """The tools sample 1 is offered: the brief's MCP server plus the scaffold's (none for bare)."""
     from pytest_specbench.scaffold import open_scaffolded_tools
 
     directory = specbench_paths.workspace / "scaffold"
-    opened = open_scaffolded_tools(mcp_server, scaffold, directory, specbench_settings.tool_timeout_s)
+    timeout_s = specbench_plan.settings.tool_timeout_s
+    opened = open_scaffolded_tools(mcp_server, specbench_plan.scaffold, directory, timeout_s)
     with specbench_portal.wrap_async_context_manager(opened) as tools:
-        yield tools
+        yield remember(request.node, "specbench_tools", tools)
 
 
 @pytest.fixture
 def spec_run(
     request: pytest.FixtureRequest,
-    model: ModelConfig,
-    brief: BriefConfig,
-    scaffold: ScaffoldConfig,
-    specbench_settings: RunSettings,
+    specbench_scaffold: ScaffoldConfig,
+    specbench_plan: RunPlan,
     specbench_portal: BlockingPortal,
-    tmp_path: Path,
-) -> SpecRun | SampledRun:
-    """The finished run of `model` on `brief` with `scaffold`: its tree, transcript, stats and checks."""
-    runner = Runner(request.config.stash[SESSION_KEY])
-    if specbench_settings.repeats > 1:
-        return runner.run_samples(request.node, specbench_portal, model, brief, scaffold, tmp_path)
-    # One sample: the fixtures a test may also request, so it sees the very objects of the run.
-    tools = request.getfixturevalue("specbench_tools")
-    return runner.run(
-        request.node,
-        specbench_portal,
-        request.getfixturevalue("model_client"),
-        tools,
-        model,
-        brief,
-        request.getfixturevalue("specbench_paths"),
-        scaffold=scaffold,
-        reminder=tools.reminder,
-    )
+) -> SpecRun:
+    """The finished run of the model on the brief with the scaffold: its tree, transcript, stats and
+    checks; with repeats, every sample in `.samples`."""
+    return Runner(request.config.stash[SESSION_KEY]).run(request, specbench_plan, specbench_portal)
 
 
 class SnapshotDefaults:
@@ -372,9 +430,28 @@ class SnapshotDefaults:
 
     @pytest.fixture
     def snapshot(self, request: pytest.FixtureRequest, snapshot: Any) -> Any:
-        """syrupy's snapshot, with the spec-tree Markdown extension where a run is under test."""
+        """syrupy's snapshot, with the spec-tree Markdown extension where a run is under test.
+
+        A deterministic run (a replay) is held to its snapshot exactly; a live run's difference is
+        reported in its record, its line and the report, unless --specbench-strict-snapshots.
+        """
         if "spec_run" not in request.fixturenames:
             return snapshot
-        from pytest_specbench.report.snapshot import SpecTreeSnapshotExtension
+        from pytest_specbench.report.snapshot import LiveSpecTreeSnapshotExtension, SpecTreeSnapshotExtension
 
-        return snapshot.use_extension(SpecTreeSnapshotExtension)
+        run: SpecRun = request.getfixturevalue("spec_run")
+        strict = request.config.stash[SESSION_KEY].options.strict_snapshots
+        if run.deterministic or strict or request.config.getoption("update_snapshots", False):
+            return snapshot.use_extension(SpecTreeSnapshotExtension)
+        return snapshot.use_extension(LiveSpecTreeSnapshotExtension.for_run(_noting(request.node)))
+
+
+def _noting(item: pytest.Item) -> Any:
+    """Keeps a live run's snapshot diff in its record, where the table, the page and CI read it."""
+
+    def note(diff: str) -> None:
+        record = item.stash.get(RECORD_KEY, None)
+        if record is not None:
+            record["snapshot_diff"] = diff
+
+    return note

@@ -120,7 +120,7 @@ def test_an_unreachable_url_is_named(
 
 
 def test_the_system_prompt_suits_the_server(suite, provider: FakeProvider, pytester: pytest.Pytester) -> None:
-    from pytest_specbench._run.result import DEFAULT_SYSTEM_PROMPT, NEUTRAL_SYSTEM_PROMPT
+    from pytest_specbench import DEFAULT_SYSTEM_PROMPT, NEUTRAL_SYSTEM_PROMPT
 
     provider.script(suite.model("writer"), [Reply.final("Nothing to do.")] * 3)
     (pytester.path / "system.md").write_text("Write the spec with write_file, one file per feature.\n")

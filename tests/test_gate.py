@@ -127,7 +127,7 @@ def test_baseline_model_pairs_fail_the_session_on_a_regression_with_their_own_se
     }
     assert "vs_baseline_model" not in records["incumbent"]
 
-    alone = pytester.runpytest("--models", "better", *xdist_args)
+    alone = pytester.runpytest("--specbench-models", "better", *xdist_args)
     assert alone.ret == pytest.ExitCode.OK
     alone.stdout.fnmatch_lines(["*not compared: incumbent's run of this test did not run*"])
 

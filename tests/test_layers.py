@@ -99,5 +99,9 @@ def test_the_check_sees_an_upward_import() -> None:
         "def later():\n    from pytest_specbench._run.result import SpecRun\n"
     )
     found = _imports_in(source, "pytest_specbench.agent")
-    assert {"pytest_specbench.verdicts", "pytest_specbench.report.summary", "pytest_specbench._run.result"} <= found
+    assert {
+        "pytest_specbench.verdicts",
+        "pytest_specbench.report.summary",
+        "pytest_specbench._run.result",
+    } <= found
     assert all(RANK[_room(name)] > RANK["agent"] for name in found)

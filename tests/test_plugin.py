@@ -81,7 +81,9 @@ def test_ids_are_model_brief_pairs_and_selection_filters(suite, pytester: pytest
             "*4 tests*",
         ]
     )
-    selected = pytester.runpytest("--collect-only", "-q", "--models", "beta", "--briefs", "todo")
+    selected = pytester.runpytest(
+        "--collect-only", "-q", "--specbench-models", "beta", "--specbench-briefs", "todo"
+    )
     selected.stdout.fnmatch_lines(["*test_spec[[]beta-todo[]]", "*1 test*"])
     by_k = pytester.runpytest("--collect-only", "-q", "-k", "alpha and notes")
     by_k.stdout.fnmatch_lines(["*test_spec[[]alpha-notes[]]", "*1/4 tests*"])
@@ -111,10 +113,10 @@ def test_unknown_model_id_is_a_usage_error_listing_the_known(suite, pytester: py
     suite.brief("notes")
     suite.write()
 
-    result = pytester.runpytest("--models", "gamma")
+    result = pytester.runpytest("--specbench-models", "gamma")
 
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["*--models names unknown id(s) gamma*known: alpha*"])
+    result.stderr.fnmatch_lines(["*--specbench-models names unknown id(s) gamma*known: alpha*"])
 
 
 def test_broken_config_is_a_usage_error_naming_file_table_and_key(suite, pytester: pytest.Pytester) -> None:
@@ -227,10 +229,10 @@ def test_fixtures_on_their_own(suite, pytester: pytest.Pytester) -> None:
     suite.brief("notes")
     suite.write(
         """
-def test_tools(mcp_server, specbench_portal, brief, model):
+def test_tools(mcp_server, specbench_portal, specbench_brief, specbench_model):
     tools = specbench_portal.call(mcp_server.list_tools)
     assert {"create_feature", "read_file", "get_spec_tree"} <= {t.name for t in tools}
-    assert model.id == "alpha" and brief.id == "notes"
+    assert specbench_model.id == "alpha" and specbench_brief.id == "notes"
 """
     )
 
@@ -245,8 +247,8 @@ def test_each_run_reads_its_own_copy_of_the_codebase(
     suite.brief("notes")
     suite.write(
         """
-def test_codebase(specbench_paths, brief, model):
-    assert specbench_paths.codebase != brief.codebase
+def test_codebase(specbench_paths, specbench_brief, specbench_model):
+    assert specbench_paths.codebase != specbench_brief.codebase
     assert sorted(p.name for p in specbench_paths.codebase.iterdir()) == ["README.md", "app.py"]
     (specbench_paths.codebase / "HACKED.md").write_text("written by a run")
     (specbench_paths.codebase / "app.py").write_text("changed by a run")
@@ -267,9 +269,9 @@ def test_help_lists_the_options(pytester: pytest.Pytester) -> None:
         [
             "*specbench*",
             "*--specbench-config=PATH*",
-            "*--models=IDS*",
-            "*--briefs=IDS*",
-            "*--scaffolds=IDS*",
+            "*--specbench-models=IDS*",
+            "*--specbench-briefs=IDS*",
+            "*--specbench-scaffolds=IDS*",
             "*--specbench-strict*",
             "*--specbench-report=DIR*",
             "*--specbench-transport=*",

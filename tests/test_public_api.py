@@ -76,6 +76,8 @@ def test_config_schema_keeps_every_key() -> None:
 def test_options_and_fixtures_stay(pytester: pytest.Pytester) -> None:
     help_text = pytester.runpytest("--help").stdout.str()
     for option in ("--specbench-config", "--models", "--briefs", "--scaffolds", "--specbench-strict"):
+        assert option in help_text  # the old selection options: deprecated aliases for one release
+    for option in ("--specbench-models", "--specbench-briefs", "--specbench-scaffolds"):
         assert option in help_text
     for option in ("--specbench-report", "--specbench-transport", "specbench_config", "specbench_report"):
         assert option in help_text
@@ -88,14 +90,16 @@ def test_options_and_fixtures_stay(pytester: pytest.Pytester) -> None:
     fixtures = pytester.runpytest("--fixtures").stdout.str()
     for name in ("spec_run", "model", "brief", "scaffold", "specbench_tools", "mcp_server", "model_client"):
         assert f"\n{name} " in fixtures or f"\n{name}\n" in fixtures or f"{name} -- " in fixtures
-    for name in ("specbench_portal", "specbench_paths", "specbench_settings"):
+    for name in ("specbench_portal", "specbench_paths", "specbench_settings", "specbench_model"):
+        assert name in fixtures
+    for name in ("specbench_brief", "specbench_scaffold", "specbench_plan", "specbench_client_factory"):
         assert name in fixtures
 
 
 def test_results_record_keeps_its_fields() -> None:
+    from pytest_specbench._run.record import base_record, stats_fields
     from pytest_specbench.agent.stats import RunStats
     from pytest_specbench.config.settings import BriefConfig, ModelConfig, Provider
-    from pytest_specbench._run.result import base_record, stats_fields
 
     model = ModelConfig(id="m", provider=Provider.OPENAI, model="gpt")
     brief = BriefConfig(id="b", codebase=Path("."), prompt="p")

@@ -68,9 +68,9 @@ PLANT_CONFTEST = """
 import pytest
 
 @pytest.fixture
-def specbench_paths(specbench_paths, brief):
+def specbench_paths(specbench_paths, specbench_brief):
     # The brief 'planted' finds a symlink where the tree goes, pointing out of the workspace.
-    if brief.id == "planted":
+    if specbench_brief.id == "planted":
         specbench_paths.specs_dir.mkdir(parents=True)
         (specbench_paths.specs_dir / "features").symlink_to({target!r}, target_is_directory=True)
     return specbench_paths

@@ -18,9 +18,9 @@ OPENAI, ANTHROPIC = "/v1/chat/completions", "/v1/messages"
 INNER_TEST = """
 import json
 
-def test_spec(spec_run, scaffold):
+def test_spec(spec_run, specbench_scaffold):
     todo = spec_run.paths.workspace / "scaffold" / "todo.json"
-    if scaffold.id == "bare":
+    if specbench_scaffold.id == "bare":
         assert not todo.exists() and spec_run.stats.scaffold_calls == 0
     else:
         items = json.loads(todo.read_text())["items"]
@@ -74,7 +74,11 @@ def test_bare_and_full_cross_product_reports_the_effect(
     suite.write(INNER_TEST)
 
     result = pytester.runpytest(
-        "--scaffolds", "bare,full", "--specbench-transport=memory", "--specbench-report=out", *xdist_args
+        "--specbench-scaffolds",
+        "bare,full",
+        "--specbench-transport=memory",
+        "--specbench-report=out",
+        *xdist_args,
     )
 
     result.assert_outcomes(passed=4)  # the inner test checks scaffold/todo.json and the transcript
@@ -128,13 +132,13 @@ def test_scaffolds_select_a_third_axis_and_unknown_ids_are_usage_errors(
 ) -> None:
     suite.model("alpha")
     suite.brief("notes")
-    suite.write(INNER_TEST + "\ndef test_tools(mcp_server, model, brief):\n    pass\n")
+    suite.write(INNER_TEST + "\ndef test_tools(mcp_server, specbench_model, specbench_brief):\n    pass\n")
     with (pytester.path / "specbench.toml").open("a") as config:
         config.write('[scaffolds.todo-only]\ntools = ["todo"]\n')
 
     default = pytester.runpytest("--collect-only", "-q")
     default.stdout.fnmatch_lines(["*test_spec[[]alpha-notes[]]", "*test_tools[[]alpha-notes[]]", "*2 tests*"])
-    chosen = pytester.runpytest("--collect-only", "-q", "--scaffolds", "bare,todo-only,full")
+    chosen = pytester.runpytest("--collect-only", "-q", "--specbench-scaffolds", "bare,todo-only,full")
     chosen.stdout.fnmatch_lines(
         [
             "*test_spec[[]alpha-notes[]]",
@@ -144,6 +148,8 @@ def test_scaffolds_select_a_third_axis_and_unknown_ids_are_usage_errors(
             "*4 tests*",
         ]
     )
-    unknown = pytester.runpytest("--scaffolds", "bare,fancy")
+    unknown = pytester.runpytest("--specbench-scaffolds", "bare,fancy")
     assert unknown.ret == pytest.ExitCode.USAGE_ERROR
-    unknown.stderr.fnmatch_lines(["*--scaffolds names unknown id(s) fancy*known: bare, full, todo-only*"])
+    unknown.stderr.fnmatch_lines(
+        ["*--specbench-scaffolds names unknown id(s) fancy*known: bare, full, todo-only*"]
+    )

@@ -127,8 +127,8 @@ from pytest_specbench.models import open_client
 
 
 @pytest.fixture
-def model_client(model, specbench_settings, specbench_portal):
-    opened = open_client(model, specbench_settings, os.environ["SPECBENCH_FAKE_KEY"])
+def model_client(specbench_model, specbench_settings, specbench_portal):
+    opened = open_client(specbench_model, specbench_settings, os.environ["SPECBENCH_FAKE_KEY"])
     with specbench_portal.wrap_async_context_manager(opened) as client:
         yield client
 """

@@ -1,106 +1,109 @@
-"""The run → record path: one test's run (or its samples) executed in the portal, gated
-against the baseline, its record left on the item and its transcripts written.
+"""The run → record path: an item's plan run in the portal, sample by sample, gated against the
+baseline, its record left on the item and its transcripts written.
 
-`SpecbenchSession` resolves what a run needs (options, config, the model's client);
-a `Runner` carries a run from there to what the report reads.
+Sample 1 runs on the objects of the item's fixtures (`model_client`, `specbench_tools`,
+`specbench_paths`), so a test that requests them sees the very objects of its run; samples
+k ≥ 2 of a run with repeats open their own through `specbench_client_factory` and the brief's
+server. Both go through `run_samples`, the one way a sample runs.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import functools
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from dataclasses import dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from pytest_specbench.agent.tools import RunPaths
+from pytest_specbench import replay
+from pytest_specbench._run.plan import RunPlan
+from pytest_specbench._run.record import base_record
+from pytest_specbench._run.result import SpecRun
+from pytest_specbench._run.samples import Harness, Opened, run_samples
+from pytest_specbench._session.session import SESSION_KEY, SpecbenchSession
+from pytest_specbench.agent.tools import RunPaths, open_tool_session
 from pytest_specbench.agent.transcript import Transcript
-from pytest_specbench.config.settings import BARE, BriefConfig, ModelConfig, RecordMode, ScaffoldConfig
 from pytest_specbench.errors import InfrastructureError
-from pytest_specbench.redact import RedactingClient, RedactingTools
+from pytest_specbench.redact import RedactingClient
 from pytest_specbench.report.progress import ProgressWriter
-from pytest_specbench._run.result import SampledRun, SpecRun, base_record, execute
-from pytest_specbench._session.samples import Sampler
+from pytest_specbench.scaffold import ScaffoldedTools, open_scaffolded_tools
 from pytest_specbench.verdicts.known import unexpected_passes
 from pytest_specbench.verdicts.regression import GATE_DEFAULTS, check_no_regression
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable
-
     from anyio.from_thread import BlockingPortal
 
-    from pytest_specbench.agent.loop import ToolSession
     from pytest_specbench.models.types import ModelClient
-    from pytest_specbench._session.session import SpecbenchSession
 
-__all__ = ["OPENED_KEY", "RECORD_KEY", "Runner"]
+__all__ = ["FIXTURE_KEY", "OPENED_KEY", "RECORD_KEY", "ClientFactory", "PluginClients", "Runner", "remember"]
+
+ClientFactory = Callable[[int, RunPaths], AbstractAsyncContextManager["ModelClient"]]
+"""`specbench_client_factory`: sample k's model client, opened for that sample's paths."""
 
 RECORD_KEY = pytest.StashKey[dict[str, Any]]()
 """The test's results.json record, left on the item for `pytest_runtest_makereport`."""
-OPENED_KEY = pytest.StashKey["ModelClient"]()
-"""The client the plugin's `model_client` fixture opened for the item (`open_model`): its turns
-are redacted already, and it is the one whose recording is written, even when an override wraps it."""
-_Run = TypeVar("_Run", SpecRun, SampledRun)
+OPENED_KEY = pytest.StashKey[dict[int, "ModelClient"]]()
+"""Sample → the client the plugin opened for it (`Clients.open`): its turns are redacted already,
+and it is the one whose recording is written, even when a user's factory or fixture wraps it."""
+FIXTURE_KEY = pytest.StashKey[dict[str, Any]]()
+"""Fixture name → the value the plugin's own fixture gave: anything else is a user's override."""
+
+
+@dataclass(frozen=True, slots=True)
+class PluginClients:
+    """The plugin's `specbench_client_factory`: each sample's client from the session, kept on the item."""
+
+    session: SpecbenchSession
+    plan: RunPlan
+    item: pytest.Item
+
+    def __call__(self, sample: int, paths: RunPaths) -> AbstractAsyncContextManager[ModelClient]:
+        """Sample `sample`'s client (live, recording or replaying), remembered as the plugin's own."""
+        return self._opened(sample, paths)
+
+    @asynccontextmanager
+    async def _opened(self, sample: int, paths: RunPaths) -> AsyncIterator[ModelClient]:
+        async with self.session.clients.open(self.plan, sample, paths) as client:
+            self.item.stash.setdefault(OPENED_KEY, {})[sample] = client
+            yield client
 
 
 @dataclass(frozen=True, slots=True)
 class Runner:
-    """Runs one test with the session's settings and leaves its record and transcripts behind."""
+    """Runs one item's plan and leaves its record and transcripts behind."""
 
     session: SpecbenchSession
 
-    def run(
-        self,
-        item: pytest.Item,
-        portal: BlockingPortal,
-        client: ModelClient,
-        tools: ToolSession,
-        model: ModelConfig,
-        brief: BriefConfig,
-        paths: RunPaths,
-        scaffold: ScaffoldConfig = BARE,
-        reminder: Callable[[], Awaitable[str]] | None = None,
-    ) -> SpecRun:
-        """Execute one run and leave its record on the item, also when it errors."""
+    def run(self, request: pytest.FixtureRequest, plan: RunPlan, portal: BlockingPortal) -> SpecRun:
+        """Run every sample of `plan` and leave the test's record on the item, also when it errors."""
         __tracebackhide__ = True
-        from pytest_specbench import replay
-
-        session = self.session
-        opened = item.stash.get(OPENED_KEY, None)
-        # A client the plugin did not open (a user's own fixture, maybe wrapping the plugin's) is
-        # redacted here; the plugin's is finished, so a wrapped recording is still written.
-        own = client if client is opened else RedactingClient(client, session.redactor)
-        opened = client if opened is None else opened
-        transcript = Transcript()
-        progress = ProgressWriter(session.progress_dir) if session.progress_dir is not None else None
-        if progress is not None:
-            transcript.listeners.append(progress.listener(item.name))
-        settings = session.settings(model, brief)
-        job = functools.partial(
-            execute,
-            own,
-            RedactingTools(tools, session.redactor),
-            test_id=item.name,
-            model=model,
-            brief=brief,
-            settings=settings,
-            paths=paths,
-            transcript=transcript,
-            scaffold=scaffold,
-            reminder=reminder,
-            configured_prompt=session.config.system_prompt_for(brief),
+        item = request.node
+        first_client = request.getfixturevalue("model_client")
+        first_tools = request.getfixturevalue("specbench_tools")
+        first_paths: RunPaths = request.getfixturevalue("specbench_paths")
+        if plan.samples > 1:
+            _refuse_overrides(item, plan, model_client=first_client, specbench_tools=first_tools)
+            self.session.clients.ready(plan)
+        factory: ClientFactory = request.getfixturevalue("specbench_client_factory")
+        first = _opened(item, 1, first_client)
+        harness = Harness(
+            open_client=lambda k, paths: (
+                nullcontext(first) if k == 1 else self._client(item, k, paths, factory)
+            ),
+            open_tools=lambda k, paths: nullcontext(first_tools) if k == 1 else self._tools(plan, paths),
+            paths=lambda k: first_paths if k == 1 else plan.paths(k),
+            save_transcript=functools.partial(self.save_transcript, plan.test_id),
+            watch=self._watcher(plan),
         )
-        pending = portal.start_task_soon(job)
+        pending = portal.start_task_soon(run_samples, plan, harness)
         try:
-            result = pending.result()
-            replay.finish(opened)
+            samples = pending.result()
         except InfrastructureError as exc:
-            message = session.redact(str(exc))
-            record = base_record(item.name, model, brief, scaffold)
-            item.stash[RECORD_KEY] = {**record, **replay.provenance(opened), "error": message}
-            self.save_transcript(item.name, transcript)
+            message = self.session.redact(str(exc))
+            record = base_record(plan.test_id, plan.model, plan.brief, plan.scaffold)
+            item.stash[RECORD_KEY] = {**record, **replay.provenance(first.inner), "error": message}
             raise type(exc)(message) from None  # one line, not the SDK's whole stack
         except BaseException:
             # Ctrl-C lands here, in the main thread, while the run goes on in the portal's:
@@ -108,63 +111,93 @@ class Runner:
             pending.cancel()
             raise
         finally:
-            if progress is not None:
-                progress.finish(item.name)
-        result, record = self.gated(item, result)
-        item.stash[RECORD_KEY] = {**record, **replay.provenance(opened)}
-        self.save_transcript(item.name, transcript)
+            if self.session.progress_dir is not None:
+                ProgressWriter(self.session.progress_dir).finish(plan.test_id)
+        result, item.stash[RECORD_KEY] = self.gated(plan, SpecRun(samples, plan.settings.passes_needed))
         return result
 
-    def run_samples(
-        self,
-        item: pytest.Item,
-        portal: BlockingPortal,
-        model: ModelConfig,
-        brief: BriefConfig,
-        scaffold: ScaffoldConfig,
-        directory: Path,
-    ) -> SampledRun:
-        """Run `repeats` samples concurrently (`max_concurrency` at a time), each with its own
-        client, server, workspace and transcript, and leave the test's record on the item."""
-        __tracebackhide__ = True
-        session = self.session
-        settings = session.settings(model, brief)
-        # A missing key or extra skips the test here, before any sample starts: raised inside
-        # the samples' task group, the skip would reach pytest as an exception group, an error.
-        if session.record_mode_for(model) is not RecordMode.NONE:  # a replay needs neither
-            session.api_key(model)
-            session.prepare_model(model)
-        save = self.save_transcript
-        sampler = Sampler(session, item.name, model, brief, scaffold, settings, directory, save)
-        pending = portal.start_task_soon(sampler.run_all)
-        try:
-            samples = pending.result()
-        except InfrastructureError as exc:
-            message = session.redact(str(exc))
-            item.stash[RECORD_KEY] = {**base_record(item.name, model, brief, scaffold), "error": message}
-            raise type(exc)(message) from None
-        except BaseException:
-            pending.cancel()  # as in `run`: Ctrl-C must not leave the samples running
-            raise
-        result, item.stash[RECORD_KEY] = self.gated(item, SampledRun(samples, settings.passes_needed))
-        return result
-
-    def gated(self, item: pytest.Item, run: _Run) -> tuple[_Run, dict[str, Any]]:
+    def gated(self, plan: RunPlan, run: SpecRun) -> tuple[SpecRun, dict[str, Any]]:
         """The run with `no_regression` appended, and its record (with the gate it was held to)."""
         session = self.session
-        gate = {**GATE_DEFAULTS, **session.config.gate_for(run.brief)}
-        source = str(session.baseline_path) if session.baseline_path else None
-        check = check_no_regression(run.record(), session.baseline_record(item), gate, source)
-        judged = dataclasses.replace(run, checks=(*unexpected_passes(run.checks, run.model), check))
+        gate = {**GATE_DEFAULTS, **session.suite.gate_for(plan.brief)}
+        baseline = session.baseline
+        source = str(baseline.path) if baseline.path else None
+        check = check_no_regression(
+            run.record(), baseline.record_for(plan.nodeid, plan.test_id), gate, source
+        )
+        judged = run.judged(check, known=unexpected_passes(run.checks, run.model))
         return judged, {**judged.record(), "gate": gate}
 
-    def save_transcript(self, test_id: str, transcript: Transcript, sample: int = 1) -> None:
-        """Write a run's transcript; sample k ≥ 2 of a run with repeats goes to `<test_id>.sample-k.jsonl`."""
+    def save_transcript(self, test_id: str, sample: int, transcript: Transcript) -> None:
+        """Write a sample's transcript; sample k ≥ 2 goes to `<test_id>.sample-k.jsonl`."""
         directory = self.session.transcript_dir
         if directory is None:
             return
         name = test_id if sample == 1 else f"{test_id}.sample-{sample}"
         target = directory / f"{name}.jsonl"
         target.parent.mkdir(parents=True, exist_ok=True)
-        text = transcript.to_jsonl(redact=self.session.redactor, header={"test_id": name})
+        text = transcript.to_jsonl(redact=self.session.suite.redactor, header={"test_id": name})
         target.write_text(text, encoding="utf-8", errors="backslashreplace")
+
+    @asynccontextmanager
+    async def _client(
+        self, item: pytest.Item, sample: int, paths: RunPaths, factory: ClientFactory
+    ) -> AsyncIterator[Opened]:
+        async with factory(sample, paths) as client:
+            yield _opened(item, sample, client)
+
+    @asynccontextmanager
+    async def _tools(self, plan: RunPlan, paths: RunPaths) -> AsyncIterator[ScaffoldedTools]:
+        timeout_s = plan.settings.tool_timeout_s
+        server = open_tool_session(plan.brief, paths, plan.transport, timeout_s, redact=plan.redactor)
+        async with server as spec:
+            directory = paths.workspace / "scaffold"
+            async with open_scaffolded_tools(spec, plan.scaffold, directory, timeout_s) as tools:
+                yield tools
+
+    def _watcher(self, plan: RunPlan) -> Callable[[int, Transcript], None]:
+        directory = self.session.progress_dir
+        if directory is None:
+            return lambda sample, transcript: None
+        writer = ProgressWriter(directory)
+
+        def watch(sample: int, transcript: Transcript) -> None:
+            transcript.listeners.append(writer.listener(plan.test_id, sample=plan.label(sample)))
+
+        return watch
+
+
+def remember(item: pytest.Item, name: str, value: Any) -> Any:
+    """Keep what the plugin's fixture `name` gave, so an override can be told from it; return it."""
+    item.stash.setdefault(FIXTURE_KEY, {})[name] = value
+    return value
+
+
+def _opened(item: pytest.Item, sample: int, client: ModelClient) -> Opened:
+    """The loop's client for `sample`: the plugin's own as it is, anything else wrapped in redaction."""
+    own = item.stash.get(OPENED_KEY, {}).get(sample)
+    if client is own:
+        return Opened(client, client)
+    # A client the plugin did not open (a user's own, maybe wrapping the plugin's) is redacted
+    # here; the plugin's, underneath, is finished, so a wrapped recording is still written.
+    redactor = item.config.stash[SESSION_KEY].suite.redactor
+    return Opened(RedactingClient(client, redactor), own if own is not None else client)
+
+
+def _refuse_overrides(item: pytest.Item, plan: RunPlan, **values: Any) -> None:
+    """With repeats, a fixture's one object cannot serve N samples: name the override and the way out."""
+    ours = item.stash.get(FIXTURE_KEY, {})
+    for name, value in values.items():
+        if name in ours and ours[name] is value:
+            continue
+        way_out = (
+            "override `specbench_client_factory` instead: it is called once per sample, "
+            "`(sample, paths) -> async context manager of a ModelClient`"
+            if name == "model_client"
+            else "run it without repeats, or leave the fixture to the plugin, which opens one per sample"
+        )
+        pytest.fail(
+            f"{plan.test_id}: `{name}` is overridden, and this test runs {plan.samples} samples "
+            f"(repeats), each of which needs its own — {way_out}",
+            pytrace=False,
+        )

@@ -17,8 +17,9 @@ def add_parser(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "merge",
         help="merge the results.json of several shards into one",
-        description="Join the results of shards that ran disjoint tests (a CI matrix of -k or --models "
-        "selections); a test in two inputs, or a record of another results version, is an error.",
+        description="Join the results of shards that ran disjoint tests (a CI matrix of -k or "
+        "--specbench-models selections); a test in two inputs, or a record of another results "
+        "version, is an error.",
     )
     parser.add_argument("inputs", type=Path, nargs="+", metavar="RESULTS.json", help="the shards' results")
     parser.add_argument("-o", "--output", type=Path, required=True, metavar="PATH", help="where to write")

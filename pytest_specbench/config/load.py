@@ -255,7 +255,8 @@ def _check_cost_limits(config: Config) -> None:
 def _check_test_ids(config: Config) -> None:
     """`run_id` must name one run, or two runs would share a test id and a snapshot.
 
-    Every scaffold counts, selected or not, so that a config that loads is good for any `--scaffolds`.
+    Every scaffold counts, selected or not, so that a config that loads is good for any
+    `--specbench-scaffolds`.
     """
     seen: dict[str, _Run] = {}
     for run in itertools.product(config.models, config.briefs, config.scaffolds):

@@ -139,6 +139,7 @@ MODEL_KEYS: dict[str, Key] = {
     "record_mode": Key(parse_record_mode),
     "baseline_model": Key(parse_str),
     "known_failures": Key(parse_check_names),
+    "deterministic": Key(parse_bool),
     "price_input_per_mtok": Key(parse_number(0, inclusive=True)),
     "price_output_per_mtok": Key(parse_number(0, inclusive=True)),
     "briefs": Key(_brief_ids),

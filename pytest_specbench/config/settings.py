@@ -188,6 +188,9 @@ class ModelConfig:
     known_failures: tuple[str, ...] = ()
     """Checks this model is known to fail (`CHECK_NAMES`): reported, not counted, and an error once
     one passes, as pytest's strict xfail, so the list never outlives the shortcoming."""
+    deterministic: bool = False
+    """Its live answers are the same on every machine (a scripted server): a live run's tree is then
+    held to its snapshot exactly, as a replay's is. A real model's greedy decoding is not."""
 
     @property
     def prices(self) -> tuple[float, float] | None:
@@ -286,7 +289,7 @@ def cost_usd(prices: tuple[float, float] | None, input_tokens: int, output_token
 def run_id(model_id: str, brief_id: str, scaffold_id: str = BARE.id) -> str:
     """The parametrization id of one run: `<model>-<brief>`, plus `-<scaffold>` unless it is bare.
 
-    The bare run keeps its id whatever `--scaffolds` selects, so its snapshot and history stay put.
+    The bare run keeps its id whatever `--specbench-scaffolds` selects, so its snapshot and history stay put.
     """
     suffix = "" if scaffold_id == BARE.id else f"-{scaffold_id}"
     return f"{model_id}-{brief_id}{suffix}"

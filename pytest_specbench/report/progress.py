@@ -183,10 +183,14 @@ class LiveDisplay:
             self._offsets[path] = self._offsets.get(path, 0) + len(complete)
             for line in complete.splitlines():
                 progress = RunProgress(**json.loads(line))
-                if progress.done:
-                    self.running.pop(progress.test_id, None)
+                key = f"{progress.test_id} {progress.sample}"  # each sample of a run has its line
+                if progress.done and not progress.sample:  # the test is over: all its samples are
+                    for gone in [k for k, p in self.running.items() if p.test_id == progress.test_id]:
+                        del self.running[gone]
+                elif progress.done:
+                    self.running.pop(key, None)
                 else:
-                    self.running[progress.test_id] = progress
+                    self.running[key] = progress
 
     def _draw(self) -> None:
         self._read()

@@ -12,8 +12,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from pytest_specbench._run.record import RESULTS_VERSION
 from pytest_specbench.errors import ResultsFileError
-from pytest_specbench._run.result import RESULTS_VERSION
 
 __all__ = ["Results", "merge_results", "read_results", "record_key", "why"]
 
@@ -32,7 +32,10 @@ def why(record: dict[str, Any]) -> str:
     failed = [c for c in checks if not c.get("known")]
     if failed:
         return f"{failed[0]['name']}: {failed[0]['detail']}"
-    return f"known failure {checks[0]['name']}: {checks[0]['detail']}" if checks else ""
+    known = f"known failure {checks[0]['name']}: {checks[0]['detail']}" if checks else ""
+    if record.get("snapshot_diff"):
+        return "tree differs from its snapshot (diff below)" + (f" · {known}" if known else "")
+    return known
 
 
 def record_key(record: dict[str, Any]) -> str:
@@ -88,7 +91,8 @@ def merge_results(paths: Iterable[Path]) -> list[dict[str, Any]]:
                 raise ResultsFileError(
                     str(path),
                     f"{key} is also in {origin[key]}",
-                    "merge the results of shards that ran disjoint tests (-k, --models, --briefs)",
+                    "merge the results of shards that ran disjoint tests "
+                    "(-k, --specbench-models, --specbench-briefs)",
                 )
             merged[key], origin[key] = record, path
     return list(merged.values())

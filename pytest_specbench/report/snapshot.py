@@ -8,8 +8,9 @@ what the model changed.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any
+import difflib
+from collections.abc import Callable, Iterator
+from typing import Any, ClassVar
 
 from syrupy.extensions.single_file import SingleFileSnapshotExtension, WriteMode
 from syrupy.types import PropertyFilter, PropertyMatcher, SerializedData
@@ -17,7 +18,7 @@ from syrupy.types import PropertyFilter, PropertyMatcher, SerializedData
 from pytest_specbench._text import flatten, plural
 from pytest_specbench.tree import Feature, Requirement, SpecTree
 
-__all__ = ["SpecTreeSnapshotExtension", "render_tree"]
+__all__ = ["LiveSpecTreeSnapshotExtension", "SpecTreeSnapshotExtension", "render_tree", "tree_diff"]
 
 _MAX_HEADING = 6
 
@@ -67,6 +68,36 @@ class SpecTreeSnapshotExtension(SingleFileSnapshotExtension):
                 f"snapshot.use_extension(AmberSnapshotExtension)"
             )
         return render_tree(data)
+
+
+class LiveSpecTreeSnapshotExtension(SpecTreeSnapshotExtension):
+    """A live run's tree against its snapshot: a difference is handed to `on_difference`, not failed.
+
+    A live model's exact output depends on the CPU, the build, the threads and the cache, so
+    its tree is judged by its checks and the baseline gate; what changed is still shown. Use
+    `for_run(callback)` for a class bound to one test.
+    """
+
+    on_difference: ClassVar[Callable[[str], None]]
+
+    @classmethod
+    def for_run(cls, on_difference: Callable[[str], None]) -> type[LiveSpecTreeSnapshotExtension]:
+        """A subclass that reports the unified diff of one test's tree to `on_difference`."""
+        return type("LiveSpecTreeSnapshot", (cls,), {"on_difference": staticmethod(on_difference)})
+
+    def matches(self, *, serialized_data: Any, snapshot_data: Any) -> bool:
+        """Always a match; a tree that differs is reported with its diff."""
+        if serialized_data != snapshot_data:
+            type(self).on_difference(tree_diff(str(snapshot_data), str(serialized_data)))
+        return True
+
+
+def tree_diff(snapshot: str, tree: str, context: int = 1) -> str:
+    """The unified diff from a committed snapshot to a run's tree, both rendered by `render_tree`."""
+    lines = difflib.unified_diff(
+        snapshot.splitlines(), tree.splitlines(), "snapshot", "this run", n=context, lineterm=""
+    )
+    return "\n".join(lines)
 
 
 def _header(tree: SpecTree) -> str:

@@ -54,8 +54,10 @@ class ResultsCollector:
         report_dir: Path | None,
         redact: Callable[[str], str] = lambda text: text,
         baseline_models: Mapping[str, str] | None = None,
+        html_path: Path | None = None,
     ) -> None:
         self.report_dir = report_dir
+        self.html_path = html_path
         self.redact = redact
         """Applied to every string of a record before it is kept: no API key reaches the table or file."""
         self.records: dict[str, dict[str, Any]] = {}
@@ -117,8 +119,14 @@ class ResultsCollector:
             terminalreporter.section("specbench: baseline_model (each run against the incumbent's)")
             for line in render_paired(self.paired):
                 terminalreporter.write_line(line)
-        if self.report_dir is not None:
-            terminalreporter.write_line(f"results: {self.report_dir / 'results.json'}")
+        if differing := [r for r in self.records.values() if r.get("snapshot_diff")]:
+            terminalreporter.section(
+                "specbench: live trees that differ from their snapshots (reported, not failed)"
+            )
+            for line in render_snapshot_diffs(differing):
+                terminalreporter.write_line(line)
+        for line in where_to_read(self.report_dir, self.html_path):
+            terminalreporter.write_line(line)
 
 
 def outcome_of(report: pytest.TestReport, previous: str | None) -> str | None:
@@ -152,6 +160,42 @@ def _cause(report: pytest.TestReport) -> str:
 _OUR_ERROR = re.compile(
     r"^(?:pytest_specbench\.errors\.)?(?:InfrastructureError|ProviderError|ServerError): "
 )
+
+
+DIFF_LINES = 40
+"""A live run's snapshot diff is cut to this many lines in the terminal; results.json has it whole."""
+
+
+def render_snapshot_diffs(records: list[dict[str, Any]]) -> list[str]:
+    """Each live run's diff against its committed snapshot, under its test id."""
+    lines = []
+    for record in records:
+        diff = str(record["snapshot_diff"]).splitlines()
+        lines.append(f"{record['test_id']}:")
+        lines += [f"  {line}" for line in diff[:DIFF_LINES]]
+        if len(diff) > DIFF_LINES:
+            lines.append(f"  … {len(diff) - DIFF_LINES} more lines in results.json (snapshot_diff)")
+    lines.append(
+        "A live model's exact tree depends on the CPU, build, threads and cache: it is judged by its "
+        "checks and the baseline. Accept a tree with --snapshot-update; "
+        "--specbench-strict-snapshots fails on it."
+    )
+    return lines
+
+
+def where_to_read(report_dir: Path | None, html_path: Path | None) -> list[str]:
+    """One line saying where the results, the transcripts and the page are, or how to get them."""
+    parts = []
+    if report_dir is not None:
+        parts.append(f"results {report_dir / 'results.json'}, transcripts {report_dir / 'transcripts'}")
+    if html_path is not None:
+        parts.append(f"report {html_path}")
+    if parts:
+        return [f"specbench: {'; '.join(parts)}"]
+    return [
+        "specbench: no files written (--specbench-report=DIR for results.json and transcripts, "
+        "--specbench-html=PATH for the HTML report)"
+    ]
 
 
 def render_table(records: list[dict[str, Any]]) -> list[str]:

@@ -76,7 +76,8 @@ class ScaffoldedTools:
         if clashes:
             raise ServerError(
                 f"the MCP server offers {', '.join(clashes)}, which scaffold {self.config.id!r} also offers: "
-                "rename the server's tool, or leave this brief out of scaffold runs (--scaffolds bare)"
+                "rename the server's tool, or leave this brief out of scaffold runs "
+                "(--specbench-scaffolds bare)"
             )
         self._scaffold_names = names
         return [*spec_tools, *scaffold_tools]

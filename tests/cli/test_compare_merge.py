@@ -98,7 +98,7 @@ def test_merge_joins_shards_and_refuses_a_test_twice(files: tuple[Path, Path], t
     assert twice.returncode == 2 and not (tmp_path / "twice.json").exists()
     assert twice.stderr.strip() == (
         f"specbench: error: {a}: evals/test_specs.py::test_spec[gpt-notes] is also in {a} — "
-        "merge the results of shards that ran disjoint tests (-k, --models, --briefs)"
+        "merge the results of shards that ran disjoint tests (-k, --specbench-models, --specbench-briefs)"
     )
 
 

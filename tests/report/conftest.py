@@ -23,7 +23,12 @@ def report_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         script_models(provider)
         write_suite(directory, provider)
         env = {**os.environ, "SPECBENCH_TEST_KEY": "sk-test-key"}
-        args = ["--scaffolds", "bare,full", "--specbench-transport=memory", "--specbench-report=out"]
+        args = [
+            "--specbench-scaffolds",
+            "bare,full",
+            "--specbench-transport=memory",
+            "--specbench-report=out",
+        ]
         args += ["--specbench-html=out/report.html", "-p", "no:cacheprovider", "-q"]
         done = subprocess.run(
             [sys.executable, "-m", "pytest", *args], cwd=directory, env=env, capture_output=True, text=True

@@ -36,7 +36,7 @@ min_feature_recall = 0.6
 """
 
 TEST_FILE = """
-def test_spec(spec_run, scaffold):
+def test_spec(spec_run, specbench_scaffold):
     spec_run.verify()
 """
 

@@ -32,11 +32,15 @@ def test_a_session_writes_one_page_with_every_run_and_its_timeline(
         suite.model(model_id, protocol)
     script_models(provider)
     suite.brief("notes", min_requirements=4, reference_features=REFERENCES)
-    suite.write("def test_spec(spec_run, scaffold):\n    spec_run.verify()\n")
+    suite.write("def test_spec(spec_run, specbench_scaffold):\n    spec_run.verify()\n")
 
     # No --specbench-report: the page still gets its transcripts (kept in the session's shared directory).
     result = pytester.runpytest(
-        "--scaffolds", "bare,full", "--specbench-transport=memory", "--specbench-html=r/x.html", *xdist_args
+        "--specbench-scaffolds",
+        "bare,full",
+        "--specbench-transport=memory",
+        "--specbench-html=r/x.html",
+        *xdist_args,
     )
 
     result.assert_outcomes(passed=2, failed=2)
@@ -206,8 +210,8 @@ def test_features_line_up_by_reference_then_by_similar_title() -> None:
 
 
 def test_a_feature_naming_two_references_takes_the_one_still_free() -> None:
+    from pytest_specbench._run.record import tree_fields
     from pytest_specbench.config.settings import BriefConfig
-    from pytest_specbench._run.result import tree_fields
     from pytest_specbench.tree import Feature, SpecTree
 
     tree = SpecTree(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pytest_specbench._run.result import DEFAULT_SYSTEM_PROMPT
+from pytest_specbench import DEFAULT_SYSTEM_PROMPT
 from pytest_specbench.verdicts.claims import Claims, Count, PathClaim, read_claims
 
 DRAFT = '{"features": [{"title": "Complete task"", "id": "F-0007", "requirements": 12}]}'
