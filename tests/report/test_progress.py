@@ -9,6 +9,7 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sessiondata import write_suite
@@ -161,3 +162,20 @@ def run_in_terminal(directory: Path, *args: str) -> str:
     process.wait(timeout=60)
     os.close(leader)
     return b"".join(chunks).decode()
+
+
+def test_each_sample_of_a_run_with_repeats_has_its_own_live_line(
+    suite: Any, provider: FakeProvider, pytester: pytest.Pytester
+) -> None:
+    name = suite.model("alpha")
+    suite.brief("notes", repeats=2)
+    suite.write("def test_spec(spec_run):\n    assert len(spec_run.samples) == 2\n")
+    provider.script(name, [Reply(tool_calls=[call("list_files")], faults=[SLOW]), Reply.final("Done.")])
+
+    # A subprocess: its stdout is a real pipe, which the display writes to past pytest's capture.
+    result = pytester.runpytest_subprocess("--specbench-progress=on")
+
+    result.assert_outcomes(passed=1)
+    output = result.stdout.str()
+    for sample in ("1/2", "2/2"):
+        assert f"\x1b[2Ktest_spec[alpha-notes]  sample {sample} · turn" in output, output
