@@ -109,6 +109,8 @@ class FakeProvider:
         model = str(body.get("model", ""))
         if self.require_key is not None and not wire.authorized(exchange, self.require_key):
             exchange.send_json(401, wire.error(401, "invalid API key"))
+        elif refused := wire.refusal(body):
+            exchange.send_json(400, wire.error(400, refused))
         elif self.strict_models and model not in self._scripts:
             exchange.send_json(404, wire.error(404, f"model '{model}' not found"))
         else:
