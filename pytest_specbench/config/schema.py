@@ -156,6 +156,7 @@ MODEL_KEYS: dict[str, Key] = {
         parse_choice_of("none", "deepseek", "deepseek-legacy", "auto"), Dest.EXTRA, provider=Provider.LLAMACPP
     ),
     "reasoning_budget": Key(parse_int(-1), Dest.EXTRA, provider=Provider.LLAMACPP),
+    "reasoning": Key(parse_choice_of("on", "off", "auto"), Dest.EXTRA, provider=Provider.LLAMACPP),
     # Thinking models (see docs/thinking.md): the request fields each API names them by.
     "reasoning_effort": Key(
         parse_choice_of("none", "minimal", "low", "medium", "high", "xhigh"),

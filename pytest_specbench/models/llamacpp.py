@@ -130,8 +130,10 @@ class ServerSpec:
     """`--reasoning-format`: where a thinking model's thoughts go (`deepseek`: in `reasoning_content`,
     `none`: left in the content as `<think>…</think>`); None for the server's default (`auto`)."""
     reasoning_budget: int | None = None
-    """`--reasoning-budget`: -1 lets the model think without limit, 0 turns thinking off; None for the
-    server's default."""
+    """`--reasoning-budget`: -1 lets the model think without limit, 0 ends thinking at once; None for
+    the server's default (-1)."""
+    reasoning: str | None = None
+    """`--reasoning`: `on`, `off` or `auto` (from the chat template); None for the server's default."""
 
     @classmethod
     def for_model(cls, model: ModelConfig) -> ServerSpec:
@@ -154,6 +156,7 @@ class ServerSpec:
             chat_template=Path(template).resolve() if template else None,
             reasoning_format=extra.get("reasoning_format"),
             reasoning_budget=extra.get("reasoning_budget"),
+            reasoning=extra.get("reasoning"),
         )
 
     @property
@@ -177,6 +180,8 @@ class ServerSpec:
             reasoning = ("--reasoning-format", self.reasoning_format)
         if self.reasoning_budget is not None:
             reasoning += ("--reasoning-budget", str(self.reasoning_budget))
+        if self.reasoning:
+            reasoning += ("--reasoning", self.reasoning)
         return [
             str(self.binary),
             *("--model", str(self.model_path), "--alias", self.alias, "--host", HOST, "--port", str(port)),

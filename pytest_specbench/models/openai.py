@@ -276,6 +276,8 @@ _REASONING_FIELDS = ("reasoning_content", "reasoning")
 def _reasoning_and_answer(field_text: str, content: str) -> tuple[tuple[Reasoning, ...], str]:
     """The reasoning (its own field, then any `<think>` block in the content) and the answer."""
     inline, answer = split_think(content)
+    if inline.strip() == field_text.strip():
+        inline = ""  # llama-server's `deepseek-legacy` format sends the same thoughts both ways
     parts = tuple(Reasoning(text) for text in (field_text, inline) if text)
     return parts, answer
 
