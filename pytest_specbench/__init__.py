@@ -25,6 +25,7 @@ from pytest_specbench.errors import (
 from pytest_specbench.models.types import (
     AssistantTurn,
     ModelClient,
+    Reasoning,
     ToolCall,
     ToolSpec,
     Usage,
@@ -47,6 +48,7 @@ __all__ = [
     "ModelClient",
     "ModelConfig",
     "ProviderError",
+    "Reasoning",
     "Requirement",
     "RunSettings",
     "RunStats",

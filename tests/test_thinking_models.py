@@ -118,7 +118,7 @@ def _opens_with_thinking(body: dict[str, Any]) -> bool:
 
 
 def test_a_reply_that_is_only_reasoning_is_no_final_answer(
-    suite: Any, provider: FakeProvider, pytester: pytest.Pytester
+    suite: Any, provider: FakeProvider, pytester: pytest.Pytester, xdist_args: list[str]
 ) -> None:
     name = suite.model("writer", "openai")
     provider.script(
@@ -127,7 +127,7 @@ def test_a_reply_that_is_only_reasoning_is_no_final_answer(
     suite.brief("notes")
     suite.write()
 
-    result = pytester.runpytest("--specbench-report=out")
+    result = pytester.runpytest("--specbench-report=out", *xdist_args)
 
     result.assert_outcomes(failed=1)
     checks = {c["name"]: c for c in record_of(pytester, "out")["checks"]}
