@@ -132,7 +132,13 @@ def _check_thinking(extra: Mapping[str, object], max_tokens: int, at: At) -> Non
             "adaptive thinking takes no budget (the model decides how much to think)",
             'remove it (set effort = "low" to think less), or set thinking = "enabled"',
         )
-    if isinstance(budget, int) and budget >= max_tokens:
+    if extra.get("interleaved_thinking") and budget is None:
+        raise at.at("interleaved_thinking").error(
+            "applies to thinking with a budget (adaptive thinking interleaves on its own)",
+            "add thinking_budget_tokens, or remove interleaved_thinking",
+        )
+    # Interleaved, the budget spans every thinking block of the turn and may exceed max_tokens.
+    if isinstance(budget, int) and budget >= max_tokens and not extra.get("interleaved_thinking"):
         raise at.at("thinking_budget_tokens").error(
             f"{budget} is not under max_tokens = {max_tokens} (thinking counts toward max_tokens)",
             f"raise max_tokens above {budget}, or lower thinking_budget_tokens",

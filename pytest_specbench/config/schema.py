@@ -165,6 +165,7 @@ MODEL_KEYS: dict[str, Key] = {
     ),
     "thinking": Key(parse_choice_of("adaptive", "enabled"), Dest.EXTRA, provider=Provider.ANTHROPIC),
     "thinking_budget_tokens": Key(parse_int(1024), Dest.EXTRA, provider=Provider.ANTHROPIC),
+    "interleaved_thinking": Key(parse_bool, Dest.EXTRA, provider=Provider.ANTHROPIC),
     "effort": Key(
         parse_choice_of("low", "medium", "high", "xhigh", "max"), Dest.EXTRA, provider=Provider.ANTHROPIC
     ),

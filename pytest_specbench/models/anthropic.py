@@ -1,6 +1,7 @@
 """The Messages API through `anthropic.AsyncAnthropic`.
 
-Extended thinking (`thinking_budget_tokens`, or `thinking = "adaptive"` with an `effort`) comes
+Extended thinking (`thinking_budget_tokens`, or `thinking = "adaptive"` with an `effort`;
+`interleaved_thinking` sends the beta header that lets a Claude 4 model think between tool calls) comes
 back as `thinking` blocks with an opaque signature, and `redacted_thinking` blocks with encrypted
 data; both become `AssistantTurn.reasoning` and go back unchanged, first in the assistant turn,
 with the tool results: the API refuses a tool-use turn that lost its thinking block. Claude's
@@ -78,6 +79,7 @@ _BASE_URL_HINT = "is base_url the API root (the SDK adds /v1/messages)?"
 _FAILURES = (anthropic.AnthropicError, httpx2.HTTPError, json.JSONDecodeError, UnexpectedResponse)
 
 _Role: TypeAlias = Literal["user", "assistant"]
+_INTERLEAVED = "interleaved-thinking-2025-05-14"
 
 
 class AnthropicMessagesClient:
@@ -102,6 +104,7 @@ class AnthropicMessagesClient:
         self._max_retries = settings.max_retries
         self._sampling = {} if settings.temperature is None else {"temperature": settings.temperature}
         self._thinking = thinking_param(model.extra)
+        self._headers = {"anthropic-beta": _INTERLEAVED} if model.extra.get("interleaved_thinking") else {}
         self._output: OutputConfigParam | Omit = (
             {"effort": model.extra["effort"]} if model.extra.get("effort") else omit
         )
@@ -145,6 +148,7 @@ class AnthropicMessagesClient:
             thinking=self._thinking,
             output_config=self._output,
             extra_body=self._sampling,
+            extra_headers=self._headers,
         )
         return _turn(message)
 
@@ -163,6 +167,7 @@ class AnthropicMessagesClient:
             thinking=self._thinking,
             output_config=self._output,
             extra_body=self._sampling,
+            extra_headers=self._headers,
         )
         answer = _StreamedMessage()
         async with stream:

@@ -44,7 +44,7 @@ __all__ = [
 _DURATION = re.compile(r"(?<![\w.])\d+\.\d+\s?(?:ms|s|sec|seconds)\b")
 """A measured duration (`0.42s`, `12.5 ms`); whole numbers (`60s`, a configured timeout) are kept."""
 STOP_REASONS: frozenset[str] = frozenset({"end_turn", "tool_use", "max_tokens", "other"})
-_THINKING_KEYS = ("thinking", "thinking_budget_tokens", "effort", "reasoning_effort")
+_THINKING_KEYS = ("thinking", "thinking_budget_tokens", "interleaved_thinking", "effort", "reasoning_effort")
 """The model keys that decide how much a thinking model thinks: part of what a cassette must match."""
 
 

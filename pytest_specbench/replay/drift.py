@@ -22,6 +22,7 @@ _LABELS = {
     "max_tokens": "max_tokens",
     "thinking": "thinking",
     "thinking_budget_tokens": "thinking_budget_tokens",
+    "interleaved_thinking": "interleaved_thinking",
     "effort": "effort",
     "reasoning_effort": "reasoning_effort",
 }

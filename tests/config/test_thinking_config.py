@@ -92,6 +92,7 @@ def test_a_local_server_with_reasoning_effort_keeps_its_temperature(tmp_path: Pa
         ),
         ("thinking_budget_tokens = 4096\n", ["4096 is not under max_tokens = 4096", "raise max_tokens"]),
         ("thinking_budget_tokens = 512\n", ["must be at least 1024"]),
+        ("interleaved_thinking = true\n", ["interleaved_thinking: applies to thinking with a budget"]),
         ('effort = "huge"\n', ['unknown value "huge"', '"low", "medium", "high", "xhigh", "max"']),
         ('temperature = "Unset"\n', ['expected a number or "unset"']),
     ],
@@ -105,3 +106,8 @@ def test_bad_thinking_keys(tmp_path: Path, keys: str, fragments: list[str]) -> N
 def test_thinking_keys_belong_to_their_provider(tmp_path: Path) -> None:
     message = failure(tmp_path, GPT + "thinking_budget_tokens = 2048\n")
     assert 'thinking_budget_tokens: only applies to provider "anthropic"' in message
+
+
+def test_an_interleaved_budget_may_exceed_max_tokens(tmp_path: Path) -> None:
+    config = load(tmp_path, CLAUDE + "thinking_budget_tokens = 16000\ninterleaved_thinking = true\n")
+    assert config.models["claude"].extra["interleaved_thinking"] is True

@@ -199,3 +199,14 @@ def test_fake_anthropic_refuses_a_temperature_with_thinking(provider: FakeProvid
 
 def call_of(call_id: str) -> ToolCall:
     return ToolCall(call_id, "create_feature", {}, "{}")
+
+
+def test_anthropic_interleaved_thinking_sends_the_beta_header(provider: FakeProvider) -> None:
+    provider.script("thinker", [Reply(reasoning=THOUGHT, text="Done.")])
+    config = model(
+        provider, Provider.ANTHROPIC, False, thinking_budget_tokens=2048, interleaved_thinking=True
+    )
+
+    generate(config, settings=NO_TEMPERATURE)
+
+    assert provider.request_headers[-1]["anthropic-beta"] == "interleaved-thinking-2025-05-14"
