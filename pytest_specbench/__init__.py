@@ -30,6 +30,7 @@ from pytest_specbench.errors import (
 from pytest_specbench.models.types import (
     AssistantTurn,
     ModelClient,
+    Reasoning,
     ToolCall,
     ToolSpec,
     Usage,
@@ -53,6 +54,7 @@ __all__ = [
     "ModelClient",
     "ModelConfig",
     "ProviderError",
+    "Reasoning",
     "Requirement",
     "ResultsFileError",
     "RunSettings",

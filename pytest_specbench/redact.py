@@ -119,7 +119,12 @@ class Redactor:
         return redact_data(value, self)
 
     def turn(self, turn: AssistantTurn) -> AssistantTurn:
-        """A model turn with its text and tool-call arguments redacted."""
+        """A model turn with its text and tool-call arguments redacted.
+
+        Its reasoning is left as it came: it reaches no tool, and Anthropic's signature covers the
+        exact text, so a changed thought would be refused. It is redacted where it is written
+        (transcripts, cassettes, the report).
+        """
         calls = tuple(self._call(call) for call in turn.tool_calls)
         return replace(turn, text=self(turn.text), tool_calls=calls)
 

@@ -42,6 +42,9 @@ def test_import_paths_of_the_test_doubles_and_the_server() -> None:
     assert {"FakeProvider", "ScriptedClient", "Reply", "Fault", "Call", "Step", "call", "EXHAUSTED"} <= set(
         testing.__all__
     )
+    assert "ReasoningAs" in testing.__all__ and {"reasoning", "reasoning_as"} <= set(
+        testing.Reply.__dataclass_fields__
+    )
     assert callable(server.build_server) and callable(server.server_command)
 
 
@@ -55,6 +58,8 @@ def test_config_schema_keeps_every_key() -> None:
     model = {"provider", "model", "base_url", "api_key_env", "max_tokens", "stream", "xfail", "model_path"}
     model |= {"price_input_per_mtok", "price_output_per_mtok", "baseline_model"}
     assert model | {"n_ctx", "record_mode", "known_failures"} <= set(schema.MODEL_KEYS)
+    thinking = {"reasoning_effort", "thinking", "thinking_budget_tokens", "effort"}
+    assert thinking | {"reasoning_format", "reasoning_budget", "reasoning"} <= set(schema.MODEL_KEYS)
     brief = {"codebase", "prompt", "prompt_file", "min_requirements", "min_features", "xfail", "server"}
     brief |= {"forbidden_topics", "reference_features", "min_feature_recall", "tree_quality"}
     brief |= {"max_empty_features", "max_requirements_without_criteria", "max_duplicate_titles"}

@@ -18,6 +18,7 @@ import anyio
 from pytest_specbench.agent.transcript import (
     AssistantEvent,
     MessageEvent,
+    ReasoningEvent,
     StopEvent,
     ToolCallEvent,
     ToolErrorKind,
@@ -155,7 +156,11 @@ class _Loop:
     async def _generate(self, turn: int, messages: list[Message], specs: list[ToolSpec]) -> AssistantTurn:
         started = monotonic()
         reply = await self.client.generate(self.system, messages, specs)
-        self.transcript.append(_assistant_event(turn, reply, monotonic() - started))
+        seconds = monotonic() - started
+        if reply.reasoning:
+            redacted = sum(1 for part in reply.reasoning if part.redacted)
+            self.transcript.append(ReasoningEvent(turn, _storable(reply.reasoning_text), redacted))
+        self.transcript.append(_assistant_event(turn, reply, seconds))
         self.turns += 1
         self.tokens_in += reply.usage.input_tokens
         self.tokens_out += reply.usage.output_tokens
@@ -198,6 +203,8 @@ class _Loop:
 def _last_word(turn: int, reply: AssistantTurn) -> StopEvent:
     """How a turn without tool calls ends the run: a final answer, unless max_tokens cut it off."""
     if reply.stop_reason != "max_tokens":
+        if reply.reasoning and not reply.text.strip():
+            return StopEvent("final_answer", f"turn {turn} ended with reasoning and no answer")
         return StopEvent("final_answer", f"final answer at turn {turn}")
     word = reply.raw_stop_reason or reply.stop_reason
     return StopEvent(
@@ -247,7 +254,9 @@ def _replayable(reply: AssistantTurn) -> AssistantTurn:
         replace(c, raw_arguments=_storable(c.raw_arguments), arguments=_storable_data(c.arguments))
         for c in reply.tool_calls
     )
-    return replace(reply, text=_storable(reply.text), tool_calls=calls)
+    # Reasoning goes back as it came (a signature covers its exact text), unless it cannot be sent.
+    reasoning = tuple(replace(part, text=_storable(part.text)) for part in reply.reasoning)
+    return replace(reply, text=_storable(reply.text), tool_calls=calls, reasoning=reasoning)
 
 
 def _storable_data(value: Any) -> Any:
@@ -283,4 +292,5 @@ def _assistant_event(turn: int, reply: AssistantTurn, seconds: float) -> Assista
         retries=reply.retries,
         cache_read_input_tokens=reply.usage.cache_read_input_tokens,
         cache_creation_input_tokens=reply.usage.cache_creation_input_tokens,
+        reasoning_tokens=reply.usage.reasoning_tokens,
     )

@@ -6,7 +6,7 @@ import json
 from collections import Counter
 from dataclasses import dataclass, field
 
-from pytest_specbench.agent.transcript import ToolCallEvent, Transcript
+from pytest_specbench.agent.transcript import ReasoningEvent, ToolCallEvent, Transcript
 
 __all__ = ["RunStats", "call_key", "identical_streaks"]
 
@@ -35,6 +35,11 @@ class RunStats:
     """Prompt tokens the provider served from its cache (part of `input_tokens`)."""
     cache_creation_input_tokens: int = 0
     """Prompt tokens the provider wrote to its cache (part of `input_tokens`)."""
+    reasoning_tokens: int = 0
+    """Output tokens the provider counted as reasoning (part of `output_tokens`): OpenAI's
+    `reasoning_tokens`; 0 for Anthropic, whose thinking is counted inside `output_tokens` only."""
+    reasoning_turns: int = 0
+    """Model turns that came with reasoning (its own field, a `<think>` block, or thinking blocks)."""
 
     @classmethod
     def from_transcript(cls, transcript: Transcript, seconds: float) -> RunStats:
@@ -55,6 +60,8 @@ class RunStats:
             truncated_turns=sum(1 for t in turns if t.truncated),
             cache_read_input_tokens=sum(t.cache_read_input_tokens for t in turns),
             cache_creation_input_tokens=sum(t.cache_creation_input_tokens for t in turns),
+            reasoning_tokens=sum(t.reasoning_tokens for t in turns),
+            reasoning_turns=sum(1 for e in transcript.events if isinstance(e, ReasoningEvent)),
         )
 
 

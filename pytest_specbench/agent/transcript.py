@@ -14,6 +14,7 @@ __all__ = [
     "AssistantEvent",
     "Event",
     "MessageEvent",
+    "ReasoningEvent",
     "StopEvent",
     "StopReason",
     "ToolCallEvent",
@@ -68,12 +69,30 @@ class AssistantEvent:
     retries: int = 0
     cache_read_input_tokens: int = 0
     cache_creation_input_tokens: int = 0
+    reasoning_tokens: int = 0
+    """Output tokens the provider counted as reasoning (part of `output_tokens`; 0 where it counts
+    none apart, as Anthropic)."""
     kind: Literal["assistant"] = "assistant"
 
     @property
     def truncated(self) -> bool:
         """The turn was cut off by the model's `max_tokens`, whatever it held by then."""
         return self.stop_reason in TRUNCATED_STOPS
+
+
+@dataclass(frozen=True, slots=True)
+class ReasoningEvent:
+    """What a thinking model thought before one turn's answer; just before that turn's `assistant` event.
+
+    Never an answer: the checks read `AssistantEvent.text`, which holds none of it.
+    """
+
+    turn: int
+    text: str
+    """The readable reasoning of the turn, blocks joined by a blank line."""
+    redacted_blocks: int = 0
+    """Blocks the provider sent encrypted (Anthropic's `redacted_thinking`), which have no text."""
+    kind: Literal["reasoning"] = "reasoning"
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,7 +122,7 @@ class StopEvent:
     kind: Literal["stop"] = "stop"
 
 
-Event: TypeAlias = MessageEvent | AssistantEvent | ToolCallEvent | StopEvent
+Event: TypeAlias = MessageEvent | ReasoningEvent | AssistantEvent | ToolCallEvent | StopEvent
 
 
 @dataclass(slots=True)
@@ -123,6 +142,10 @@ class Transcript:
     def assistant_turns(self) -> list[AssistantEvent]:
         """Every model turn, in order."""
         return [e for e in self.events if isinstance(e, AssistantEvent)]
+
+    def reasoning(self, turn: int) -> ReasoningEvent | None:
+        """The reasoning of one turn, if the model reasoned before it."""
+        return next((e for e in self.events if isinstance(e, ReasoningEvent) and e.turn == turn), None)
 
     def tool_calls(self) -> list[ToolCallEvent]:
         """Every tool call, in order."""
@@ -156,6 +179,7 @@ class Transcript:
 
 _EVENT_TYPES: dict[str, type[Any]] = {
     "message": MessageEvent,
+    "reasoning": ReasoningEvent,
     "assistant": AssistantEvent,
     "tool_call": ToolCallEvent,
     "stop": StopEvent,

@@ -147,6 +147,37 @@ def parse_number(minimum: float, *, inclusive: bool) -> Parser:
     return parse
 
 
+UNSET = "unset"
+"""`temperature = "unset"`: the value that leaves the temperature out of every request."""
+
+
+def parse_temperature(value: object, at: At) -> float | None:
+    """A temperature of 0 or more, or `"unset"` (None): not sent, for models that refuse one."""
+    if value == UNSET:
+        return None
+    if isinstance(value, str) and value.strip().lower() == UNSET:
+        raise at.error(
+            f'expected a number or "{UNSET}", got {describe(value)}', f'write {at.key} = "{UNSET}"'
+        )
+    number: float = parse_number(0, inclusive=True)(value, at)
+    return number
+
+
+def parse_choice_of(*choices: str) -> Parser:
+    """One of a few fixed words (an API's own enum, such as an effort level)."""
+    valid = ", ".join(json.dumps(choice) for choice in choices)
+
+    def parse(value: object, at: At) -> str:
+        word = parse_str(value, at)
+        if word not in choices:
+            raise at.error(
+                f"unknown value {json.dumps(word)}", suggest(word, list(choices), f"valid values: {valid}")
+            )
+        return word
+
+    return parse
+
+
 def parse_url(value: object, at: At) -> str:
     url = parse_str(value, at)
     parts = urlsplit(url)

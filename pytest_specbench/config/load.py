@@ -114,7 +114,35 @@ def _model(model_id: str, raw: Mapping[str, object], at: At) -> ModelConfig:
     if len(prices) == 1:
         other = "price_output_per_mtok" if prices[0] == "price_input_per_mtok" else "price_input_per_mtok"
         raise at.at(prices[0]).error(f"is set without {other}", f"add {other} (USD per million tokens)")
-    return ModelConfig(id=model_id, **fields, overrides=parsed[Dest.SETTINGS], extra=parsed[Dest.EXTRA])
+    model = ModelConfig(id=model_id, **fields, overrides=parsed[Dest.SETTINGS], extra=parsed[Dest.EXTRA])
+    _check_thinking(model.extra, model.max_tokens, at)
+    return model
+
+
+def _check_thinking(extra: Mapping[str, object], max_tokens: int, at: At) -> None:
+    """Claude's thinking keys agree with each other and with max_tokens, as the API requires."""
+    mode, budget = extra.get("thinking"), extra.get("thinking_budget_tokens")
+    if mode == "enabled" and budget is None:
+        raise at.at("thinking").error(
+            '"enabled" needs a budget',
+            'add thinking_budget_tokens = 4096 (at least 1024), or set thinking = "adaptive"',
+        )
+    if mode == "adaptive" and budget is not None:
+        raise at.at("thinking_budget_tokens").error(
+            "adaptive thinking takes no budget (the model decides how much to think)",
+            'remove it (set effort = "low" to think less), or set thinking = "enabled"',
+        )
+    if extra.get("interleaved_thinking") and budget is None:
+        raise at.at("interleaved_thinking").error(
+            "applies to thinking with a budget (adaptive thinking interleaves on its own)",
+            "add thinking_budget_tokens, or remove interleaved_thinking",
+        )
+    # Interleaved, the budget spans every thinking block of the turn and may exceed max_tokens.
+    if isinstance(budget, int) and budget >= max_tokens and not extra.get("interleaved_thinking"):
+        raise at.at("thinking_budget_tokens").error(
+            f"{budget} is not under max_tokens = {max_tokens} (thinking counts toward max_tokens)",
+            f"raise max_tokens above {budget}, or lower thinking_budget_tokens",
+        )
 
 
 def _one_of(raw: Mapping[str, object], key: str, at: At, fix: str) -> None:
@@ -252,6 +280,35 @@ def _check_cost_limits(config: Config) -> None:
             )
 
 
+def _check_temperatures(config: Config) -> None:
+    """A model that takes only its default temperature must not be sent another: fail at load, not with
+    a 400 in every run."""
+    for model, brief in itertools.product(config.models.values(), config.briefs.values()):
+        temperature = config.settings_for(model, brief).temperature
+        if not model.fixed_temperature or temperature is None or temperature == 1:
+            continue
+        where = _temperature_source(config, model, brief)
+        why = (
+            "Claude with thinking on" if model.provider is Provider.ANTHROPIC else "an OpenAI reasoning model"
+        )
+        raise ConfigError(
+            str(config.path),
+            where,
+            f"temperature: {temperature:g} applies to model {model.id!r} (brief {brief.id!r}), "
+            f"but {why} accepts only its default temperature",
+            f'set temperature = "unset" in [models.{toml_key(model.id)}] (a model table wins over '
+            "[defaults] and briefs), or remove it",
+        )
+
+
+def _temperature_source(config: Config, model: ModelConfig, brief: BriefConfig) -> str:
+    if "temperature" in model.overrides:
+        return f"models.{toml_key(model.id)}"
+    if "temperature" in brief.overrides:
+        return f"briefs.{toml_key(brief.id)}"
+    return "defaults"
+
+
 def _check_test_ids(config: Config) -> None:
     """`run_id` must name one run, or two runs would share a test id and a snapshot.
 
@@ -347,6 +404,7 @@ def load_config(path: Path) -> Config:
     )
     _check_test_ids(config)
     _check_cost_limits(config)
+    _check_temperatures(config)
     _check_baseline_models(config)
     check_min_passes(config)
     _check_brief_ids(config)

@@ -20,6 +20,7 @@ from pytest_specbench.config.keys import (
     Parser,
     parse_bool,
     parse_check_names,
+    parse_choice_of,
     parse_command,
     parse_directory,
     parse_env,
@@ -37,6 +38,7 @@ from pytest_specbench.config.keys import (
     parse_specs_dir,
     parse_str,
     parse_table,
+    parse_temperature,
     parse_text_file,
     parse_url,
     parse_url_template,
@@ -105,7 +107,7 @@ RUN_KEYS: dict[str, Key] = {
     "max_turns": Key(parse_int(1), Dest.SETTINGS),
     "timeout_s": Key(parse_number(0, inclusive=False), Dest.SETTINGS),
     "request_timeout_s": Key(parse_number(0, inclusive=False), Dest.SETTINGS),
-    "temperature": Key(parse_number(0, inclusive=True), Dest.SETTINGS),
+    "temperature": Key(parse_temperature, Dest.SETTINGS),
     "max_retries": Key(parse_int(0), Dest.SETTINGS),
     "tool_timeout_s": Key(parse_number(0, inclusive=False), Dest.SETTINGS),
     "max_tool_calls": Key(parse_int(1), Dest.SETTINGS),
@@ -151,6 +153,23 @@ MODEL_KEYS: dict[str, Key] = {
     "llama_server": Key(parse_file, Dest.EXTRA, provider=Provider.LLAMACPP),
     "protocol": Key(parse_protocol, Dest.EXTRA, provider=Provider.LLAMACPP),
     "chat_format": Key(_retired_chat_format, Dest.EXTRA, provider=Provider.LLAMACPP),
+    "reasoning_format": Key(
+        parse_choice_of("none", "deepseek", "deepseek-legacy", "auto"), Dest.EXTRA, provider=Provider.LLAMACPP
+    ),
+    "reasoning_budget": Key(parse_int(-1), Dest.EXTRA, provider=Provider.LLAMACPP),
+    "reasoning": Key(parse_choice_of("on", "off", "auto"), Dest.EXTRA, provider=Provider.LLAMACPP),
+    # Thinking models (see docs/thinking.md): the request fields each API names them by.
+    "reasoning_effort": Key(
+        parse_choice_of("none", "minimal", "low", "medium", "high", "xhigh"),
+        Dest.EXTRA,
+        provider=Provider.OPENAI,
+    ),
+    "thinking": Key(parse_choice_of("adaptive", "enabled"), Dest.EXTRA, provider=Provider.ANTHROPIC),
+    "thinking_budget_tokens": Key(parse_int(1024), Dest.EXTRA, provider=Provider.ANTHROPIC),
+    "interleaved_thinking": Key(parse_bool, Dest.EXTRA, provider=Provider.ANTHROPIC),
+    "effort": Key(
+        parse_choice_of("low", "medium", "high", "xhigh", "max"), Dest.EXTRA, provider=Provider.ANTHROPIC
+    ),
 }
 
 GATE_KEYS: dict[str, Key] = {

@@ -74,7 +74,9 @@ class RunSettings:
     """Wall-clock seconds for the whole run."""
     request_timeout_s: float = 300.0
     """Seconds for one model request (the SDK's timeout)."""
-    temperature: float = 0.0
+    temperature: float | None = 0.0
+    """None (`temperature = "unset"`): not sent, the model samples at its own default. A model that
+    accepts only its default (`ModelConfig.fixed_temperature`) gets None unless a table sets one."""
     max_retries: int = 2
     """The SDK's own retries of a failed request."""
     tool_timeout_s: float = 60.0
@@ -191,6 +193,20 @@ class ModelConfig:
     deterministic: bool = False
     """Its live answers are the same on every machine (a scripted server): a live run's tree is then
     held to its snapshot exactly, as a replay's is. A real model's greedy decoding is not."""
+
+    @property
+    def thinking(self) -> bool:
+        """Claude's extended thinking is on (`thinking_budget_tokens`, or `thinking = "adaptive"`)."""
+        return "thinking_budget_tokens" in self.extra or self.extra.get("thinking") == "adaptive"
+
+    @property
+    def fixed_temperature(self) -> bool:
+        """The model refuses any temperature but its default: Claude with thinking on, and an
+        OpenAI reasoning model (`reasoning_effort` set) on OpenAI's own API."""
+        if self.provider is Provider.ANTHROPIC:
+            return self.thinking
+        openai_itself = self.base_url is None or "api.openai.com" in self.base_url
+        return self.provider is Provider.OPENAI and "reasoning_effort" in self.extra and openai_itself
 
     @property
     def prices(self) -> tuple[float, float] | None:
@@ -319,6 +335,9 @@ class Config:
     def settings_for(self, model: ModelConfig, brief: BriefConfig) -> RunSettings:
         """The settings of one run; the precedence is in the module docstring."""
         merged = {**self.defaults, **brief.overrides, **model.overrides}
+        if model.fixed_temperature:
+            # The built-in 0.0 would be refused; a temperature set in a table is checked at load.
+            merged.setdefault("temperature", None)
         return RunSettings(**merged)
 
     def gate_for(self, brief: BriefConfig) -> dict[str, float]:

@@ -1,4 +1,12 @@
-"""The Messages API through `anthropic.AsyncAnthropic`."""
+"""The Messages API through `anthropic.AsyncAnthropic`.
+
+Extended thinking (`thinking_budget_tokens`, or `thinking = "adaptive"` with an `effort`;
+`interleaved_thinking` sends the beta header that lets a Claude 4 model think between tool calls) comes
+back as `thinking` blocks with an opaque signature, and `redacted_thinking` blocks with encrypted
+data; both become `AssistantTurn.reasoning` and go back unchanged, first in the assistant turn,
+with the tool results: the API refuses a tool-use turn that lost its thinking block. Claude's
+thinking tokens are inside `output_tokens`; the API does not count them apart.
+"""
 
 from __future__ import annotations
 
@@ -9,18 +17,24 @@ from typing import Literal, TypeAlias
 
 import anthropic
 import httpx2
-from anthropic import omit
+from anthropic import Omit, omit
 from anthropic.types import (
     ContentBlockParam,
     InputJSONDelta,
     MessageParam,
+    OutputConfigParam,
     RawContentBlockDeltaEvent,
     RawContentBlockStartEvent,
     RawMessageDeltaEvent,
     RawMessageStartEvent,
     RawMessageStreamEvent,
+    RedactedThinkingBlock,
+    SignatureDelta,
     TextBlock,
     TextDelta,
+    ThinkingBlock,
+    ThinkingConfigParam,
+    ThinkingDelta,
     ToolParam,
     ToolResultBlockParam,
     ToolUseBlock,
@@ -41,6 +55,7 @@ from .types import (
     AssistantMessage,
     AssistantTurn,
     Message,
+    Reasoning,
     StopReason,
     ToolCall,
     ToolResult,
@@ -64,13 +79,15 @@ _BASE_URL_HINT = "is base_url the API root (the SDK adds /v1/messages)?"
 _FAILURES = (anthropic.AnthropicError, httpx2.HTTPError, json.JSONDecodeError, UnexpectedResponse)
 
 _Role: TypeAlias = Literal["user", "assistant"]
+_INTERLEAVED = "interleaved-thinking-2025-05-14"
 
 
 class AnthropicMessagesClient:
     """A `ModelClient` over the Messages API; JSON or streamed, as `ModelConfig.stream` says.
 
     `temperature` goes in the request body through `extra_body`: this SDK has no parameter
-    for it, and a server left to its default samples at its own (0.8 on llama-server).
+    for it, and a server left to its default samples at its own (0.8 on llama-server). With
+    thinking on it is None and left out: the API takes only its default then.
     """
 
     def __init__(self, model: ModelConfig, settings: RunSettings, api_key: str | None) -> None:
@@ -85,7 +102,12 @@ class AnthropicMessagesClient:
             raise ValueError(f"model {model.id!r}: a llamacpp model needs the base_url of its started server")
         self._model = model
         self._max_retries = settings.max_retries
-        self._sampling = {"temperature": settings.temperature}
+        self._sampling = {} if settings.temperature is None else {"temperature": settings.temperature}
+        self._thinking = thinking_param(model.extra)
+        self._headers = {"anthropic-beta": _INTERLEAVED} if model.extra.get("interleaved_thinking") else {}
+        self._output: OutputConfigParam | Omit = (
+            {"effort": model.extra["effort"]} if model.extra.get("effort") else omit
+        )
         self._sdk = anthropic.AsyncAnthropic(
             api_key=api_key or NO_KEY,
             base_url=model.base_url,
@@ -123,7 +145,10 @@ class AnthropicMessagesClient:
             system=system or omit,
             messages=messages,
             tools=tools or omit,
+            thinking=self._thinking,
+            output_config=self._output,
             extra_body=self._sampling,
+            extra_headers=self._headers,
         )
         return _turn(message)
 
@@ -139,7 +164,10 @@ class AnthropicMessagesClient:
             messages=messages,
             tools=tools or omit,
             stream=True,
+            thinking=self._thinking,
+            output_config=self._output,
             extra_body=self._sampling,
+            extra_headers=self._headers,
         )
         answer = _StreamedMessage()
         async with stream:
@@ -151,6 +179,16 @@ class AnthropicMessagesClient:
                 f"the streamed answer held no message_start event (content-type {content_type})"
             )
         return answer.turn()
+
+
+def thinking_param(extra: dict[str, object]) -> ThinkingConfigParam | Omit:
+    """The request's `thinking` from the model table: a budget, adaptive, or none (omitted)."""
+    budget = extra.get("thinking_budget_tokens")
+    if isinstance(budget, int):
+        return {"type": "enabled", "budget_tokens": budget}
+    if extra.get("thinking") == "adaptive":
+        return {"type": "adaptive"}
+    return omit
 
 
 def _tool(spec: ToolSpec) -> ToolParam:
@@ -185,9 +223,22 @@ def _blocks(message: Message) -> tuple[_Role, list[ContentBlockParam]]:
 
 
 def _assistant(turn: AssistantTurn) -> list[ContentBlockParam]:
-    blocks: list[ContentBlockParam] = [{"type": "text", "text": turn.text}] if turn.text else []
+    # Thinking first, as it came: the API checks that a tool-use turn opens with its thinking block.
+    blocks = [block for part in turn.reasoning if (block := _reasoning_param(part)) is not None]
+    if turn.text:
+        blocks.append({"type": "text", "text": turn.text})
     blocks.extend(_tool_use_param(call) for call in turn.tool_calls)
     return blocks or [{"type": "text", "text": EMPTY_TURN}]
+
+
+def _reasoning_param(part: Reasoning) -> ContentBlockParam | None:
+    """The block as it came; None for reasoning without a signature (another provider's), which
+    the API would refuse as forged."""
+    if part.redacted:
+        return {"type": "redacted_thinking", "data": part.redacted}
+    if part.signature:
+        return {"type": "thinking", "thinking": part.text, "signature": part.signature}
+    return None
 
 
 def _tool_use_param(call: ToolCall) -> ContentBlockParam:
@@ -226,7 +277,16 @@ def _turn(message: AnthropicMessage | str) -> AssistantTurn:
         usage=_usage(getattr(message, "usage", None)),
         stop_reason=_STOP_REASONS.get(message.stop_reason or "", "other"),
         raw_stop_reason=message.stop_reason or "",
+        reasoning=tuple(
+            _reasoning(block) for block in content if isinstance(block, ThinkingBlock | RedactedThinkingBlock)
+        ),
     )
+
+
+def _reasoning(block: ThinkingBlock | RedactedThinkingBlock) -> Reasoning:
+    if isinstance(block, RedactedThinkingBlock):
+        return Reasoning("", redacted=block.data)
+    return Reasoning(block.thinking, signature=block.signature)
 
 
 def _usage(usage: object) -> Usage:
@@ -259,8 +319,9 @@ def _merged(start: Usage, delta: Usage) -> Usage:
 
 @dataclass(slots=True)
 class _Block:
-    kind: Literal["text", "tool_use"]
+    kind: Literal["text", "tool_use", "thinking", "redacted_thinking"]
     text: str = ""
+    signature: str = ""
     id: str = ""
     name: str = ""
     initial_input: object = None
@@ -269,6 +330,11 @@ class _Block:
     def tool_call(self) -> ToolCall:
         raw = "".join(self.json_parts) or json.dumps(self.initial_input or {})
         return tool_call(self.id, self.name, raw)
+
+    def reasoning(self) -> Reasoning:
+        if self.kind == "redacted_thinking":
+            return Reasoning("", redacted=self.text)
+        return Reasoning(self.text, signature=self.signature)
 
 
 @dataclass(slots=True)
@@ -289,6 +355,10 @@ class _StreamedMessage:
         elif isinstance(event, RawContentBlockDeltaEvent) and (block := self.blocks.get(event.index)):
             if isinstance(event.delta, TextDelta):
                 block.text += event.delta.text
+            elif isinstance(event.delta, ThinkingDelta):
+                block.text += event.delta.thinking
+            elif isinstance(event.delta, SignatureDelta):
+                block.signature += event.delta.signature
             elif isinstance(event.delta, InputJSONDelta):
                 block.json_parts.append(event.delta.partial_json)
         elif isinstance(event, RawMessageDeltaEvent):
@@ -304,6 +374,11 @@ class _StreamedMessage:
             self.blocks[event.index] = _Block(
                 "tool_use", id=block.id, name=block.name, initial_input=block.input
             )
+        elif isinstance(block, ThinkingBlock):
+            self.blocks[event.index] = _Block("thinking", text=block.thinking, signature=block.signature)
+        elif isinstance(block, RedactedThinkingBlock):
+            # Its data comes whole in the start event; no delta follows.
+            self.blocks[event.index] = _Block("redacted_thinking", text=block.data)
 
     def turn(self) -> AssistantTurn:
         ordered = [self.blocks[index] for index in sorted(self.blocks)]
@@ -313,4 +388,5 @@ class _StreamedMessage:
             usage=self.usage,
             stop_reason=_STOP_REASONS.get(self.stop_reason, "other"),
             raw_stop_reason=self.stop_reason,
+            reasoning=tuple(block.reasoning() for block in ordered if block.kind.endswith("thinking")),
         )

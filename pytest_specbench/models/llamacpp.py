@@ -126,6 +126,14 @@ class ServerSpec:
     """CPU threads for generation."""
     chat_template: Path | None = None
     """A chat template replacing the model's own; None for the model's."""
+    reasoning_format: str | None = None
+    """`--reasoning-format`: where a thinking model's thoughts go (`deepseek`: in `reasoning_content`,
+    `none`: left in the content as `<think>…</think>`); None for the server's default (`auto`)."""
+    reasoning_budget: int | None = None
+    """`--reasoning-budget`: -1 lets the model think without limit, 0 ends thinking at once; None for
+    the server's default (-1)."""
+    reasoning: str | None = None
+    """`--reasoning`: `on`, `off` or `auto` (from the chat template); None for the server's default."""
 
     @classmethod
     def for_model(cls, model: ModelConfig) -> ServerSpec:
@@ -146,6 +154,9 @@ class ServerSpec:
             n_parallel=int(extra.get("n_parallel", 1)),
             n_threads=int(extra.get("n_threads", _cores())),
             chat_template=Path(template).resolve() if template else None,
+            reasoning_format=extra.get("reasoning_format"),
+            reasoning_budget=extra.get("reasoning_budget"),
+            reasoning=extra.get("reasoning"),
         )
 
     @property
@@ -163,6 +174,14 @@ class ServerSpec:
     def server_args(self, port: int) -> list[str]:
         """The llama-server command line."""
         template = ("--chat-template-file", str(self.chat_template)) if self.chat_template else ()
+        # Only when set, so a model without them keeps the key (and the running server) it had.
+        reasoning: tuple[str, ...] = ()
+        if self.reasoning_format:
+            reasoning = ("--reasoning-format", self.reasoning_format)
+        if self.reasoning_budget is not None:
+            reasoning += ("--reasoning-budget", str(self.reasoning_budget))
+        if self.reasoning:
+            reasoning += ("--reasoning", self.reasoning)
         return [
             str(self.binary),
             *("--model", str(self.model_path), "--alias", self.alias, "--host", HOST, "--port", str(port)),
@@ -170,6 +189,7 @@ class ServerSpec:
             # parses the calls it defines.
             "--jinja",
             *template,
+            *reasoning,
             # -c is shared by the slots: each gets n_ctx.
             *("--ctx-size", str(self.n_ctx * self.n_parallel), "--parallel", str(self.n_parallel)),
             *("--threads", str(self.n_threads), "--no-webui"),

@@ -1,5 +1,15 @@
 """Chat Completions through `openai.AsyncOpenAI`: OpenAI itself and every OpenAI-compatible
-server (LM Studio, Ollama, vLLM, llama.cpp)."""
+server (LM Studio, Ollama, vLLM, llama.cpp).
+
+A thinking model's reasoning arrives in `reasoning_content` (vLLM, LM Studio, llama-server with
+`--reasoning-format`), in `reasoning` (Ollama, OpenRouter), or inline as `<think>…</think>`
+before the answer (a server without a reasoning parser); all three become `AssistantTurn.reasoning`.
+
+Past reasoning is never sent back. Chat Completions has no input field for it: OpenAI keeps a
+reasoning model's thoughts server-side, Qwen3's and DeepSeek-R1's chat templates drop the
+`reasoning_content` of earlier turns when they render the conversation, and DeepSeek's own API
+refuses a request that carries it. The answer and the tool calls are what the model is shown.
+"""
 
 from __future__ import annotations
 
@@ -31,10 +41,12 @@ from ._errors import (
     resend_broken_streams,
     tool_call,
 )
+from ._reasoning import split_think
 from .types import (
     AssistantMessage,
     AssistantTurn,
     Message,
+    Reasoning,
     StopReason,
     ToolCall,
     ToolSpec,
@@ -57,12 +69,13 @@ class OpenAIChatClient:
 
         Args:
             model: the model's table; `base_url` includes `/v1` (None means OpenAI itself).
-            settings: `request_timeout_s`, `max_retries` and `temperature` are used.
+            settings: `request_timeout_s`, `max_retries` and `temperature` (None: not sent) are used.
             api_key: the key, or None for a server that takes none.
         """
         if model.provider is Provider.LLAMACPP and model.base_url is None:
             raise ValueError(f"model {model.id!r}: a llamacpp model needs the base_url of its started server")
         self._model = model
+        self._effort = model.extra.get("reasoning_effort")
         self._temperature = settings.temperature
         self._max_retries = settings.max_retries
         self._sdk = openai.AsyncOpenAI(
@@ -135,7 +148,10 @@ class OpenAIChatClient:
         if tools:
             # tool_choice explicit, because llama-cpp-python leaves tools out of the prompt without it.
             fields |= {"tools": tools, "tool_choice": "auto"}
-        fields["temperature"] = self._temperature
+        if self._temperature is not None:  # None: the model refuses any but its default
+            fields["temperature"] = self._temperature
+        if self._effort is not None:
+            fields["reasoning_effort"] = self._effort
         fields["max_completion_tokens" if self._is_openai else "max_tokens"] = self._model.max_tokens
         first = [_encode({"role": "system", "content": system})] if system else []
         # One join: the history is most of a long run's body, so each extra copy of it counts.
@@ -225,13 +241,14 @@ def _turn(completion: ChatCompletion | str) -> AssistantTurn:
     if not getattr(completion, "choices", None):
         raise UnexpectedResponse("the answer has no `choices`")
     choice = completion.choices[0]
+    reasoning, text = _reasoning_and_answer(_field_reasoning(choice.message), choice.message.content or "")
     calls = [
         call
         for call in choice.message.tool_calls or ()
         if isinstance(call, ChatCompletionMessageFunctionToolCall)
     ]
     return AssistantTurn(
-        text=choice.message.content or "",
+        text=text,
         tool_calls=tuple(
             tool_call(call.id or f"call_{i}", call.function.name, call.function.arguments)
             for i, call in enumerate(calls)
@@ -239,7 +256,30 @@ def _turn(completion: ChatCompletion | str) -> AssistantTurn:
         usage=_usage(completion.usage),
         stop_reason=_STOP_REASONS.get(choice.finish_reason or "", "other"),
         raw_stop_reason=choice.finish_reason or "",
+        reasoning=reasoning,
     )
+
+
+def _field_reasoning(message: object) -> str:
+    """The reasoning a server sends in a field of its own (undeclared by the SDK, kept as extras)."""
+    for name in _REASONING_FIELDS:
+        value = getattr(message, name, None)
+        if isinstance(value, str) and value:
+            return value
+    return ""
+
+
+_REASONING_FIELDS = ("reasoning_content", "reasoning")
+"""vLLM, LM Studio and llama-server name it `reasoning_content`; Ollama and OpenRouter `reasoning`."""
+
+
+def _reasoning_and_answer(field_text: str, content: str) -> tuple[tuple[Reasoning, ...], str]:
+    """The reasoning (its own field, then any `<think>` block in the content) and the answer."""
+    inline, answer = split_think(content)
+    if inline.strip() == field_text.strip():
+        inline = ""  # llama-server's `deepseek-legacy` format sends the same thoughts both ways
+    parts = tuple(Reasoning(text) for text in (field_text, inline) if text)
+    return parts, answer
 
 
 def _usage(usage: CompletionUsage | None) -> Usage:
@@ -248,7 +288,15 @@ def _usage(usage: CompletionUsage | None) -> Usage:
     # prompt_tokens already includes the cached ones, reported apart in prompt_tokens_details.
     details = usage.prompt_tokens_details
     cached = (details.cached_tokens or 0) if details is not None else 0
-    return Usage(usage.prompt_tokens or 0, usage.completion_tokens or 0, cache_read_input_tokens=cached)
+    # completion_tokens includes the reasoning tokens, which o-series and GPT-5 models report apart.
+    output = usage.completion_tokens_details
+    reasoning = (output.reasoning_tokens or 0) if output is not None else 0
+    return Usage(
+        usage.prompt_tokens or 0,
+        usage.completion_tokens or 0,
+        cache_read_input_tokens=cached,
+        reasoning_tokens=reasoning,
+    )
 
 
 @dataclass(slots=True)
@@ -263,6 +311,7 @@ class _StreamedAnswer:
     """The deltas of one streamed answer, put back together into the turn a JSON answer gives."""
 
     text: list[str] = field(default_factory=list)
+    reasoning: list[str] = field(default_factory=list)
     calls: list[_PartialCall] = field(default_factory=list)
     by_index: dict[int, _PartialCall] = field(default_factory=dict)
     finish_reason: str = ""
@@ -278,6 +327,8 @@ class _StreamedAnswer:
                 continue
             if choice.delta.content:
                 self.text.append(choice.delta.content)
+            if thought := _field_reasoning(choice.delta):
+                self.reasoning.append(thought)
             for delta in choice.delta.tool_calls or ():
                 call = self._call_at(delta.index, delta.id)
                 call.id = delta.id or call.id
@@ -295,8 +346,9 @@ class _StreamedAnswer:
         return call
 
     def turn(self) -> AssistantTurn:
+        reasoning, text = _reasoning_and_answer("".join(self.reasoning), "".join(self.text))
         return AssistantTurn(
-            text="".join(self.text),
+            text=text,
             tool_calls=tuple(
                 tool_call(call.id or f"call_{i}", call.name, call.arguments)
                 for i, call in enumerate(self.calls)
@@ -304,4 +356,5 @@ class _StreamedAnswer:
             usage=self.usage,
             stop_reason=_STOP_REASONS.get(self.finish_reason, "other"),
             raw_stop_reason=self.finish_reason,
+            reasoning=reasoning,
         )

@@ -14,6 +14,7 @@ __all__ = [
     "AssistantTurn",
     "Message",
     "ModelClient",
+    "Reasoning",
     "StopReason",
     "ToolCall",
     "ToolResult",
@@ -62,6 +63,25 @@ class Usage:
     """Prompt tokens served from the provider's prompt cache; part of `input_tokens`."""
     cache_creation_input_tokens: int = 0
     """Prompt tokens written to the provider's prompt cache (Anthropic); part of `input_tokens`."""
+    reasoning_tokens: int = 0
+    """Output tokens spent on reasoning, where the provider counts them apart; part of
+    `output_tokens`. OpenAI reports them (`completion_tokens_details.reasoning_tokens`);
+    Anthropic does not: Claude's thinking is inside its `output_tokens`, and this stays 0."""
+
+
+@dataclass(frozen=True, slots=True)
+class Reasoning:
+    """One block of the model's reasoning, kept apart from its answer and its tool calls.
+
+    Reasoning is never an answer: the checks read `AssistantTurn.text` only.
+    """
+
+    text: str
+    """The thought as the model wrote it ('' for a redacted block)."""
+    signature: str = ""
+    """Anthropic's opaque check of a `thinking` block, sent back unchanged with it; '' elsewhere."""
+    redacted: str = ""
+    """The encrypted `data` of an Anthropic `redacted_thinking` block, sent back unchanged; '' elsewhere."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +96,13 @@ class AssistantTurn:
     """The provider's own word for why it stopped (`stop`, `tool_calls`, `end_turn`, ...)."""
     retries: int = 0
     """How many times the SDK retried the request before this answer came."""
+    reasoning: tuple[Reasoning, ...] = ()
+    """The reasoning before the answer (a thinking model's), in the order it came; `text` excludes it."""
+
+    @property
+    def reasoning_text(self) -> str:
+        """The readable reasoning, blocks joined by a blank line ('' when there is none)."""
+        return "\n\n".join(part.text for part in self.reasoning if part.text)
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,11 +14,10 @@ from pathlib import Path
 from time import monotonic
 from typing import Any, Literal, TypeAlias
 
-from pytest_specbench._text import map_strings
 from pytest_specbench.errors import CassetteError
 from pytest_specbench.models.types import AssistantTurn, Message, ModelClient, ToolSpec
 from pytest_specbench.replay.cassette import RERECORD, Cassette, header_fields, write_cassette
-from pytest_specbench.replay.codec import RequestCodec, turn_data, turn_from_data
+from pytest_specbench.replay.codec import RequestCodec, map_text, turn_data, turn_from_data
 from pytest_specbench.replay.drift import first_difference
 
 __all__ = ["RecordingClient", "Redact", "ReplayingClient", "Source", "finish", "open_recording", "provenance"]
@@ -74,7 +73,7 @@ class RecordingClient:
             request["tools"] = self._tools = clean_tools
         start = min(before, kept)
         request |= {"messages_from": start, "messages": codec.messages[start:]}
-        clean_answer = map_strings(turn_data(answer), lambda t: codec.redact(codec.normaliser.paths_out(t)))
+        clean_answer = map_text(turn_data(answer), lambda t: codec.redact(codec.normaliser.paths_out(t)))
         return {"kind": "exchange", "turn": len(self.exchanges) + 1, "hash": digest, "request": request,
                 "answer": clean_answer, "seconds": seconds}  # fmt: skip
 
@@ -120,7 +119,7 @@ class ReplayingClient:
             )
             self._drift(turn, problem or "the request's hash differs, every field matches (edited by hand?)")
         self.turn = turn
-        return turn_from_data(map_strings(turn_data(exchange.answer), self.codec.normaliser.paths_in))
+        return turn_from_data(map_text(turn_data(exchange.answer), self.codec.normaliser.paths_in))
 
     def _drift(self, turn: int, problem: str) -> None:
         raise CassetteError(f"cassette drift at turn {turn}: {problem} — {RERECORD}")

@@ -22,6 +22,7 @@ from pytest_specbench.models.types import (
     AssistantMessage,
     AssistantTurn,
     Message,
+    Reasoning,
     StopReason,
     ToolCall,
     ToolResult,
@@ -30,11 +31,41 @@ from pytest_specbench.models.types import (
     UserMessage,
 )
 
-__all__ = ["Normaliser", "RequestCodec", "canonical", "sampling_of", "turn_data", "turn_from_data"]
+__all__ = [
+    "Normaliser",
+    "RequestCodec",
+    "canonical",
+    "map_text",
+    "sampling_of",
+    "turn_data",
+    "turn_from_data",
+]
 
 _DURATION = re.compile(r"(?<![\w.])\d+\.\d+\s?(?:ms|s|sec|seconds)\b")
 """A measured duration (`0.42s`, `12.5 ms`); whole numbers (`60s`, a configured timeout) are kept."""
 STOP_REASONS: frozenset[str] = frozenset({"end_turn", "tool_use", "max_tokens", "other"})
+_THINKING_KEYS = ("thinking", "thinking_budget_tokens", "interleaved_thinking", "effort", "reasoning_effort")
+"""The model keys that decide how much a thinking model thinks: part of what a cassette must match."""
+
+
+_OPAQUE = frozenset({"signature", "redacted"})
+"""Keys of a reasoning block that hold the provider's ciphertext, kept byte for byte."""
+
+
+def map_text(data: Any, change: Callable[[str], str]) -> Any:
+    """`map_strings`, except a reasoning block's signature and encrypted data.
+
+    Those are opaque ciphertext (Anthropic's), which holds nothing to redact or normalise, looks
+    like the long base64 the redactor takes for a credential, and is refused once changed.
+    """
+    if not isinstance(data, Mapping) or not isinstance(data.get("reasoning"), list):
+        return map_strings(data, change)
+    changed = map_strings({key: value for key, value in data.items() if key != "reasoning"}, change)
+    changed["reasoning"] = [
+        {key: value if key in _OPAQUE else map_strings(value, change) for key, value in part.items()}
+        for part in data["reasoning"]
+    ]
+    return changed
 
 
 def canonical(data: Any) -> bytes:
@@ -46,12 +77,14 @@ def canonical(data: Any) -> bytes:
 
 def sampling_of(model: ModelConfig, settings: RunSettings) -> dict[str, Any]:
     """What decides the model's answer besides the conversation: provider, model name, sampling."""
-    return {
+    sampling = {
         "provider": str(model.provider),
         "model": model.model,
         "temperature": settings.temperature,
         "max_tokens": model.max_tokens,
     }
+    # Only when set: a cassette recorded before these keys existed keeps its hashes.
+    return sampling | {key: model.extra[key] for key in _THINKING_KEYS if key in model.extra}
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,7 +132,7 @@ class RequestCodec:
 
     def clean(self, data: Any) -> Any:
         """`data` normalised and redacted, every string of it."""
-        return map_strings(data, lambda text: self.redact(self.normaliser.request_text(text)))
+        return map_text(data, lambda text: self.redact(self.normaliser.request_text(text)))
 
     def encode(self, messages: list[Message]) -> int:
         """Encode the messages not seen before; returns how many were already encoded.
@@ -154,9 +187,13 @@ def message_data(message: Message) -> dict[str, Any]:
     if isinstance(message, UserMessage):
         return {"role": "user", "text": message.text}
     if isinstance(message, AssistantMessage):
-        calls = [{"id": c.id, "name": c.name, "arguments": c.raw_arguments} for c in message.turn.tool_calls]
-        return {"role": "assistant", "text": message.turn.text, "tool_calls": calls}
-    data: dict[str, Any] = {"role": "tool", "results": [_result_data(r) for r in message.results]}
+        turn = message.turn
+        calls = [{"id": c.id, "name": c.name, "arguments": c.raw_arguments} for c in turn.tool_calls]
+        data: dict[str, Any] = {"role": "assistant", "text": turn.text, "tool_calls": calls}
+        if turn.reasoning:  # only then: a cassette recorded without reasoning keeps its hashes
+            data["reasoning"] = [_reasoning_data(part) for part in turn.reasoning]
+        return data
+    data = {"role": "tool", "results": [_result_data(r) for r in message.results]}
     if message.reminder:
         data["reminder"] = message.reminder
     return data
@@ -171,16 +208,34 @@ def _result_data(result: ToolResult) -> dict[str, Any]:
     }
 
 
+def _reasoning_data(part: Reasoning) -> dict[str, str]:
+    data = {"text": part.text}
+    if part.signature:
+        data["signature"] = part.signature
+    if part.redacted:
+        data["redacted"] = part.redacted
+    return data
+
+
+_OPTIONAL_USAGE = ("cache_read_input_tokens", "cache_creation_input_tokens", "reasoning_tokens")
+"""Token counts written only when not 0, so that older cassettes read back the same."""
+
+
 def turn_data(turn: AssistantTurn) -> dict[str, Any]:
-    """Everything of an answer the loop reads: text, tool calls, usage, stop reason, retries."""
-    return {
+    """Everything of an answer the loop reads: text, reasoning, tool calls, usage, stop reason, retries."""
+    usage = {"input_tokens": turn.usage.input_tokens, "output_tokens": turn.usage.output_tokens}
+    usage |= {name: count for name in _OPTIONAL_USAGE if (count := getattr(turn.usage, name))}
+    data: dict[str, Any] = {
         "text": turn.text,
         "tool_calls": [_call_data(c) for c in turn.tool_calls],
-        "usage": {"input_tokens": turn.usage.input_tokens, "output_tokens": turn.usage.output_tokens},
+        "usage": usage,
         "stop_reason": turn.stop_reason,
         "raw_stop_reason": turn.raw_stop_reason,
         "retries": turn.retries,
     }
+    if turn.reasoning:
+        data["reasoning"] = [_reasoning_data(part) for part in turn.reasoning]
+    return data
 
 
 def _call_data(call: ToolCall) -> dict[str, Any]:
@@ -197,14 +252,20 @@ def turn_from_data(data: Mapping[str, Any]) -> AssistantTurn:
     if stop not in STOP_REASONS:
         raise ValueError(f"unknown stop_reason {stop!r}")
     usage = data["usage"]
+    counts = {name: _int(usage.get(name, 0)) for name in _OPTIONAL_USAGE}
     return AssistantTurn(
         text=_str(data["text"]),
         tool_calls=tuple(_call_from_data(c) for c in data["tool_calls"]),
-        usage=Usage(_int(usage["input_tokens"]), _int(usage["output_tokens"])),
+        usage=Usage(_int(usage["input_tokens"]), _int(usage["output_tokens"]), **counts),
         stop_reason=cast(StopReason, stop),
         raw_stop_reason=_str(data.get("raw_stop_reason", "")),
         retries=_int(data.get("retries", 0)),
+        reasoning=tuple(_reasoning_from_data(part) for part in data.get("reasoning", ())),
     )
+
+
+def _reasoning_from_data(data: Mapping[str, Any]) -> Reasoning:
+    return Reasoning(_str(data["text"]), _str(data.get("signature", "")), _str(data.get("redacted", "")))
 
 
 def _call_from_data(data: Mapping[str, Any]) -> ToolCall:

@@ -20,6 +20,11 @@ _LABELS = {
     "model": "model name",
     "temperature": "temperature",
     "max_tokens": "max_tokens",
+    "thinking": "thinking",
+    "thinking_budget_tokens": "thinking_budget_tokens",
+    "interleaved_thinking": "interleaved_thinking",
+    "effort": "effort",
+    "reasoning_effort": "reasoning_effort",
 }
 
 
@@ -71,6 +76,12 @@ def _message(index: int, before: dict[str, Any], after: dict[str, Any], history:
         return f"{where} differs: recorded a {before.get('role')} message, now a {after.get('role')} message"
     if before["role"] == "assistant":
         turn = sum(1 for m in history[: index + 1] if m.get("role") == "assistant")
+        # The reasoning (and its signatures) is compared like the text: a thinking turn sent back
+        # otherwise than recorded is drift.
+        if before.get("reasoning") != after.get("reasoning"):
+            return f"{where} (assistant turn {turn}) reasoning differs: " + _pair(
+                before.get("reasoning", []), after.get("reasoning", [])
+            )
         return f"{where} (assistant turn {turn}) differs: " + _pair(_strip_role(before), _strip_role(after))
     if before["role"] == "tool":
         return _tool_message(where, before, after)

@@ -143,7 +143,7 @@ def _effect(record: dict[str, Any]) -> str:
 
 def timeline(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Transcript events as timeline entries, texts clipped to share `TEXT_BUDGET`, at most `MAX_EVENTS`."""
-    kept = [e for e in events if e.get("kind") in {"assistant", "tool_call", "stop", "message"}]
+    kept = [e for e in events if e.get("kind") in {"reasoning", "assistant", "tool_call", "stop", "message"}]
     gap = len(kept) - MAX_EVENTS
     if gap > 0:
         kept = [*kept[: MAX_EVENTS - TAIL], {"kind": "gap"}, *kept[-TAIL:]]
@@ -164,9 +164,16 @@ def _entry(event: dict[str, Any], limit: int) -> dict[str, Any]:
             "summary": shorten(arguments, PREVIEW),
             "result": clip(str(event.get("result", "")), limit),
         }
+    if kind == "reasoning":
+        text = str(event.get("text", ""))
+        redacted = int(event.get("redacted_blocks") or 0)
+        size = f"{len(text):,} characters" + (f", {redacted} redacted blocks" if redacted else "")
+        return {"kind": kind, "turn": event.get("turn"), "text": clip(text, limit), "size": size}
     if kind == "assistant":
         calls = ", ".join(str(c.get("name")) for c in event.get("tool_calls") or [])
         tokens = f"{event.get('input_tokens', 0)} in / {event.get('output_tokens', 0)} out"
+        if event.get("reasoning_tokens"):
+            tokens += f" ({event['reasoning_tokens']} reasoning)"
         return {
             "kind": kind,
             "turn": event.get("turn"),

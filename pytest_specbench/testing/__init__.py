@@ -10,12 +10,22 @@ closely enough that the real SDKs parse its answers; nothing in an SDK is patche
             Reply.tool("create_feature", title="Canvas"),
             Reply(faults=[Fault(status=503)], text="Done."),
         ])
+        # a thinking model: Reply(reasoning="First read the code.", text="Done.")
         # point a ModelConfig at provider.openai_base_url or provider.anthropic_base_url
 """
 
 from __future__ import annotations
 
-from pytest_specbench.testing.script import EXHAUSTED, Call, Fault, FaultKind, Reply, Step, call
+from pytest_specbench.testing.script import (
+    EXHAUSTED,
+    Call,
+    Fault,
+    FaultKind,
+    ReasoningAs,
+    Reply,
+    Step,
+    call,
+)
 from pytest_specbench.testing.scripted import ScriptedClient
 from pytest_specbench.testing.server import FakeProvider
 
@@ -25,6 +35,7 @@ __all__ = [
     "FakeProvider",
     "Fault",
     "FaultKind",
+    "ReasoningAs",
     "Reply",
     "ScriptedClient",
     "Step",

@@ -24,8 +24,13 @@ class OpenAIWire:
     def error_event(self, status: int, message: str) -> str:
         return f"data: {json.dumps(self.error(status, message))}\n\n"
 
+    def refusal(self, request: dict[str, Any]) -> str | None:
+        return None
+
     def body(self, reply: Reply, model: str, step: int) -> dict[str, Any]:
-        message: dict[str, Any] = {"role": "assistant", "content": reply.text or None}
+        message: dict[str, Any] = {"role": "assistant", "content": self._content(reply) or None}
+        if reply.reasoning and reply.reasoning_as != "think":
+            message[reply.reasoning_as] = reply.reasoning
         if reply.tool_calls:
             message["tool_calls"] = [
                 {
@@ -44,7 +49,11 @@ class OpenAIWire:
 
     def events(self, reply: Reply, model: str, step: int, request: dict[str, Any]) -> list[str]:
         chunks = [self._chunk(model, step, {"role": "assistant", "content": ""})]
-        chunks += [self._chunk(model, step, {"content": piece}) for piece in halves(reply.text)]
+        if reply.reasoning and reply.reasoning_as != "think":
+            field = reply.reasoning_as
+            chunks += [self._chunk(model, step, {field: piece}) for piece in halves(reply.reasoning)]
+        # Inline thoughts in pieces: the `<think>` tags may arrive split across chunks.
+        chunks += [self._chunk(model, step, {"content": piece}) for piece in halves(self._content(reply))]
         for i, c in enumerate(reply.tool_calls):
             start = {"index": i, "id": f"call_{step}_{i}", "type": "function", "function": {"name": c.name}}
             chunks.append(self._chunk(model, step, {"tool_calls": [start]}))
@@ -67,6 +76,13 @@ class OpenAIWire:
     def _envelope(self, model: str, step: int, kind: str) -> dict[str, Any]:
         return {"id": f"chatcmpl-{step}", "object": kind, "created": 0, "model": model}
 
+    def _content(self, reply: Reply) -> str:
+        if not reply.reasoning or reply.reasoning_as != "think":
+            return reply.text
+        if reply.stop == "max_tokens" and not reply.text:
+            return f"<think>\n{reply.reasoning}"  # cut off mid-thought: never closed
+        return f"<think>\n{reply.reasoning}\n</think>\n\n{reply.text}"
+
     def _stop(self, reply: Reply) -> str:
         return _OPENAI_STOPS.get(reply.stop, reply.stop)
 
@@ -77,4 +93,5 @@ class OpenAIWire:
             "completion_tokens": reply.output_tokens,
             "total_tokens": total,
             "prompt_tokens_details": {"cached_tokens": reply.cache_read_tokens},
+            "completion_tokens_details": {"reasoning_tokens": reply.reasoning_tokens},
         }

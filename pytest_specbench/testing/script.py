@@ -7,12 +7,16 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeAlias
 
-__all__ = ["EXHAUSTED", "Call", "Fault", "FaultKind", "Reply", "Step", "call"]
+__all__ = ["EXHAUSTED", "Call", "Fault", "FaultKind", "ReasoningAs", "Reply", "Step", "call"]
 
 EXHAUSTED = "(script exhausted)"
 """The final text answered once a model's script has no step left."""
 
 FaultKind: TypeAlias = Literal["status", "drop", "delay", "not_json", "cut_stream", "error_event"]
+ReasoningAs: TypeAlias = Literal["reasoning_content", "reasoning", "think"]
+"""How the OpenAI wire sends a reply's reasoning: in `reasoning_content` (vLLM, LM Studio,
+llama-server), in `reasoning` (Ollama, OpenRouter), or inline as `<think>…</think>` before the
+content (a server without a reasoning parser; unclosed when the reply stops at max_tokens)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +82,15 @@ class Reply:
     None for `tool_use` when there are tool calls and `end_turn` otherwise."""
     faults: Sequence[Fault] = ()
     """Failed attempts at this step before the reply comes through."""
+    reasoning: str = ""
+    """What a thinking model thinks before its answer: a `thinking` block with a signature on the
+    Anthropic wire, `reasoning_as` on the OpenAI wire."""
+    reasoning_as: ReasoningAs = "reasoning_content"
+    redacted_reasoning: str = ""
+    """The data of an Anthropic `redacted_thinking` block, sent after the thinking block."""
+    reasoning_tokens: int = 0
+    """Output tokens reported as reasoning (`completion_tokens_details.reasoning_tokens`, OpenAI only:
+    Anthropic counts thinking inside `output_tokens`)."""
 
     def __post_init__(self) -> None:
         # Tuples, so that a reply stays immutable when a list was passed.

@@ -9,6 +9,7 @@ from pytest_specbench.models.types import (
     AssistantMessage,
     AssistantTurn,
     Message,
+    Reasoning,
     StopReason,
     ToolCall,
     ToolSpec,
@@ -57,9 +58,15 @@ def _as_turn(reply: Reply, step: int) -> AssistantTurn:
     if reply.stop in ("end_turn", "tool_use", "max_tokens"):
         stop = reply.stop  # type: ignore[assignment]  # narrowed by the membership test
     usage = Usage(
-        reply.input_tokens, reply.output_tokens, reply.cache_read_tokens, reply.cache_creation_tokens
+        reply.input_tokens,
+        reply.output_tokens,
+        reply.cache_read_tokens,
+        reply.cache_creation_tokens,
+        reply.reasoning_tokens,
     )
-    return AssistantTurn(reply.text, calls, usage, stop, reply.stop)
+    reasoning: tuple[Reasoning, ...] = (Reasoning(reply.reasoning),) if reply.reasoning else ()
+    reasoning += (Reasoning("", redacted=reply.redacted_reasoning),) if reply.redacted_reasoning else ()
+    return AssistantTurn(reply.text, calls, usage, stop, reply.stop, reasoning=reasoning)
 
 
 def _as_call(scripted: Call, call_id: str) -> ToolCall:

@@ -51,6 +51,8 @@ class FakeProvider:
         self.strict_models = strict_models
         self.requests: list[tuple[str, dict[str, Any]]] = []
         """Every request received, as (path, JSON body), in arrival order."""
+        self.request_headers: list[dict[str, str]] = []
+        """The headers of each of `requests`, names lowercased."""
         self._scripts: dict[str, tuple[Step, ...]] = {}
         self._attempts: dict[tuple[str, int], int] = {}
         self._lock = threading.Lock()
@@ -102,6 +104,7 @@ class FakeProvider:
     def _answer(self, exchange: _Handler, path: str, body: dict[str, Any]) -> None:
         with self._lock:
             self.requests.append((path, body))
+            self.request_headers.append({name.lower(): value for name, value in exchange.headers.items()})
         wire = _WIRES.get(path)
         if wire is None:
             exchange.send_json(404, {"error": {"message": f"no route for POST {path}"}})
@@ -109,6 +112,8 @@ class FakeProvider:
         model = str(body.get("model", ""))
         if self.require_key is not None and not wire.authorized(exchange, self.require_key):
             exchange.send_json(401, wire.error(401, "invalid API key"))
+        elif refused := wire.refusal(body):
+            exchange.send_json(400, wire.error(400, refused))
         elif self.strict_models and model not in self._scripts:
             exchange.send_json(404, wire.error(404, f"model '{model}' not found"))
         else:

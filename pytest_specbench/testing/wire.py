@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import http
 from http.server import BaseHTTPRequestHandler
 from typing import Any, Protocol
 
 from pytest_specbench.testing.script import Reply
 
-__all__ = ["PHRASES", "Wire", "bearer", "halves"]
+__all__ = ["PHRASES", "Wire", "bearer", "halves", "signature"]
 
 
 class Wire(Protocol):
@@ -19,11 +21,19 @@ class Wire(Protocol):
     def error_event(self, status: int, message: str) -> str: ...
     def body(self, reply: Reply, model: str, step: int) -> dict[str, Any]: ...
     def events(self, reply: Reply, model: str, step: int, request: dict[str, Any]) -> list[str]: ...
+    def refusal(self, request: dict[str, Any]) -> str | None:
+        """The message of the HTTP 400 the real API answers this request with, or None."""
+        ...
 
 
 def bearer(exchange: BaseHTTPRequestHandler) -> str | None:
     scheme, _, token = (exchange.headers.get("authorization") or "").partition(" ")
     return token if scheme.lower() == "bearer" else None
+
+
+def signature(thinking: str) -> str:
+    """The signature the fake gives a thinking block: opaque base64, as the real one, and checkable."""
+    return base64.b64encode(hashlib.sha256(b"fake-thinking:" + thinking.encode()).digest() * 2).decode()
 
 
 def halves(text: str) -> list[str]:

@@ -30,6 +30,7 @@ from typing import Any
 from pytest_specbench.agent.stats import identical_streaks
 from pytest_specbench.agent.transcript import MessageEvent, ToolCallEvent, Transcript
 from pytest_specbench.config.settings import BriefConfig, RunSettings
+from pytest_specbench.models._reasoning import split_think
 from pytest_specbench.tree import SpecTree
 from pytest_specbench.verdicts.changes import DiskChanges
 from pytest_specbench.verdicts.claims import read_claims
@@ -158,10 +159,17 @@ def check_final_response(ev: Evidence) -> Check:
         why = f"stopped by {stop.reason}" if stop else "the run has no end recorded"
         return Check("final_response", True, f"not applicable: {why}", applies=False)
     last = turns[-1]
-    if unparsed := unparsed_tool_call(last.text):
+    inline, answer = split_think(last.text)
+    if unparsed := unparsed_tool_call(answer):
         return Check("final_response", False, _UNPARSED.format(unparsed))
-    if last.text.strip():
-        return Check("final_response", True, f"{len(last.text.strip())} characters at turn {last.turn}")
+    if answer.strip():
+        return Check("final_response", True, f"{len(answer.strip())} characters at turn {last.turn}")
+    thought = ev.transcript.reasoning(last.turn)
+    if thought is not None or inline:
+        # The thoughts are not an answer, however long: say so rather than "no text".
+        size = len((thought.text if thought else "").strip()) + len(inline)
+        detail = f"turn {last.turn} ended with reasoning only ({size} characters of it) — no final answer"
+        return Check("final_response", False, detail)
     what = "only whitespace" if last.text else "neither text nor a tool call"
     unusual = "" if last.stop_reason in ("stop", "end_turn") else f' (stop reason "{last.stop_reason}")'
     return Check("final_response", False, f"turn {last.turn} ended with {what}{unusual}")
@@ -194,7 +202,8 @@ def check_files_exist(ev: Evidence) -> Check:
 def check_no_false_claims(ev: Evidence) -> Check:
     """The final answer names only files that exist and ids that were created, and overstates nothing."""
     prompts = [e.text for e in ev.transcript.events if isinstance(e, MessageEvent)]
-    claims = read_claims(ev.transcript.final_text, prompts)
+    # Only the answer: a `<think>` block a client left in the text is the model's thoughts, not claims.
+    claims = read_claims(split_think(ev.transcript.final_text)[1], prompts)
     known = created_items(ev.transcript) | ev.tree.ids()
     actual = {"feature": ev.tree.total_feature_count, "requirement": ev.tree.requirement_count}
     false = [f'says "{c.quote}" — no such file' for c in claims.paths if not _exists(c.path, ev)]

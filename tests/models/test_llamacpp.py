@@ -503,3 +503,23 @@ def cmdline(pid: int) -> bytes:
         return Path(f"/proc/{pid}/cmdline").read_bytes()
     except OSError:
         return b""
+
+
+def test_reasoning_flags_are_passed_only_when_set(tmp_path: Path) -> None:
+    gguf = tmp_path / "m.gguf"
+    gguf.write_bytes(b"GGUF")
+    plain = ServerSpec.for_model(llamacpp(model_path=str(gguf), llama_server="/bin/ls"))
+    thinking = ServerSpec.for_model(
+        llamacpp(
+            model_path=str(gguf),
+            llama_server="/bin/ls",
+            reasoning_format="deepseek",
+            reasoning_budget=0,
+            reasoning="on",
+        )
+    )
+
+    assert not any(a.startswith("--reasoning") for a in plain.server_args(0))
+    args = thinking.server_args(0)
+    assert (option(args, "--reasoning-format"), option(args, "--reasoning-budget")) == ("deepseek", "0")
+    assert option(args, "--reasoning") == "on" and thinking.key != plain.key

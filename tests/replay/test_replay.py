@@ -277,3 +277,43 @@ def test_normaliser_takes_out_paths_and_measured_durations() -> None:
 
     assert text == "wrote {specs_dir}/F-0001.md in <duration> (limit 60s); log {workspace}/log"
     assert normaliser.paths_in("{specs_dir}/a") == "/tmp/w/specs/a"
+
+
+THINKING = [
+    dataclasses.replace(step, reasoning=f"Thought {n}.", reasoning_tokens=n, cache_read_tokens=n)
+    for n, step in enumerate(SCRIPT, 1)
+]
+
+
+def test_a_thinking_run_replays_its_reasoning_and_token_counts(tmp_path: Path) -> None:
+    path = record(tmp_path, script=THINKING)
+
+    run = replay(tmp_path, path)
+
+    thoughts = [run.transcript.reasoning(turn) for turn in (1, 2, 3)]
+    assert [t.text if t else None for t in thoughts] == ["Thought 1.", "Thought 2.", "Thought 3."]
+    turns = run.transcript.assistant_turns()
+    assert [(t.reasoning_tokens, t.cache_read_input_tokens) for t in turns] == [(1, 1), (2, 2), (3, 3)]
+
+
+def test_reasoning_sent_back_otherwise_than_recorded_is_drift(tmp_path: Path) -> None:
+    path = record(tmp_path, script=THINKING)
+    lines = path.read_text().splitlines()
+    first = json.loads(lines[1])
+    first["answer"]["reasoning"][0]["text"] = "Another thought."  # what turn 2 will send back
+    path.write_text("\n".join([lines[0], json.dumps(first), *lines[2:]]) + "\n")
+
+    with pytest.raises(CassetteError) as caught:
+        replay(tmp_path, path)
+
+    message = str(caught.value)
+    assert "turn 2: messages[1] (assistant turn 1) reasoning differs" in message
+    assert "Thought 1." in message and "Another thought." in message
+
+
+def test_a_changed_thinking_budget_is_drift(tmp_path: Path) -> None:
+    thinking = dataclasses.replace(MODEL, extra={"reasoning_effort": "low"})
+    path = record(tmp_path)
+
+    with pytest.raises(CassetteError, match='turn 1: reasoning_effort differs: recorded null, now "low"'):
+        replay(tmp_path, path, model=thinking)

@@ -188,9 +188,43 @@ def test_public_names() -> None:
         "Call",
         "FakeProvider",
         "Fault",
+        "ReasoningAs",
         "FaultKind",
         "Reply",
         "ScriptedClient",
         "Step",
         "call",
     }
+
+
+def test_reasoning_in_each_wire_shape(provider: FakeProvider) -> None:
+    provider.script("m", [Reply(reasoning="Hmm.", text="Done.", reasoning_tokens=3)])
+    _, openai = post(provider, OPENAI, conversation("m", 0))
+    provider.script("m", [Reply(reasoning="Hmm.", reasoning_as="think", text="Done.")])
+    _, inline = post(provider, OPENAI, conversation("m", 0))
+    _, anthropic = post(provider, ANTHROPIC, conversation("m", 0))
+
+    assert openai["choices"][0]["message"]["reasoning_content"] == "Hmm."
+    assert openai["usage"]["completion_tokens_details"] == {"reasoning_tokens": 3}
+    assert openai_text(inline) == "<think>\nHmm.\n</think>\n\nDone."
+    thinking, text = anthropic["content"]
+    assert (thinking["type"], thinking["thinking"], text["text"]) == ("thinking", "Hmm.", "Done.")
+    assert thinking["signature"] == testing.wire.signature("Hmm.")
+
+
+def test_anthropic_with_thinking_refuses_a_tool_turn_without_its_thinking_block(
+    provider: FakeProvider,
+) -> None:
+    tool_turn = {"role": "assistant", "content": [{"type": "tool_use", "id": "t", "name": "a", "input": {}}]}
+    result = {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t", "content": "ok"}]}
+    body = {"model": "m", "max_tokens": 4096, "thinking": {"type": "enabled", "budget_tokens": 1024}}
+    body["messages"] = [{"role": "user", "content": "brief"}, tool_turn, result]
+
+    status, error = post(provider, ANTHROPIC, body)
+    without_thinking = post(provider, ANTHROPIC, {**body, "thinking": {"type": "disabled"}})[0]
+
+    assert (status, error["type"], error["error"]["type"]) == (400, "error", "invalid_request_error")
+    assert error["error"]["message"].startswith(
+        "messages.1.content.0.type: Expected `thinking` or `redacted_thinking`, but found `tool_use`."
+    )
+    assert without_thinking == 200
