@@ -112,6 +112,7 @@ def test_results_record_keeps_its_fields() -> None:
     fields = {"version", "test_id", "model", "brief", "scaffold", "provider", "model_name", "turns"}
     fields |= {"tool_calls", "tool_errors", "tool_errors_by_kind", "input_tokens", "output_tokens", "seconds"}
     assert fields | {"retries", "max_identical_streak", "scaffold_calls", "truncated_turns"} <= set(record)
+    assert {"reasoning_tokens", "reasoning_turns", "cache_read_input_tokens"} <= set(record)
 
 
 def test_check_names_keep_their_order() -> None:

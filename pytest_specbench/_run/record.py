@@ -88,6 +88,8 @@ def stats_fields(stats: RunStats) -> dict[str, Any]:
         "truncated_turns": stats.truncated_turns,
         "cache_read_input_tokens": stats.cache_read_input_tokens,
         "cache_creation_input_tokens": stats.cache_creation_input_tokens,
+        "reasoning_tokens": stats.reasoning_tokens,
+        "reasoning_turns": stats.reasoning_turns,
     }
 
 
