@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from pytest_specbench.cli import main
@@ -34,8 +34,9 @@ FUZZ = settings(
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
     database=None,
+    phases=[Phase.explicit, Phase.generate],  # no shrinking: a failing case is shown as it was found
 )
-HOSTILE: list[Any] = [None, "x", "", -1, 0, 1.5, math.nan, math.inf, True, [], {}, [1], [{}], {"a": 1}, 10**400]
+HOSTILE: list[Any] = [None, "x", "", -1, 0, 1.5, math.nan, math.inf, 1e300, True, [], {}, [1], [{}], {"a": 1}, 10**400]
 DELETE = object()
 
 FEATURE = {

@@ -18,7 +18,7 @@ from typing import Any
 
 import anyio
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from pytest_specbench.agent.loop import Limits, run_agent
@@ -222,8 +222,9 @@ FUZZ = settings(
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
     database=None,
+    phases=[Phase.explicit, Phase.generate],  # no shrinking: a failing case is shown as it was found
 )
-HOSTILE: list[Any] = [None, "x", "", -1, 0, 1.5, math.nan, True, [], {}, [1], [{}], {"a": 1}, 10**400]
+HOSTILE: list[Any] = [None, "x", "", -1, 0, 1.5, math.nan, 1e300, True, [], {}, [1], [{}], {"a": 1}, 10**400]
 DELETE = object()
 
 
