@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import os
 import shutil
 import sys
@@ -324,10 +325,23 @@ os.execvp(argv[0], argv)
 """
 
 
+class _StrayLineLog(logging.Filter):
+    """Drops the SDK's traceback for a stdout line that is not JSON-RPC: `StrayOutput` reports the
+    line in the run's one-line error, and pytest would show the traceback as a captured log."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("Failed to parse JSONRPC message")
+
+
+_STRAY_LINE_LOG = _StrayLineLog()
+
+
 def _stdio(argv: list[str], env: dict[str, str], errlog: TextIO) -> Any:
     """A stdio transport to `argv`, which dies with this process however this process ends."""
     from mcp import StdioServerParameters
     from mcp.client.stdio import stdio_client
+
+    logging.getLogger("mcp.client.stdio").addFilter(_STRAY_LINE_LOG)  # once: a set of filters
 
     guarded = ["-I", "-c", ORPHAN_GUARD, str(os.getpid()), *argv]
     return stdio_client(StdioServerParameters(command=sys.executable, args=guarded, env=env), errlog=errlog)
