@@ -33,6 +33,9 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if not args.codebase.is_dir():
         parser.error(f"--codebase {args.codebase} is not a directory")
+    for option, path in (("--codebase", args.codebase), ("--specs", args.specs)):
+        if _system_tree(path):
+            parser.error(f"{option} {path} is the root or a system tree (/, /proc, /sys, /dev); name your own")
     # Configured before the server is built, so the SDK's own basicConfig call leaves it alone.
     logging.basicConfig(
         level=logging.INFO, stream=sys.stderr, format="specbench-server %(levelname)s: %(message)s"
@@ -47,6 +50,14 @@ def main(argv: list[str] | None = None) -> None:
         anyio.run(run_stdio, server)
     else:
         _serve_http(server, args.http)
+
+
+def _system_tree(path: Path) -> bool:
+    """`/`, or /proc, /sys, /dev or anything under them: never a codebase to read or specs to write."""
+    from pytest_specbench.server.codebase import SYSTEM_ROOTS
+
+    real = path.resolve()
+    return real == Path(real.anchor) or any(real == root or root in real.parents for root in SYSTEM_ROOTS)
 
 
 def _serve_http(server: MCPServer, port: int) -> None:
