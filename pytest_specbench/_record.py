@@ -289,7 +289,9 @@ def _feature(value: Any, path: str) -> None:
     _FEATURE(value, path)  # a name for the recursion: children are features too
 
 
-_CHECK = _fields({"name": _string, "passed": _boolean, "detail": _string, "known": _boolean}, ("name", "passed"))
+_CHECK = _fields(
+    {"name": _string, "passed": _boolean, "detail": _string, "known": _boolean}, ("name", "passed")
+)
 _REQUIREMENT = _fields(
     {"id": _string, "title": _string, "description": _string, "criteria": _list_of(_string)}, ("id", "title")
 )

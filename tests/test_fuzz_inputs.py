@@ -1,8 +1,9 @@
 """Property-based: a user's broken file is one line and a clear exit, never a traceback or a hang.
 
 Mutated the way a hand edit, a bad merge or a copied file breaks them: results.json for
-`specbench compare|merge|html`, and specbench.toml (cassettes: tests/replay/test_trust.py). Deterministic (`derandomize=True`), a few seconds in all; each case is
-also held to a time bound, so a hang fails instead of stalling the suite.
+`specbench compare|merge|html`, and specbench.toml (cassettes: tests/replay/test_trust.py).
+Deterministic (`derandomize=True`), a few seconds in all; each case is also held to a time
+bound, so a hang fails instead of stalling the suite.
 """
 
 from __future__ import annotations
@@ -36,7 +37,24 @@ FUZZ = settings(
     database=None,
     phases=[Phase.explicit, Phase.generate],  # no shrinking: a failing case is shown as it was found
 )
-HOSTILE: list[Any] = [None, "x", "", -1, 0, 1.5, math.nan, math.inf, 1e300, True, [], {}, [1], [{}], {"a": 1}, 10**400]
+HOSTILE: list[Any] = [
+    None,
+    "x",
+    "",
+    -1,
+    0,
+    1.5,
+    math.nan,
+    math.inf,
+    1e300,
+    True,
+    [],
+    {},
+    [1],
+    [{}],
+    {"a": 1},
+    10**400,
+]
 DELETE = object()
 
 FEATURE = {
@@ -54,7 +72,8 @@ SINGLE: dict[str, Any] = {
                {"name": "no_regression", "passed": False, "detail": "x", "known": True}],
     "features": 1, "total_features": 2, "requirements": 1, "feature_recall": 0.5, "total_tokens": 30,
     "stop_reason": "end_turn", "turns": 2, "tool_calls": 1, "tool_errors": 0, "tool_errors_by_kind": {"x": 1},
-    "input_tokens": 20, "output_tokens": 10, "seconds": 1.5, "retries": 0, "tree": [FEATURE], "cost_usd": 0.01,
+    "input_tokens": 20, "output_tokens": 10, "seconds": 1.5, "retries": 0, "tree": [FEATURE],
+    "cost_usd": 0.01,
     "samples": 1, "passes": 1, "min_passes": 1, "pass_rate": 1.0, "pass_hat_k": {"1": 1.0},
     "gate": {"max_requirements_drop": 0.1, "max_cost_increase": None}, "source": "replayed",
     "recorded_seconds": 1.0,
@@ -91,7 +110,7 @@ PATHS = [p for p in _paths(BASE) if len(p) >= 1]
 
 
 def _mutated(path: tuple[Any, ...], value: Any) -> Any:
-    data = copy.deepcopy(BASE)
+    data: Any = copy.deepcopy(BASE)
     if not path[1:]:
         data[path[0]] = value if value is not DELETE else "x"
         return data
@@ -130,12 +149,13 @@ def test_a_mutated_results_file_is_a_clear_exit_never_a_traceback(
     merged, page = workdir / "merged.json", workdir / "report.html"
     for output in (merged, page):
         output.write_text("the old file")
-    for args in (
+    runs: list[list[str | Path]] = [
         ["compare", good, bad],
         ["compare", bad, good, "--format=json"],
         ["merge", bad, "-o", merged],
         ["html", bad, "-o", page],
-    ):
+    ]
+    for args in runs:
         started = time.monotonic()
         status, _, err = run_cli(*args)  # an exception here is the traceback a user would see
         assert time.monotonic() - started < CASE_SECONDS
@@ -185,7 +205,8 @@ tools = ["todo"]
 max_requirements_drop = 0.1
 """
 TOML_VALUES = [
-    '"x"', '""', '"/"', '"/proc/self"', '"/dev/null"', '"/sys"', "-1", "0", "1000000000", "9223372036854775807",
+    '"x"', '""', '"/"', '"/proc/self"', '"/dev/null"', '"/sys"', "-1", "0", "1000000000",
+    "9223372036854775807",
     "nan", "inf", "-0.0", "true", "[]", "[1]", "{}", '{ a = 1 }', '"' + "a" * 300 + '"', '"{workspace"',
     '"http://127.0.0.1:99999/v1"', '"http://[::1"', '["x", 1]', '"code"',
 ]  # fmt: skip
@@ -232,7 +253,9 @@ def test_a_mutated_config_is_one_config_error_never_a_crash(
         ('server = { command = ["x"], specs_dir = "/proc/1" }', "specs_dir: /proc/1 is the root"),
     ],
 )
-def test_the_config_bounds_are_one_line_naming_the_key_and_limit(config_dir: Path, line: str, said: str) -> None:
+def test_the_config_bounds_are_one_line_naming_the_key_and_limit(
+    config_dir: Path, line: str, said: str
+) -> None:
     key = line.split(" = ")[0]
     lines = [next_line for next_line in CONFIG.splitlines() if not next_line.startswith(f"{key} = ")]
     table = "[defaults]" if key == "repeats" else "[models.m]" if key == "base_url" else "[briefs.b]"

@@ -118,7 +118,7 @@ def _unquote_fix(value: object, at: At, kind: str, convert: Callable[[str], obje
 
 
 def parse_int(minimum: int, maximum: int | None = None) -> Parser:
-    """A whole number of at least `minimum` (and at most `maximum`); `true` is not 1, whatever Python thinks."""
+    """A whole number from `minimum` (to `maximum`, if given); `true` is not 1, whatever Python thinks."""
 
     def parse(value: object, at: At) -> int:
         if isinstance(value, bool) or not isinstance(value, int):
@@ -155,7 +155,9 @@ def parse_url(value: object, at: At) -> str:
         parts = urlsplit(url)
         port = parts.port  # urllib checks the port only when asked, and raises ValueError then
     except ValueError as exc:
-        raise at.error(f"not a valid URL: {json.dumps(url)} ({exc})", "write the port as 1 to 65535") from None
+        raise at.error(
+            f"not a valid URL: {json.dumps(url)} ({exc})", "write the port as 1 to 65535"
+        ) from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         fix = f'write it with its scheme: {at.key} = "http://{url}"' if "://" not in url else ""
         raise at.error(f"not an http(s) URL: {json.dumps(url)}", fix or "write an http:// or https:// URL")

@@ -232,7 +232,10 @@ def check_min_passes(config: Config, repeats: int | None = None) -> None:
     """`min_passes` cannot exceed the samples taken (`repeats`, or the `--specbench-repeats` override)."""
     if repeats is not None and repeats > MAX_REPEATS:
         raise ConfigError(
-            str(config.path), "", f"--specbench-repeats={repeats} is more than {MAX_REPEATS}", "take fewer samples"
+            str(config.path),
+            "",
+            f"--specbench-repeats={repeats} is more than {MAX_REPEATS}",
+            "take fewer samples",
         )
     for model, brief in itertools.product(config.models.values(), config.briefs.values()):
         settings = config.settings_for(model, brief)

@@ -16,14 +16,13 @@ from typing import Any
 
 from pytest_specbench.config.keys import (
     BARE_KEY,
-    At,
     MAX_REPEATS,
+    At,
     Parser,
     parse_bool,
     parse_check_names,
     parse_codebase,
     parse_command,
-    parse_directory,
     parse_env,
     parse_env_name,
     parse_file,

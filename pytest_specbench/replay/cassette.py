@@ -135,8 +135,10 @@ def _read_lines(path: Path) -> list[str]:
     """The file's lines; a FIFO or device is refused before it is opened (reading one blocks)."""
     try:
         if not stat.S_ISREG(path.stat().st_mode):
-            raise CassetteError(f"{path}: not a regular file — point it at a cassette (.jsonl), or {RERECORD}")
-        lines = []
+            raise CassetteError(
+                f"{path}: not a regular file — point it at a cassette (.jsonl), or {RERECORD}"
+            )
+        lines: list[str] = []
         with path.open("rb") as handle:
             while raw := handle.readline(MAX_LINE_BYTES + 1):
                 if len(raw) > MAX_LINE_BYTES:
@@ -154,7 +156,9 @@ def _parse(path: Path, number: int, raw: str) -> dict[str, Any]:
     except json.JSONDecodeError as err:
         raise CassetteError(f"{path}:{number}: not JSON ({err.msg}) — {RERECORD}") from None
     except RecursionError:
-        raise CassetteError(f"{path}:{number}: not JSON a reader can take (nested too deep) — {RERECORD}") from None
+        raise CassetteError(
+            f"{path}:{number}: not JSON a reader can take (nested too deep) — {RERECORD}"
+        ) from None
     if not isinstance(data, dict) or not isinstance(data.get("kind"), str):
         raise CassetteError(f'{path}:{number}: not a cassette line (no "kind") — {RERECORD}')
     return data
@@ -282,7 +286,9 @@ def _messages(value: Any) -> list[Any]:
 
 
 def _tools(value: Any) -> None:
-    if not isinstance(value, list) or not all(isinstance(t, dict) and isinstance(t.get("name"), str) for t in value):
+    if not isinstance(value, list) or not all(
+        isinstance(t, dict) and isinstance(t.get("name"), str) for t in value
+    ):
         raise TypeError("request.tools must be a list of tools, each with a name")
 
 

@@ -123,7 +123,9 @@ class ReplayingClient:
         sampling = self.cassette.header.get("sampling")
         recorded = {"sampling": sampling if isinstance(sampling, dict) else {}, "system": exchange.system}
         recorded["tools"] = exchange.tools
-        problem = first_difference(recorded, now, recorded_messages=exchange.messages, messages=self.codec.messages)
+        problem = first_difference(
+            recorded, now, recorded_messages=exchange.messages, messages=self.codec.messages
+        )
         if problem is not None:
             return problem
         if digest != exchange.hash:

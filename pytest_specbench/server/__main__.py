@@ -35,7 +35,9 @@ def main(argv: list[str] | None = None) -> None:
         parser.error(f"--codebase {args.codebase} is not a directory")
     for option, path in (("--codebase", args.codebase), ("--specs", args.specs)):
         if _system_tree(path):
-            parser.error(f"{option} {path} is the root or a system tree (/, /proc, /sys, /dev); name your own")
+            parser.error(
+                f"{option} {path} is the root or a system tree (/, /proc, /sys, /dev); name your own"
+            )
     # Configured before the server is built, so the SDK's own basicConfig call leaves it alone.
     logging.basicConfig(
         level=logging.INFO, stream=sys.stderr, format="specbench-server %(levelname)s: %(message)s"

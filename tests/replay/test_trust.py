@@ -29,7 +29,7 @@ from pytest_specbench.errors import CassetteError
 from pytest_specbench.models.types import ModelClient
 from pytest_specbench.redact import Redactor
 from pytest_specbench.replay import cassette as cassette_file
-from pytest_specbench.replay import load_cassette, open_for_mode
+from pytest_specbench.replay import finish, load_cassette, open_for_mode
 from pytest_specbench.testing import FakeProvider, Reply, ScriptedClient, call
 
 MODEL = ModelConfig(id="m", provider=Provider.OPENAI, model="scripted")
@@ -64,15 +64,18 @@ def drive(root: Path, mode: RecordMode, path: Path, model: ModelConfig = MODEL) 
         )  # fmt: skip
         async with opened as client, open_tool_session(brief, paths, Transport.MEMORY, 10) as tools:
             limits = Limits(max_turns=10, timeout_s=30)
-            await run_agent(client, tools, system="sys", prompt="Specify it.", limits=limits, transcript=transcript)
-            getattr(client, "finish")()
+            await run_agent(
+                client, tools, system="sys", prompt="Specify it.", limits=limits, transcript=transcript
+            )
+            finish(client)
 
     try:
         anyio.run(main)
     except BaseExceptionGroup as group:
-        while isinstance(group, BaseExceptionGroup) and len(group.exceptions) == 1:
-            group = group.exceptions[0]  # type: ignore[assignment]
-        raise group from None
+        error: BaseException = group
+        while isinstance(error, BaseExceptionGroup) and len(error.exceptions) == 1:
+            error = error.exceptions[0]
+        raise error from None
     return transcript
 
 
@@ -109,22 +112,30 @@ def deleter(index: int, keys: tuple[str, ...]) -> Callable[[Lines], None]:
     return change
 
 
+BAD, HEADER = ":2: malformed exchange (", ":1: cassette drift in the header: "
+
+
+def request(key: str, value: Any) -> Callable[[Lines], None]:
+    """Set `key` of the first exchange's request."""
+    return setter(1, ("request", key), value)
+
+
 OTHER_MODEL = {"id": "gpt", "provider": "openai", "name": "gpt-4o"}
 MUTATIONS = {
-    "messages-a-string": (setter(1, ("request", "messages"), "x"), ":2: malformed exchange (request.messages must be a list)"),
-    "messages-a-number": (setter(1, ("request", "messages"), [1]), ":2: malformed exchange (request.messages[0] is not"),
-    "messages-empty-object": (setter(1, ("request", "messages"), [{}]), ":2: malformed exchange (request.messages[0] is not"),
+    "messages-a-string": (request("messages", "x"), BAD + "request.messages must be a list)"),
+    "messages-a-number": (request("messages", [1]), BAD + "request.messages[0] is not"),
+    "messages-empty-object": (request("messages", [{}]), BAD + "request.messages[0] is not"),
     "messages-edited": (
-        setter(1, ("request", "messages"), [{"role": "user", "text": "Specify another app."}]),
+        request("messages", [{"role": "user", "text": "Specify another app."}]),
         "cassette drift at turn 1: messages[0] (user message) differs",
     ),
-    "system-edited": (setter(1, ("request", "system"), "be brief"), "turn 1: system prompt differs"),
+    "system-edited": (request("system", "be brief"), "turn 1: system prompt differs"),
     "tools-deleted": (deleter(1, ("request", "tools")), "turn 1: tool names differ"),
-    "tools-not-a-list": (setter(1, ("request", "tools"), "x"), ":2: malformed exchange (request.tools must be"),
-    "model-null": (setter(0, ("model",), None), ":1: cassette drift in the header: model is null"),
-    "model-missing": (deleter(0, ("model",)), ":1: cassette drift in the header: model is missing"),
+    "tools-not-a-list": (request("tools", "x"), BAD + "request.tools must be"),
+    "model-null": (setter(0, ("model",), None), HEADER + "model is null"),
+    "model-missing": (deleter(0, ("model",)), HEADER + "model is missing"),
     "model-another": (setter(0, ("model",), OTHER_MODEL), 'header: model is {"id": "gpt"'),
-    "scaffold-changed": (setter(0, ("scaffold",), "full"), 'header: scaffold is "full", the run\'s is "bare"'),
+    "scaffold-changed": (setter(0, ("scaffold",), "full"), 'scaffold is "full", the run\'s is "bare"'),
     "scaffold-missing": (deleter(0, ("scaffold",)), "header: scaffold is missing"),
     "brief-changed": (setter(0, ("brief",), "other"), 'header: brief is "other"'),
     "sampling-a-string": (setter(0, ("sampling",), "x"), 'header: sampling is "x"'),
@@ -133,10 +144,10 @@ MUTATIONS = {
     "version-true": (setter(0, ("version",), True), ":1: unknown cassette version true"),
     "sample-true": (setter(0, ("sample",), True), ":1: recorded for test_spec[m-b] sample True"),
     "test-id-another": (setter(0, ("test_id",), "test_spec[x-b]"), ":1: recorded for test_spec[x-b]"),
-    "end-seconds-a-string": (setter(-1, ("seconds",), "x"), "malformed end line (the end line's seconds must be"),
-    "exchange-seconds-a-string": (setter(1, ("seconds",), "1.5"), ":2: malformed exchange (seconds must be"),
-    "exchange-turn-true": (setter(1, ("turn",), True), ":2: malformed exchange (turn true where turn 1"),
-    "hash-a-number": (setter(1, ("hash",), 7), ":2: malformed exchange (hash must be a string)"),
+    "end-seconds-a-string": (setter(-1, ("seconds",), "x"), "malformed end line (the end line's seconds"),
+    "exchange-seconds-a-string": (setter(1, ("seconds",), "1.5"), BAD + "seconds must be"),
+    "exchange-turn-true": (setter(1, ("turn",), True), BAD + "turn true where turn 1"),
+    "hash-a-number": (setter(1, ("hash",), 7), BAD + "hash must be a string)"),
 }  # fmt: skip
 
 
@@ -163,7 +174,7 @@ def test_an_edited_or_foreign_cassette_is_an_error_naming_the_field(
 def test_a_replay_for_another_model_is_drift_in_the_header(recorded: Path, tmp_path: Path) -> None:
     other = dataclasses.replace(MODEL, id="m2")
 
-    with pytest.raises(CassetteError, match='header: model is .*"id": "m".*the run\'s is .*"id": "m2"'):
+    with pytest.raises(CassetteError, match=r'header: model is .*"id": "m".*the run\'s is .*"id": "m2"'):
         drive(tmp_path / "rep", RecordMode.NONE, recorded, model=other)
 
 
@@ -201,7 +212,10 @@ def test_an_edited_cassette_is_an_error_in_the_plugin_never_a_pass(
 
     for change, expected in [
         (setter(0, ("model", "id"), "gpt"), "*ERROR*CassetteError: *header: model is*"),
-        (setter(1, ("request", "messages"), [{"role": "user", "text": "x"}]), "*ERROR*messages[[]0[]]*differs*"),
+        (
+            setter(1, ("request", "messages"), [{"role": "user", "text": "x"}]),
+            "*ERROR*messages[[]0[]]*differs*",
+        ),
         (deleter(1, ("request", "tools")), "*ERROR*turn 1: tool names differ*"),
     ]:
         path.write_text(original)
@@ -308,5 +322,5 @@ def test_a_mutated_cassette_replays_as_an_error_or_the_run_never_a_crash(
     try:
         drive(root / "rep", RecordMode.NONE, path)
     except CassetteError as error:
-        assert "\n" not in str(error) and str(path) in str(error) or "cassette drift" in str(error)
+        assert ("\n" not in str(error) and str(path) in str(error)) or "cassette drift" in str(error)
     assert time.monotonic() - started < CASE_SECONDS

@@ -10,7 +10,8 @@ from pytest_specbench.server.__main__ import main
 
 
 @pytest.mark.parametrize(
-    ("option", "value"), [("--codebase", "/"), ("--codebase", "/proc/self"), ("--specs", "/"), ("--specs", "/dev")]
+    ("option", "value"),
+    [("--codebase", "/"), ("--codebase", "/proc/self"), ("--specs", "/"), ("--specs", "/dev")],
 )
 def test_a_system_tree_is_refused_before_the_server_starts(
     tmp_path: Path, option: str, value: str, capsys: pytest.CaptureFixture[str]
@@ -22,4 +23,6 @@ def test_a_system_tree_is_refused_before_the_server_starts(
 
     assert caught.value.code == 2
     error = capsys.readouterr().err.strip().splitlines()[-1]
-    assert error.endswith(f"{option} {value} is the root or a system tree (/, /proc, /sys, /dev); name your own")
+    assert error.endswith(
+        f"{option} {value} is the root or a system tree (/, /proc, /sys, /dev); name your own"
+    )
