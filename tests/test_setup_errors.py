@@ -29,6 +29,24 @@ def test_a_server_that_exits_before_the_handshake_is_one_line(
     assert "Traceback" not in result.stdout.str() and "Captured log" not in result.stdout.str()
 
 
+def test_a_specs_dir_that_climbs_to_the_root_is_one_line(
+    suite: Any, provider: FakeProvider, pytester: pytest.Pytester
+) -> None:
+    """Known only once the run's workspace is: `{workspace}/../..` up to `/` would snapshot the disk."""
+    suite.model("writer")
+    climb = "{workspace}" + "/.." * 40
+    suite.brief("notes", server={"command": [sys.executable, "-c", "pass"], "specs_dir": climb})
+    suite.write()
+
+    result = pytester.runpytest()
+
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        ["*ServerError: brief 'notes': server.specs_dir * is /, the root or a system tree*"]
+    )
+    assert "Traceback" not in result.stdout.str()
+
+
 @pytest.mark.parametrize(
     ("table", "keys", "said"),
     [

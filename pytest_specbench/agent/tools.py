@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 import anyio
 import anyio.lowlevel
 
-from pytest_specbench._files import copy_tree, write_text_atomic
+from pytest_specbench._files import copy_tree, is_system_tree, write_text_atomic
 from pytest_specbench._text import clip
 from pytest_specbench.agent.loop import ToolOutcome
 from pytest_specbench.config.settings import BriefConfig, ServerConfig
@@ -98,7 +98,13 @@ class RunPaths:
         paths = cls(workspace=workspace, specs_dir=workspace / "specs", codebase=brief.codebase)
         if brief.server is None:
             return paths
-        return cls(workspace, Path(paths.expand(brief.server.specs_dir)).resolve(), brief.codebase)
+        specs_dir = Path(paths.expand(brief.server.specs_dir)).resolve()
+        if is_system_tree(specs_dir):  # `{workspace}/../..` can climb to `/`: snapshotting it never ends
+            raise ServerError(
+                f"brief {brief.id!r}: server.specs_dir {brief.server.specs_dir!r} is {specs_dir}, "
+                "the root or a system tree (/, /proc, /sys, /dev) — point it under {workspace}"
+            )
+        return cls(workspace, specs_dir, brief.codebase)
 
     def expand(self, template: str) -> str:
         """Replace {workspace}, {specs_dir} and {codebase} in a config string."""

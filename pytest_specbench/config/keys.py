@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
+from pytest_specbench._files import is_system_tree
 from pytest_specbench._text import phrase_pattern
 from pytest_specbench.config.settings import CHECK_NAMES, Protocol, Provider, RecordMode
 from pytest_specbench.errors import ConfigError
@@ -232,8 +233,6 @@ MAX_REPEATS = 1000
 MAX_CODEBASE_FILES = 20_000
 MAX_CODEBASE_BYTES = 256 * 1024 * 1024
 """A codebase is copied for every run: more than this is almost surely the wrong directory."""
-SYSTEM_TREES = tuple(Path(p) for p in ("/proc", "/sys", "/dev"))
-"""Trees of the kernel's, not of files: reading them never ends, or ends in a device."""
 
 
 def parse_codebase(value: object, at: At) -> Path:
@@ -246,8 +245,7 @@ def parse_codebase(value: object, at: At) -> Path:
 
 def refuse_system_tree(path: Path, at: At) -> None:
     """`/` itself, or /proc, /sys, /dev and anything under them, is a ConfigError."""
-    real = Path(os.path.realpath(path))
-    if real == Path(real.anchor) or any(real == tree or tree in real.parents for tree in SYSTEM_TREES):
+    if is_system_tree(path):
         raise at.error(
             f"{path} is the root or a system tree (/, /proc, /sys, /dev)",
             "point it at a directory of your own files",

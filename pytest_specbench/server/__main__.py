@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 import anyio
 
+from pytest_specbench._files import is_system_tree
 from pytest_specbench.server import build_server
 
 if TYPE_CHECKING:
@@ -34,7 +35,7 @@ def main(argv: list[str] | None = None) -> None:
     if not args.codebase.is_dir():
         parser.error(f"--codebase {args.codebase} is not a directory")
     for option, path in (("--codebase", args.codebase), ("--specs", args.specs)):
-        if _system_tree(path):
+        if is_system_tree(path):
             parser.error(
                 f"{option} {path} is the root or a system tree (/, /proc, /sys, /dev); name your own"
             )
@@ -52,14 +53,6 @@ def main(argv: list[str] | None = None) -> None:
         anyio.run(run_stdio, server)
     else:
         _serve_http(server, args.http)
-
-
-def _system_tree(path: Path) -> bool:
-    """`/`, or /proc, /sys, /dev or anything under them: never a codebase to read or specs to write."""
-    from pytest_specbench.server.codebase import SYSTEM_ROOTS
-
-    real = path.resolve()
-    return real == Path(real.anchor) or any(real == root or root in real.parents for root in SYSTEM_ROOTS)
 
 
 def _serve_http(server: MCPServer, port: int) -> None:
