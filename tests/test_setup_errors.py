@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from pytest_specbench.config.load import check_option_paths
+from pytest_specbench.errors import ConfigError
 from pytest_specbench.testing import FakeProvider, Reply
 
 
@@ -82,3 +85,18 @@ def test_specbench_repeats_beyond_the_cap_is_a_usage_error(suite: Any, pytester:
 
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["ERROR: *--specbench-repeats=1000000000 is more than 1000*"])
+
+
+def test_option_paths_of_the_wrong_kind_are_found_before_any_run(tmp_path: Path) -> None:
+    a_file, a_directory = tmp_path / "cassettes.txt", tmp_path / "report"
+    a_file.write_text("")
+    a_directory.mkdir()
+
+    check_option_paths(tmp_path / "new-cassettes", tmp_path / "new.html")  # not there yet: fine
+    check_option_paths(a_directory, a_file)
+    with pytest.raises(
+        ConfigError, match=r"cassettes.txt: --specbench-cassettes names a file, not a directory"
+    ):
+        check_option_paths(a_file, None)
+    with pytest.raises(ConfigError, match=r"report: --specbench-html names a directory or a special file"):
+        check_option_paths(None, a_directory)

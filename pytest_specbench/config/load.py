@@ -48,7 +48,7 @@ from pytest_specbench.config.settings import (
 )
 from pytest_specbench.errors import ConfigError
 
-__all__ = ["DEFAULT_CONFIG", "check_min_passes", "find_config", "load_config"]
+__all__ = ["DEFAULT_CONFIG", "check_min_passes", "check_option_paths", "find_config", "load_config"]
 
 DEFAULT_CONFIG = Path("evals", "specbench.toml")
 """Where the config is looked for under rootdir when no option names one."""
@@ -96,6 +96,25 @@ def _named_file(path: Path, option: str, relative_to: str) -> Path:
             f"fix the path (relative to {relative_to}), or drop {option} to use {DEFAULT_CONFIG}",
         )
     return path
+
+
+def check_option_paths(cassettes: Path | None, html: Path | None) -> None:
+    """`--specbench-cassettes` must be a directory and `--specbench-html` a file, or not exist yet:
+    found at the start, not when the first recording or the page is written after a live run."""
+    if cassettes is not None and cassettes.exists() and not cassettes.is_dir():
+        raise ConfigError(
+            str(cassettes),
+            "",
+            "--specbench-cassettes names a file, not a directory",
+            "name the cassettes' directory",
+        )
+    if html is not None and html.exists() and not html.is_file():
+        raise ConfigError(
+            str(html),
+            "",
+            "--specbench-html names a directory or a special file",
+            "name the page, e.g. report.html",
+        )
 
 
 # --- tables -----------------------------------------------------------------------------------------
