@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 
 from pytest_specbench.cli import main
@@ -133,11 +133,18 @@ def run_cli(*args: str | Path) -> tuple[int, str, str]:
 
 @pytest.fixture(scope="module")
 def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("fuzz-results")
+    """Results files go here, beside a transcripts/ directory that `specbench html` reads."""
+    root = tmp_path_factory.mktemp("fuzz-results")
+    (root / "transcripts").mkdir()
+    event = {"kind": "assistant", "turn": 1, "text": "hi", "tool_calls": []}
+    (root / "transcripts" / "test_spec[m-b].jsonl").write_text(json.dumps(event) + "\n")
+    return root
 
 
 @FUZZ
 @given(path=st.sampled_from(PATHS), value=st.sampled_from([*HOSTILE, DELETE]))
+@example(path=(0, "test_id"), value="a" * 300)  # no transcript file can be named after it
+@example(path=(0, "checks", 0, "passed"), value=math.nan)
 def test_a_mutated_results_file_is_a_clear_exit_never_a_traceback(
     workdir: Path, path: tuple[Any, ...], value: Any
 ) -> None:

@@ -8,6 +8,7 @@ A results file is a JSON list of records, each with the `version` this package w
 from __future__ import annotations
 
 import json
+import stat
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -48,9 +49,9 @@ def read_results(path: Path) -> Results:
         ResultsFileError: the file is missing, not JSON, not a list of records, of another
             version, or holds one test twice.
     """
-    if path.exists() and not path.is_file():  # a FIFO would block the read, a directory fail it
-        raise ResultsFileError(str(path), "not a regular file", _FIX)
     try:
+        if not stat.S_ISREG(path.stat().st_mode):  # a FIFO would block the read, a directory fail it
+            raise ResultsFileError(str(path), "not a regular file", _FIX)
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ResultsFileError(str(path), "no such file", _FIX) from None
