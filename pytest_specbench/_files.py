@@ -10,7 +10,10 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-__all__ = ["copy_tree", "write_json_atomic", "write_text_atomic"]
+__all__ = ["SYSTEM_TREES", "copy_tree", "is_system_tree", "write_json_atomic", "write_text_atomic"]
+
+SYSTEM_TREES = tuple(Path(p) for p in ("/proc", "/sys", "/dev"))
+"""Trees of the kernel's, not of files: reading them never ends, or ends in a device."""
 
 
 def write_text_atomic(path: Path, text: str, *, errors: str = "strict") -> None:
@@ -52,3 +55,9 @@ def copy_tree(source: Path, target: Path) -> Path:
 def _is_special(path: str) -> bool:
     mode = os.lstat(path).st_mode
     return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode) or stat.S_ISLNK(mode))
+
+
+def is_system_tree(path: Path) -> bool:
+    """`/` itself, or /proc, /sys, /dev or anything under them (symlinks resolved)."""
+    real = Path(os.path.realpath(path))
+    return real == Path(real.anchor) or any(real == tree or tree in real.parents for tree in SYSTEM_TREES)

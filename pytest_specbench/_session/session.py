@@ -19,6 +19,7 @@ from pytest_specbench._session.clients import Clients
 from pytest_specbench._session.options import Options
 from pytest_specbench._session.suite import Suite
 from pytest_specbench.config import find_config
+from pytest_specbench.config.load import check_option_paths
 
 __all__ = ["SESSION_KEY", "SpecbenchSession"]
 
@@ -61,6 +62,7 @@ class SpecbenchSession:
         Raises:
             ConfigError, ResultsFileError: what the user must fix, named.
         """
+        check_option_paths(self.options.cassette_dir, self.options.html_path)
         if self.suite.present:
             _ = self.suite.config
         self.baseline = Baseline.read(self.options.baseline_path)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import os
 import shutil
 import sys
@@ -25,7 +26,7 @@ from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 import anyio
 import anyio.lowlevel
 
-from pytest_specbench._files import copy_tree, write_text_atomic
+from pytest_specbench._files import copy_tree, is_system_tree, write_text_atomic
 from pytest_specbench._text import clip
 from pytest_specbench.agent.loop import ToolOutcome
 from pytest_specbench.config.settings import BriefConfig, ServerConfig
@@ -97,7 +98,13 @@ class RunPaths:
         paths = cls(workspace=workspace, specs_dir=workspace / "specs", codebase=brief.codebase)
         if brief.server is None:
             return paths
-        return cls(workspace, Path(paths.expand(brief.server.specs_dir)).resolve(), brief.codebase)
+        specs_dir = Path(paths.expand(brief.server.specs_dir)).resolve()
+        if is_system_tree(specs_dir):  # `{workspace}/../..` can climb to `/`: snapshotting it never ends
+            raise ServerError(
+                f"brief {brief.id!r}: server.specs_dir {brief.server.specs_dir!r} is {specs_dir}, "
+                "the root or a system tree (/, /proc, /sys, /dev) — point it under {workspace}"
+            )
+        return cls(workspace, specs_dir, brief.codebase)
 
     def expand(self, template: str) -> str:
         """Replace {workspace}, {specs_dir} and {codebase} in a config string."""
@@ -324,10 +331,23 @@ os.execvp(argv[0], argv)
 """
 
 
+class _StrayLineLog(logging.Filter):
+    """Drops the SDK's traceback for a stdout line that is not JSON-RPC: `StrayOutput` reports the
+    line in the run's one-line error, and pytest would show the traceback as a captured log."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("Failed to parse JSONRPC message")
+
+
+_STRAY_LINE_LOG = _StrayLineLog()
+
+
 def _stdio(argv: list[str], env: dict[str, str], errlog: TextIO) -> Any:
     """A stdio transport to `argv`, which dies with this process however this process ends."""
     from mcp import StdioServerParameters
     from mcp.client.stdio import stdio_client
+
+    logging.getLogger("mcp.client.stdio").addFilter(_STRAY_LINE_LOG)  # once: a set of filters
 
     guarded = ["-I", "-c", ORPHAN_GUARD, str(os.getpid()), *argv]
     return stdio_client(StdioServerParameters(command=sys.executable, args=guarded, env=env), errlog=errlog)

@@ -12,6 +12,7 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 from importlib import import_module
+from pathlib import Path
 
 __all__ = ["main"]
 
@@ -23,6 +24,12 @@ Run = Callable[[argparse.Namespace], int]
 
 class UsageProblem(Exception):
     """Bad input a subcommand found after parsing: printed as one line, exit status 2."""
+
+
+def check_output(path: Path, option: str) -> None:
+    """An output path must be a file to replace, or not be there yet: never a directory or a FIFO."""
+    if path.exists() and not path.is_file():
+        raise UsageProblem(f"{option} {path}: not a regular file; name the file to write")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +12,7 @@ from pytest_specbench._text import markdown_table
 from pytest_specbench.cli import UsageProblem
 from pytest_specbench.errors import ResultsFileError
 from pytest_specbench.report.compare import COLUMNS, compare_results, text_table
-from pytest_specbench.report.results import read_results
+from pytest_specbench.report.results import Results, read_results
 from pytest_specbench.verdicts.regression import GATE_DEFAULTS
 
 FORMATS = ("text", "markdown", "json")
@@ -29,6 +30,11 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument("old", type=Path, metavar="OLD.json", help="the accepted results (the baseline)")
     parser.add_argument("new", type=Path, metavar="NEW.json", help="the results to judge")
     parser.add_argument("--format", choices=FORMATS, default="text", help="output format (default: text)")
+    parser.add_argument(
+        "--allow-missing",
+        action="store_true",
+        help="do not fail when tests of OLD are not in NEW (a run that deselected them on purpose)",
+    )
     for key in GATE_DEFAULTS:
         parser.add_argument(
             f"--{key.replace('_', '-')}", dest=key, type=_fraction, metavar="FRACTION", help=f"override {key}"
@@ -58,7 +64,25 @@ def run(args: argparse.Namespace) -> int:
     )
     if args.format != "json":
         print(f"\n{summary}")
-    return 1 if regressed else 0
+    missing = [] if args.allow_missing else missing_tests(old, new)
+    if missing:
+        # Told on stderr too, so a JSON reader (whose stdout is the rows) still sees why it failed.
+        print(missing_line(missing, len(old)), file=sys.stdout if args.format != "json" else sys.stderr)
+    return 1 if regressed or missing else 0
+
+
+def missing_tests(old: Results, new: Results) -> list[str]:
+    """The test ids of OLD that NEW does not have: a shard that ran nothing must not pass the gate."""
+    return [str(record.get("test_id", key)) for key, record in old.items() if key not in new]
+
+
+def missing_line(missing: list[str], baseline: int) -> str:
+    """One line naming the baseline tests that did not run, and how to accept that."""
+    shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+    return (
+        f"{len(missing)} of {baseline} baseline tests are not in the new results: {shown} "
+        "— run them, or pass --allow-missing if they were left out on purpose"
+    )
 
 
 def _fraction(text: str) -> float:

@@ -7,12 +7,13 @@ runs render too.
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 from typing import Any
 
-from pytest_specbench.cli import UsageProblem
+from pytest_specbench.cli import UsageProblem, check_output
+from pytest_specbench.errors import ResultsFileError
 from pytest_specbench.report.html import write_html
+from pytest_specbench.report.results import read_results
 
 __all__ = ["add_parser"]
 
@@ -44,24 +45,15 @@ def run(args: argparse.Namespace) -> int:
         transcripts = args.results.parent / "transcripts"
     if transcripts is not None and not transcripts.is_dir():
         raise UsageProblem(f"--transcripts {transcripts}: no such directory (the report's transcripts/)")
+    check_output(args.output, "-o")
     write_html(args.output, records, transcripts)
     print(f"specbench: wrote {args.output} ({len(records)} runs)")
     return 0
 
 
 def read_records(path: Path) -> list[dict[str, Any]]:
-    """results.json's records; anything else is a UsageProblem naming the file and the fix."""
+    """results.json's records, each checked, one per test (as `compare` and `merge` read them)."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise UsageProblem(
-            f"{path}: cannot read it ({exc.strerror}); pass the results.json of a session"
-        ) from None
-    except ValueError as exc:
-        raise UsageProblem(f"{path}: not JSON ({exc}); pass the results.json of a session") from None
-    if not isinstance(data, list) or not all(isinstance(r, dict) and "test_id" in r for r in data):
-        raise UsageProblem(f"{path}: not a results.json (a list of records with test_id)")
-    versions = {r.get("version") for r in data} - {1}
-    if versions:
-        raise UsageProblem(f"{path}: records of version {sorted(map(str, versions))}, this version reads 1")
-    return data
+        return list(read_results(path).values())
+    except ResultsFileError as exc:
+        raise UsageProblem(str(exc)) from None

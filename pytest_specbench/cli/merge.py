@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_specbench._files import write_json_atomic
-from pytest_specbench.cli import UsageProblem
+from pytest_specbench.cli import UsageProblem, check_output
 from pytest_specbench.errors import ResultsFileError
 from pytest_specbench.report.results import merge_results
 
@@ -32,6 +32,7 @@ def run(args: argparse.Namespace) -> int:
         records = merge_results(args.inputs)
     except ResultsFileError as exc:
         raise UsageProblem(str(exc)) from None
+    check_output(args.output, "-o")
     write_json_atomic(args.output, records)
     print(f"{len(records)} records from {len(args.inputs)} files → {args.output}")
     return 0

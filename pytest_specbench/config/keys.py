@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
+from pytest_specbench._files import is_system_tree
 from pytest_specbench._text import phrase_pattern
 from pytest_specbench.config.settings import CHECK_NAMES, Protocol, Provider, RecordMode
 from pytest_specbench.errors import ConfigError
@@ -117,14 +118,16 @@ def _unquote_fix(value: object, at: At, kind: str, convert: Callable[[str], obje
     return f"write {kind} without quotes"
 
 
-def parse_int(minimum: int) -> Parser:
-    """A whole number of at least `minimum`; `true` is not 1, whatever Python thinks."""
+def parse_int(minimum: int, maximum: int | None = None) -> Parser:
+    """A whole number from `minimum` (to `maximum`, if given); `true` is not 1, whatever Python thinks."""
 
     def parse(value: object, at: At) -> int:
         if isinstance(value, bool) or not isinstance(value, int):
             raise wrong_type(value, "int", at, _unquote_fix(value, at, "a whole number", int))
         if value < minimum:
             raise at.error(f"must be at least {minimum}, got {value}", f"set {at.key} to {minimum} or more")
+        if maximum is not None and value > maximum:
+            raise at.error(f"must be at most {maximum}, got {value}", f"set {at.key} to {maximum} or less")
         return value
 
     return parse
@@ -180,10 +183,18 @@ def parse_choice_of(*choices: str) -> Parser:
 
 def parse_url(value: object, at: At) -> str:
     url = parse_str(value, at)
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        port = parts.port  # urllib checks the port only when asked, and raises ValueError then
+    except ValueError as exc:
+        raise at.error(
+            f"not a valid URL: {json.dumps(url)} ({exc})", "write the port as 1 to 65535"
+        ) from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         fix = f'write it with its scheme: {at.key} = "http://{url}"' if "://" not in url else ""
         raise at.error(f"not an http(s) URL: {json.dumps(url)}", fix or "write an http:// or https:// URL")
+    if port == 0:
+        raise at.error(f"port 0 in {json.dumps(url)}", "write the port as 1 to 65535")
     return url
 
 
@@ -246,6 +257,49 @@ def parse_check_names(value: object, at: At) -> tuple[str, ...]:
             fix = suggest(name, list(CHECK_NAMES), f"valid checks: {', '.join(CHECK_NAMES)}")
             raise where.error(f"unknown check {json.dumps(name)}", fix)
     return tuple(dict.fromkeys(value))
+
+
+MAX_REPEATS = 1000
+"""The most samples a run may take (`repeats`, `--specbench-repeats`): a task starts per sample."""
+MAX_CODEBASE_FILES = 20_000
+MAX_CODEBASE_BYTES = 256 * 1024 * 1024
+"""A codebase is copied for every run: more than this is almost surely the wrong directory."""
+
+
+def parse_codebase(value: object, at: At) -> Path:
+    """An existing directory of ordinary size, not `/` or a tree under /proc, /sys or /dev."""
+    path = parse_directory(value, at)
+    refuse_system_tree(path, at)
+    _bounded_tree(path, at)
+    return path
+
+
+def refuse_system_tree(path: Path, at: At) -> None:
+    """`/` itself, or /proc, /sys, /dev and anything under them, is a ConfigError."""
+    if is_system_tree(path):
+        raise at.error(
+            f"{path} is the root or a system tree (/, /proc, /sys, /dev)",
+            "point it at a directory of your own files",
+        )
+
+
+def _bounded_tree(path: Path, at: At) -> None:
+    """At most MAX_CODEBASE_FILES files and MAX_CODEBASE_BYTES bytes, counted without following links."""
+    files = size = 0
+    for directory, _, names in os.walk(path):
+        for name in names:
+            files += 1
+            try:
+                size += os.lstat(os.path.join(directory, name)).st_size
+            except OSError:
+                continue
+            if files > MAX_CODEBASE_FILES or size > MAX_CODEBASE_BYTES:
+                mib = MAX_CODEBASE_BYTES // (1024 * 1024)
+                raise at.error(
+                    f"{path} holds more than {MAX_CODEBASE_FILES} files or {mib} MiB (the limit; "
+                    "every run copies it)",
+                    "point it at the code the brief is about, without build output or dependencies",
+                )
 
 
 def parse_file(value: object, at: At) -> Path:
@@ -359,7 +413,13 @@ def parse_specs_dir(value: object, at: At) -> str:
     text = _template(parse_str(value, at), at, _PLACEHOLDERS - {"specs_dir"})
     if text.startswith("{") and not text.startswith("{{"):
         return text  # starts with a run's path, so it is absolute once expanded
-    return text if Path(text).is_absolute() else _literal(str(at.file.parent)) + "/" + text
+    text = text if Path(text).is_absolute() else _literal(str(at.file.parent)) + "/" + text
+    if not any(name for _, name, _, _ in string.Formatter().parse(text)):
+        fixed = Path(text.format())  # the same directory for every run: snapshotted before and after each
+        refuse_system_tree(fixed, at)
+        if fixed.is_dir():
+            _bounded_tree(fixed, at)
+    return text
 
 
 # --- check settings --------------------------------------------------------------------------------

@@ -15,7 +15,16 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from pytest_specbench.config.keys import PROVIDERS, At, absolute, describe, parse_table, suggest, toml_key
+from pytest_specbench.config.keys import (
+    MAX_REPEATS,
+    PROVIDERS,
+    At,
+    absolute,
+    describe,
+    parse_table,
+    suggest,
+    toml_key,
+)
 from pytest_specbench.config.schema import (
     BRIEF_KEYS,
     DEFAULTS_KEYS,
@@ -39,13 +48,15 @@ from pytest_specbench.config.settings import (
 )
 from pytest_specbench.errors import ConfigError
 
-__all__ = ["DEFAULT_CONFIG", "check_min_passes", "find_config", "load_config"]
+__all__ = ["DEFAULT_CONFIG", "check_min_passes", "check_option_paths", "find_config", "load_config"]
 
 DEFAULT_CONFIG = Path("evals", "specbench.toml")
 """Where the config is looked for under rootdir when no option names one."""
 
 _SECTIONS = ("defaults", "models", "briefs", "scaffolds", "gate")
 _ID = re.compile(r"[A-Za-z0-9._-]+")
+MAX_ID = 64
+"""Characters of a model, brief or scaffold id: three of them name a test, a transcript, a cassette file."""
 _TOML_POSITION = re.compile(r"line (\d+), column (\d+)")
 
 
@@ -85,6 +96,25 @@ def _named_file(path: Path, option: str, relative_to: str) -> Path:
             f"fix the path (relative to {relative_to}), or drop {option} to use {DEFAULT_CONFIG}",
         )
     return path
+
+
+def check_option_paths(cassettes: Path | None, html: Path | None) -> None:
+    """`--specbench-cassettes` must be a directory and `--specbench-html` a file, or not exist yet:
+    found at the start, not when the first recording or the page is written after a live run."""
+    if cassettes is not None and cassettes.exists() and not cassettes.is_dir():
+        raise ConfigError(
+            str(cassettes),
+            "",
+            "--specbench-cassettes names a file, not a directory",
+            "name the cassettes' directory",
+        )
+    if html is not None and html.exists() and not html.is_file():
+        raise ConfigError(
+            str(html),
+            "",
+            "--specbench-html names a directory or a special file",
+            "name the page, e.g. report.html",
+        )
 
 
 # --- tables -----------------------------------------------------------------------------------------
@@ -210,6 +240,11 @@ def _table_at(file: Path, section: str, table_id: str) -> At:
 
 
 def _check_id(table_id: str, at: At) -> None:
+    if len(table_id) > MAX_ID:
+        raise at.error(
+            f"id of {len(table_id)} characters, more than {MAX_ID} (ids name test ids and files)",
+            f"shorten it to {MAX_ID} characters or fewer",
+        )
     if _ID.fullmatch(table_id):
         return
     section = at.table.partition(".")[0]
@@ -242,6 +277,13 @@ _Run = tuple[str, str, str]
 
 def check_min_passes(config: Config, repeats: int | None = None) -> None:
     """`min_passes` cannot exceed the samples taken (`repeats`, or the `--specbench-repeats` override)."""
+    if repeats is not None and repeats > MAX_REPEATS:
+        raise ConfigError(
+            str(config.path),
+            "",
+            f"--specbench-repeats={repeats} is more than {MAX_REPEATS}",
+            "take fewer samples",
+        )
     for model, brief in itertools.product(config.models.values(), config.briefs.values()):
         settings = config.settings_for(model, brief)
         samples = repeats or settings.repeats
@@ -349,6 +391,8 @@ def _run_words(run: _Run) -> str:
 
 def _read_toml(file: Path) -> dict[str, Any]:
     at = At(file, "")
+    if file.exists() and not file.is_file():  # a FIFO would block the read
+        raise at.error("not a regular file", "point --specbench-config at your specbench.toml")
     try:
         text = file.read_text(encoding="utf-8")
     except FileNotFoundError:

@@ -16,13 +16,14 @@ from typing import Any
 
 from pytest_specbench.config.keys import (
     BARE_KEY,
+    MAX_REPEATS,
     At,
     Parser,
     parse_bool,
     parse_check_names,
     parse_choice_of,
+    parse_codebase,
     parse_command,
-    parse_directory,
     parse_env,
     parse_env_name,
     parse_file,
@@ -115,7 +116,7 @@ RUN_KEYS: dict[str, Key] = {
     "loop_threshold": Key(parse_int(2), Dest.SETTINGS),
     "stop_on_loop": Key(parse_bool, Dest.SETTINGS),
     "max_cost_usd": Key(parse_number(0, inclusive=False), Dest.SETTINGS),
-    "repeats": Key(parse_int(1), Dest.SETTINGS),
+    "repeats": Key(parse_int(1, MAX_REPEATS), Dest.SETTINGS),
     "min_passes": Key(parse_int(1), Dest.SETTINGS),
     "max_concurrency": Key(parse_int(1), Dest.SETTINGS),
 }
@@ -190,7 +191,7 @@ def parse_gate(value: object, at: At) -> dict[str, float]:
 
 BRIEF_KEYS: dict[str, Key] = {
     **RUN_KEYS,
-    "codebase": Key(parse_directory),
+    "codebase": Key(parse_codebase),
     "prompt": Key(parse_str),
     "prompt_file": Key(parse_text_file, name="prompt"),
     "system_prompt": Key(parse_str),

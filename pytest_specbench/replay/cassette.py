@@ -15,7 +15,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
+import stat
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,7 +27,7 @@ from typing import Any
 from pytest_specbench._files import write_text_atomic
 from pytest_specbench.errors import CassetteError
 from pytest_specbench.models.types import AssistantTurn
-from pytest_specbench.replay.codec import turn_from_data
+from pytest_specbench.replay.codec import canonical, turn_from_data
 
 __all__ = ["CASSETTE_VERSION", "Cassette", "Exchange", "cassette_path", "load_cassette", "write_cassette"]
 
@@ -33,6 +36,9 @@ RERECORD = "re-record with --specbench-record-mode=all"
 _SAFE = re.compile(r"[^A-Za-z0-9._-]")
 _MAX_NAME = 150
 """Characters of a file name before the `.jsonl`: short enough for every file system."""
+MAX_LINE_BYTES = 32 * 1024 * 1024
+"""The longest cassette line read (an exchange holds only the turn's new messages and its answer)."""
+_ROLES = frozenset({"user", "assistant", "tool"})
 
 
 def cassette_path(directory: Path, test_id: str, sample: int = 1) -> Path:
@@ -103,16 +109,20 @@ def header_fields(created: datetime | None = None) -> dict[str, Any]:
     return {"specbench_version": package, "recorded_at": when}
 
 
-def load_cassette(path: Path, test_id: str, sample: int = 1) -> Cassette:
-    """Read and check a cassette; raises CassetteError naming the file and line of any problem."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as err:
-        raise CassetteError(f"{path}: cannot read the cassette ({err}) — {RERECORD}") from None
-    lines = [_parse(path, number, raw) for number, raw in enumerate(text.splitlines(), 1)]
+def load_cassette(
+    path: Path, test_id: str, sample: int = 1, *, expected: Mapping[str, Any] | None = None
+) -> Cassette:
+    """Read and check a cassette; raises CassetteError naming the file and line of any problem.
+
+    Args:
+        expected: the header this run would record (model, sampling, brief, scaffold, ...):
+            a cassette whose header says otherwise belongs to another run and is refused.
+    """
+    lines = [_parse(path, number, raw) for number, raw in enumerate(_read_lines(path), 1)]
     if not lines:
         raise CassetteError(f"{path}: the cassette is empty — {RERECORD}")
     header = _header(path, lines[0], test_id, sample)
+    _same_run(path, header, expected or {})
     reader = _Reader(path)
     for number, line in enumerate(lines[1:], 2):
         reader.take(number, line)
@@ -121,11 +131,34 @@ def load_cassette(path: Path, test_id: str, sample: int = 1) -> Cassette:
     return Cassette(path, header, tuple(reader.exchanges))
 
 
+def _read_lines(path: Path) -> list[str]:
+    """The file's lines; a FIFO or device is refused before it is opened (reading one blocks)."""
+    try:
+        if not stat.S_ISREG(path.stat().st_mode):
+            raise CassetteError(
+                f"{path}: not a regular file — point it at a cassette (.jsonl), or {RERECORD}"
+            )
+        lines: list[str] = []
+        with path.open("rb") as handle:
+            while raw := handle.readline(MAX_LINE_BYTES + 1):
+                if len(raw) > MAX_LINE_BYTES:
+                    limit = f"{MAX_LINE_BYTES // (1024 * 1024)} MiB"
+                    raise CassetteError(f"{path}:{len(lines) + 1}: a line longer than {limit} — {RERECORD}")
+                lines.append(raw.decode("utf-8").rstrip("\r\n"))
+    except (OSError, UnicodeDecodeError) as err:
+        raise CassetteError(f"{path}: cannot read the cassette ({err}) — {RERECORD}") from None
+    return lines
+
+
 def _parse(path: Path, number: int, raw: str) -> dict[str, Any]:
     try:
         data = json.loads(raw)
     except json.JSONDecodeError as err:
         raise CassetteError(f"{path}:{number}: not JSON ({err.msg}) — {RERECORD}") from None
+    except RecursionError:
+        raise CassetteError(
+            f"{path}:{number}: not JSON a reader can take (nested too deep) — {RERECORD}"
+        ) from None
     if not isinstance(data, dict) or not isinstance(data.get("kind"), str):
         raise CassetteError(f'{path}:{number}: not a cassette line (no "kind") — {RERECORD}')
     return data
@@ -134,19 +167,44 @@ def _parse(path: Path, number: int, raw: str) -> dict[str, Any]:
 def _header(path: Path, line: dict[str, Any], test_id: str, sample: int) -> dict[str, Any]:
     if line["kind"] != "header":
         raise CassetteError(f"{path}:1: the first line is not a header — {RERECORD}")
-    if line.get("version") != CASSETTE_VERSION:
+    if not _same(line.get("version"), CASSETTE_VERSION):
         version = json.dumps(line.get("version"))
         raise CassetteError(
             f"{path}:1: unknown cassette version {version} (this pytest-specbench reads "
             f"{CASSETTE_VERSION}) — upgrade pytest-specbench, or {RERECORD}"
         )
     recorded = (line.get("test_id"), line.get("sample", 1))
-    if recorded != (test_id, sample):
+    if not _same(recorded, (test_id, sample)):
         raise CassetteError(
             f"{path}:1: recorded for {recorded[0]} sample {recorded[1]}, not {test_id} sample {sample}"
             f" — move it back, or {RERECORD}"
         )
     return line
+
+
+def _same_run(path: Path, header: Mapping[str, Any], expected: Mapping[str, Any]) -> None:
+    """Each field the run would write in its header is the one recorded (model, sampling, brief, ...)."""
+    for key, now in expected.items():
+        recorded = header.get(key)
+        if not _same(recorded, now):
+            said = "is missing" if key not in header else f"is {_json(recorded)}"
+            raise CassetteError(
+                f"{path}:1: cassette drift in the header: {key} {said}, the run's is {_json(now)}"
+                f" — replay it with the run it was recorded for, or {RERECORD}"
+            )
+
+
+def _same(recorded: Any, now: Any) -> bool:
+    """Equal as JSON, so `true` is not `1` and `1` is not `1.0` (as the request hash sees them)."""
+    try:
+        return canonical(recorded) == canonical(now)
+    except (TypeError, ValueError):
+        return False
+
+
+def _json(value: Any) -> str:
+    text = json.dumps(value, ensure_ascii=False, sort_keys=True)
+    return text if len(text) <= 120 else text[:119] + "…"
 
 
 class _Reader:
@@ -175,29 +233,72 @@ class _Reader:
 
     def _exchange(self, number: int, line: dict[str, Any]) -> Exchange:
         turn, request = line["turn"], line["request"]
-        if turn != len(self.exchanges) + 1:
-            raise ValueError(f"turn {turn} where turn {len(self.exchanges) + 1} was due")
+        if not _same(turn, len(self.exchanges) + 1):
+            raise ValueError(f"turn {_json(turn)} where turn {len(self.exchanges) + 1} was due")
+        if not isinstance(request, dict):
+            raise TypeError("request must be an object")
         start = request["messages_from"]
-        if not isinstance(start, int) or not 0 <= start <= len(self.messages):
-            raise ValueError(f"messages_from {start} after {len(self.messages)} messages")
+        if type(start) is not int or not 0 <= start <= len(self.messages):
+            raise ValueError(f"messages_from {_json(start)} after {len(self.messages)} messages")
+        added = _messages(request["messages"])
         del self.messages[start:]
         self.system = request.get("system", self.system)
         self.tools = request.get("tools", self.tools)
-        if not isinstance(self.system, str) or not isinstance(self.tools, list):
-            raise TypeError("system must be a string and tools a list")
-        self.messages.extend(request["messages"])
+        if not isinstance(self.system, str):
+            raise TypeError("request.system must be a string")
+        _tools(self.tools)
+        self.messages.extend(added)
         answer = turn_from_data(line["answer"])
-        seconds = float(line["seconds"])
+        digest = line["hash"]
+        if not isinstance(digest, str):
+            raise TypeError("hash must be a string")
         messages = tuple(self.messages)
-        return Exchange(turn, number, str(line["hash"]), self.system, self.tools, messages, answer, seconds)
+        seconds = _seconds(line["seconds"], "seconds")
+        return Exchange(turn, number, digest, self.system, self.tools, messages, answer, seconds)
 
     def _end(self, where: str, line: dict[str, Any]) -> None:
-        if line.get("turns") != len(self.exchanges):
+        try:
+            _seconds(line.get("seconds"), "the end line's seconds")
+        except TypeError as err:
+            raise CassetteError(f"{where}: malformed end line ({err}) — {RERECORD}") from None
+        if not _same(line.get("turns"), len(self.exchanges)):
             raise CassetteError(
                 f"{where}: the end line counts {line.get('turns')} turns, the file has "
                 f"{len(self.exchanges)} — {RERECORD}"
             )
         self.ended = True
+
+
+def _messages(value: Any) -> list[Any]:
+    """`request.messages`: a list of encoded messages, each a role's object (`codec.message_data`)."""
+    if not isinstance(value, list):
+        raise TypeError("request.messages must be a list")
+    for index, message in enumerate(value):
+        if not isinstance(message, dict) or message.get("role") not in _ROLES:
+            raise TypeError(f"request.messages[{index}] is not a user, assistant or tool message")
+        parts = {"user": ("text", str), "assistant": ("tool_calls", list), "tool": ("results", list)}
+        key, kind = parts[message["role"]]
+        if not isinstance(message.get(key), kind):
+            raise TypeError(f"request.messages[{index}].{key} must be a {kind.__name__}")
+        if message["role"] == "tool" and not all(isinstance(r, dict) for r in message["results"]):
+            raise TypeError(f"request.messages[{index}].results must be objects")
+    return value
+
+
+def _tools(value: Any) -> None:
+    if not isinstance(value, list) or not all(
+        isinstance(t, dict) and isinstance(t.get("name"), str) for t in value
+    ):
+        raise TypeError("request.tools must be a list of tools, each with a name")
+
+
+def _seconds(value: Any, what: str) -> float:
+    number = value if isinstance(value, float) else None
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) < 2**53:
+        number = float(value)
+    if number is None or not math.isfinite(number) or number < 0:
+        raise TypeError(f"{what} must be a number of 0 or more, got {_json(value)}")
+    return number
 
 
 def _describe(err: Exception) -> str:

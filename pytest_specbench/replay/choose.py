@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 from pytest_specbench.config.settings import ModelConfig, RecordMode, RunSettings
 from pytest_specbench.errors import CassetteError
@@ -13,7 +14,7 @@ from pytest_specbench.replay.cassette import load_cassette
 from pytest_specbench.replay.clients import Redact, ReplayingClient, open_recording
 from pytest_specbench.replay.codec import Normaliser, RequestCodec, sampling_of
 
-__all__ = ["RunLabels", "open_for_mode"]
+__all__ = ["RunLabels", "open_for_mode", "run_header"]
 
 RunLabels = Mapping[str, str]
 """`brief` and `scaffold` ids of the run, written to a new cassette's header."""
@@ -41,14 +42,22 @@ def open_for_mode(
     """
     if mode is RecordMode.OFF:
         return live()
+    header = run_header(test_id, sample, model, settings, labels)
     if mode is RecordMode.NONE or (mode is RecordMode.ONCE and path.exists()):
         if not path.exists():
             raise CassetteError(
                 f"no cassette for {test_id} at turn 1 (looked for {path}) — record it with "
                 "--specbench-record-mode=once, which runs the model live"
             )
-        cassette = load_cassette(path, test_id, sample)
+        cassette = load_cassette(path, test_id, sample, expected=header)
         return _replaying(ReplayingClient(cassette, sampling_of(model, settings), _codec(redact, paths)))
+    return open_recording(live(), path, header, _codec(redact, paths))
+
+
+def run_header(
+    test_id: str, sample: int, model: ModelConfig, settings: RunSettings, labels: RunLabels | None
+) -> dict[str, Any]:
+    """The header a recording of this run writes, and what a replay of it must find in the cassette."""
     model_fields = {"id": model.id, "provider": str(model.provider), "name": model.model}
     header = {
         "test_id": test_id,
@@ -56,8 +65,7 @@ def open_for_mode(
         "model": model_fields,
         "sampling": sampling_of(model, settings),
     }
-    header |= dict(labels or {})
-    return open_recording(live(), path, header, _codec(redact, paths))
+    return header | dict(labels or {})
 
 
 def _codec(redact: Redact, paths: Mapping[str, Path] | None) -> RequestCodec:

@@ -16,7 +16,7 @@ from typing import Any, Literal, TypeAlias
 
 from pytest_specbench.errors import CassetteError
 from pytest_specbench.models.types import AssistantTurn, Message, ModelClient, ToolSpec
-from pytest_specbench.replay.cassette import RERECORD, Cassette, header_fields, write_cassette
+from pytest_specbench.replay.cassette import RERECORD, Cassette, Exchange, header_fields, write_cassette
 from pytest_specbench.replay.codec import RequestCodec, map_text, turn_data, turn_from_data
 from pytest_specbench.replay.drift import first_difference
 
@@ -109,17 +109,27 @@ class ReplayingClient:
         exchange = exchanges[turn - 1]
         self.codec.encode(messages)
         clean_system, clean_tools, digest = self.codec.request(self.sampling, system, tools)
-        if digest != exchange.hash:
-            now = {"sampling": self.sampling, "system": clean_system, "tools": clean_tools}
-            recorded = {"sampling": self.cassette.header.get("sampling", {}), "system": exchange.system}
-            recorded["tools"] = exchange.tools
-            # Only a mismatch pays for the field-by-field comparison that names the difference.
-            problem = first_difference(
-                recorded, now, recorded_messages=exchange.messages, messages=self.codec.messages
-            )
-            self._drift(turn, problem or "the request's hash differs, every field matches (edited by hand?)")
+        # The hash alone is not trusted: a request edited by hand keeps the hash it was recorded with.
+        same = exchange.system == clean_system and exchange.tools == clean_tools
+        if digest != exchange.hash or not same or list(exchange.messages) != self.codec.messages:
+            self._drift(turn, self._difference(exchange, clean_system, clean_tools, digest))
         self.turn = turn
         return turn_from_data(map_text(turn_data(exchange.answer), self.codec.normaliser.paths_in))
+
+    def _difference(self, exchange: Exchange, system: str, tools: list[Any], digest: str) -> str:
+        """The first field in which the run's request differs from the recorded one (only on a mismatch)."""
+        now = {"sampling": self.sampling, "system": system, "tools": tools}
+        sampling = self.cassette.header.get("sampling")
+        recorded = {"sampling": sampling if isinstance(sampling, dict) else {}, "system": exchange.system}
+        recorded["tools"] = exchange.tools
+        problem = first_difference(
+            recorded, now, recorded_messages=exchange.messages, messages=self.codec.messages
+        )
+        if problem is not None:
+            return problem
+        if digest != exchange.hash:
+            return "the request's hash differs, every field matches (edited by hand?)"
+        return "the recorded request differs from the run's, its hash does not (edited by hand?)"
 
     def _drift(self, turn: int, problem: str) -> None:
         raise CassetteError(f"cassette drift at turn {turn}: {problem} — {RERECORD}")

@@ -61,8 +61,11 @@ def load_transcripts(directory: Path, test_ids: list[str]) -> dict[str, list[dic
     found: dict[str, list[dict[str, Any]]] = {}
     for test_id in test_ids:
         path = directory / f"{test_id}.jsonl"
-        if path.is_file():
-            found[test_id] = list(_events(path.read_text(encoding="utf-8", errors="replace")))
+        try:
+            if path.is_file():
+                found[test_id] = list(_events(path.read_text(encoding="utf-8", errors="replace")))
+        except OSError:  # an id no file can be named after (too long): a run without a timeline
+            continue
     return found
 
 

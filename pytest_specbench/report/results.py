@@ -8,10 +8,12 @@ A results file is a JSON list of records, each with the `version` this package w
 from __future__ import annotations
 
 import json
+import stat
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from pytest_specbench._record import validate_record
 from pytest_specbench._run.record import RESULTS_VERSION
 from pytest_specbench.errors import ResultsFileError
 
@@ -51,6 +53,8 @@ def read_results(path: Path) -> Results:
             version, or holds one test twice.
     """
     try:
+        if not stat.S_ISREG(path.stat().st_mode):  # a FIFO would block the read, a directory fail it
+            raise ResultsFileError(str(path), "not a regular file", _FIX)
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ResultsFileError(str(path), "no such file", _FIX) from None
@@ -58,6 +62,8 @@ def read_results(path: Path) -> Results:
         raise ResultsFileError(str(path), f"cannot read it: {exc}", _FIX) from None
     except ValueError as exc:
         raise ResultsFileError(str(path), f"not JSON ({exc})", _FIX) from None
+    except RecursionError:
+        raise ResultsFileError(str(path), "not JSON a reader can take (nested too deep)", _FIX) from None
     if not isinstance(data, list) or not all(isinstance(r, dict) and "test_id" in r for r in data):
         raise ResultsFileError(str(path), "not a list of results records", _FIX)
     return _index(path, data)
@@ -65,19 +71,20 @@ def read_results(path: Path) -> Results:
 
 def _index(path: Path, records: Iterable[dict[str, Any]]) -> Results:
     indexed: Results = {}
-    for record in records:
-        version = record.get("version")
-        if version != RESULTS_VERSION:
+    for number, data in enumerate(records):
+        version = data.get("version")
+        if type(version) is not int or version != RESULTS_VERSION:  # `true == 1` in Python
             raise ResultsFileError(
                 str(path),
-                f"record {record['test_id']} has results version {version!r}, this plugin reads "
+                f"record {data['test_id']} has results version {version!r}, this plugin reads "
                 f"{RESULTS_VERSION}",
                 "write it again with this version of pytest-specbench",
             )
-        key = record_key(record)
+        validate_record(data, path, number)  # the typed record; `Results` keeps the plain dict
+        key = record_key(data)
         if key in indexed:
             raise ResultsFileError(str(path), f"{key} appears twice", "keep one record per test")
-        indexed[key] = record
+        indexed[key] = data
     return indexed
 
 

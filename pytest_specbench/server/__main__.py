@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 import anyio
 
+from pytest_specbench._files import is_system_tree
 from pytest_specbench.server import build_server
 
 if TYPE_CHECKING:
@@ -33,6 +34,11 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if not args.codebase.is_dir():
         parser.error(f"--codebase {args.codebase} is not a directory")
+    for option, path in (("--codebase", args.codebase), ("--specs", args.specs)):
+        if is_system_tree(path):
+            parser.error(
+                f"{option} {path} is the root or a system tree (/, /proc, /sys, /dev); name your own"
+            )
     # Configured before the server is built, so the SDK's own basicConfig call leaves it alone.
     logging.basicConfig(
         level=logging.INFO, stream=sys.stderr, format="specbench-server %(levelname)s: %(message)s"

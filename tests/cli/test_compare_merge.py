@@ -66,7 +66,11 @@ def test_compare_shows_each_test_and_exits_1_on_a_regression(
     assert any(
         line.startswith("test_spec[gone-notes]") and line.endswith("not in the new results") for line in lines
     )
-    assert lines[-1] == "1 of 4 tests regressed"
+    assert lines[-2:] == [
+        "1 of 4 tests regressed",
+        "1 of 3 baseline tests are not in the new results: test_spec[gone-notes] — run them, or pass "
+        "--allow-missing if they were left out on purpose",
+    ]
 
 
 def test_compare_as_markdown_and_json_and_with_a_looser_gate(
@@ -122,6 +126,49 @@ def test_bad_input_is_one_line_and_exit_2(
 
     assert result.returncode == 2
     assert message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_new_file_without_the_baseline_tests_fails_unless_allowed(tmp_path: Path) -> None:
+    """A shard that ran nothing must not pass the gate: every baseline test missing is named."""
+    old = write(tmp_path / "old.json", [rec("gpt", 174), rec("claude", 100)])
+    empty = write(tmp_path / "empty.json", [])
+
+    failed = specbench("compare", old, empty, cwd=tmp_path)
+    as_json = specbench("compare", old, empty, "--format=json", cwd=tmp_path)
+    allowed = specbench("compare", old, empty, "--allow-missing", cwd=tmp_path)
+
+    assert failed.returncode == 1
+    assert failed.stdout.splitlines()[-1].startswith(
+        "2 of 2 baseline tests are not in the new results: test_spec[gpt-notes], test_spec[claude-notes] — "
+    )
+    assert as_json.returncode == 1 and json.loads(as_json.stdout)[0]["gate"] == "not in the new results"
+    assert "2 of 2 baseline tests are not in the new results" in as_json.stderr
+    assert allowed.returncode == 0 and allowed.stdout.splitlines()[-1] == "no regression in 2 tests"
+
+
+def test_html_refuses_a_test_twice_as_compare_and_merge_do(tmp_path: Path) -> None:
+    twice = write(tmp_path / "twice.json", [rec("gpt", 1), rec("gpt", 1)])
+    (tmp_path / "report.html").write_text("the old page")
+
+    result = specbench("html", twice, "-o", "report.html", cwd=tmp_path)
+
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.strip() == (
+        f"specbench: error: {twice}: evals/test_specs.py::test_spec[gpt-notes] appears twice"
+        " — keep one record per test"
+    )
+    assert (tmp_path / "report.html").read_text() == "the old page"
+
+
+@pytest.mark.parametrize("command", ["html", "merge"])
+def test_an_output_that_is_a_directory_is_one_line(tmp_path: Path, command: str) -> None:
+    results = write(tmp_path / "results.json", [rec("gpt", 1)])
+    (tmp_path / "out").mkdir()
+
+    result = specbench(command, results, "-o", "out", cwd=tmp_path)
+
+    assert result.returncode == 2
+    assert result.stderr.strip() == "specbench: error: -o out: not a regular file; name the file to write"
 
 
 def test_python_m_runs_the_same_command(files: tuple[Path, Path], tmp_path: Path) -> None:

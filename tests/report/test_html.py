@@ -80,10 +80,14 @@ def test_the_command_without_transcripts_says_so_per_run(report_session: Path, t
 @pytest.mark.parametrize(
     ("content", "problem"),
     [
-        (None, "cannot read it"),
+        (None, "no such file"),
         ("{not json", "not JSON"),
-        ('{"a": 1}', "not a results.json"),
-        ('[{"test_id": "t", "version": 7}]', "records of version ['7'], this version reads 1"),
+        ('{"a": 1}', "not a list of results records"),
+        ('[{"test_id": "t", "version": 7}]', "record t has results version 7, this plugin reads 1"),
+        (
+            '[{"test_id": "t", "version": 1, "checks": -1}]',
+            "record t (#1): field checks must be a list, got -1",
+        ),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(tmp_path: Path, content: str | None, problem: str) -> None:
