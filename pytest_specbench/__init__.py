@@ -21,6 +21,8 @@ from pytest_specbench.errors import (
     ProviderError,
     ServerError,
     SpecbenchError,
+    SpecbenchInconclusiveWarning,
+    SpecbenchWarning,
 )
 from pytest_specbench.models.types import (
     AssistantTurn,
@@ -55,6 +57,8 @@ __all__ = [
     "SpecRun",
     "SpecTree",
     "SpecbenchError",
+    "SpecbenchInconclusiveWarning",
+    "SpecbenchWarning",
     "ToolCall",
     "ToolOutcome",
     "ToolSession",

@@ -14,6 +14,10 @@ an ERROR (something around the model broke), while a model that falls short is a
         ├── ServerError        the MCP server could not start, died or stopped answering
         └── CassetteError      a recorded run cannot be replayed: missing, broken, or the run drifted from it
 
+    SpecbenchWarning (UserWarning)
+    └── SpecbenchInconclusiveWarning   the gate could not tell a regression from noise (the test passes;
+                                       `-W error::pytest_specbench.SpecbenchInconclusiveWarning` fails it)
+
 Every message is one line that says what broke and what to do about it.
 """
 
@@ -28,6 +32,8 @@ __all__ = [
     "ResultsFileError",
     "ServerError",
     "SpecbenchError",
+    "SpecbenchInconclusiveWarning",
+    "SpecbenchWarning",
 ]
 
 
@@ -78,3 +84,13 @@ class ServerError(InfrastructureError):
 
 class CassetteError(InfrastructureError):
     """A cassette is missing, unreadable or no longer matches the run (drift); says where and the fix."""
+
+
+class SpecbenchWarning(UserWarning):
+    """Base class of every warning pytest-specbench issues."""
+
+
+class SpecbenchInconclusiveWarning(SpecbenchWarning):
+    """`no_regression` could not tell a regression from noise: the test passes, and the warning
+    says how many samples per side would tell. `-W error::pytest_specbench.SpecbenchInconclusiveWarning`
+    (or `filterwarnings = ["error"]`) makes such a test fail."""

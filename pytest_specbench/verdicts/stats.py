@@ -339,4 +339,4 @@ def sign_flip_p(differences: Sequence[float]) -> float:
         for signs in itertools.product((1.0, -1.0), repeat=n)
         if sum(s * m for s, m in zip(signs, magnitudes, strict=True)) <= observed + slack
     )
-    return at_or_below / 2**n
+    return at_or_below / float(1 << n)
