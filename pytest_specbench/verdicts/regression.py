@@ -17,6 +17,8 @@ record, is not compared, never an error. The test's verdict is the worst of its 
 
 from __future__ import annotations
 
+import dataclasses
+import math
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -43,6 +45,7 @@ __all__ = [
     "check_no_regression",
     "judge",
     "newly",
+    "pooled_spreads",
     "samples",
     "value",
     "warn_inconclusive",
@@ -148,11 +151,15 @@ def judge(
     old: Mapping[str, Any] | None,
     gate: Mapping[str, float | str | None],
     source: str | None,
+    *,
+    spreads: Mapping[str, float] | None = None,
 ) -> GateResult:
     """The verdict of `new` against its baseline record `old` from the file `source`.
 
     `gate` holds the tolerances (unset ones keep `GATE_DEFAULTS`) and `alpha`. Without a
     baseline file (`source` None) or a record of this test in it, nothing is compared.
+    `spreads` (metric label → SD on the test's scale, from `pooled_spreads` over the suite)
+    replaces this test's own spread in the sample advice.
     """
     alpha = _alpha(gate)
     if source is None or old is None:
@@ -160,8 +167,27 @@ def judge(
         return GateResult(Verdict.NOT_COMPARED, reason=reason, alpha=alpha)
     tolerances = {**GATE_DEFAULTS, **gate}
     measured = [*_metrics(new, old, tolerances), *_checks(new, old)]
+    if spreads:
+        measured = [_with_spread(j, spreads.get(j.label)) for j in measured]
     judged = adjust_within_test(measured, alpha)
     return GateResult(overall(judged), tuple(judged), alpha=alpha)
+
+
+def pooled_spreads(records: Iterable[Mapping[str, Any]]) -> dict[str, float]:
+    """Per metric label, the standard deviation on its test's scale (log, log1p or points) pooled
+    over every record with two samples or more: sqrt(Σ (n − 1) s² / Σ (n − 1))."""
+    sums: dict[str, list[float]] = {}
+    for record in records:
+        for metric in METRICS:
+            values = samples(record, metric.field)
+            if values is None or len(values) < 2:
+                continue
+            transformed = _on_scale(values, metric.relative)
+            mean = sum(transformed) / len(transformed)
+            total = sums.setdefault(metric.label, [0.0, 0.0])
+            total[0] += sum((v - mean) ** 2 for v in transformed)
+            total[1] += len(values) - 1
+    return {label: math.sqrt(squares / df) for label, (squares, df) in sums.items() if squares > 0}
 
 
 def check_no_regression(
@@ -254,6 +280,20 @@ def _passes(record: Mapping[str, Any], name: str) -> tuple[int, int] | None:
             return None
         outcomes.append(found[0])
     return sum(outcomes), len(outcomes)
+
+
+def _with_spread(judgment: Judgment, spread: float | None) -> Judgment:
+    if spread is None or judgment.spread is None:
+        return judgment
+    return dataclasses.replace(judgment, spread=spread)
+
+
+def _on_scale(values: Sequence[float], relative: bool) -> list[float]:
+    """The values as the test sees them: logs (log1p when one is 0) for relative metrics."""
+    if not relative:
+        return list(values)
+    transform = math.log if all(v > 0 for v in values) else math.log1p
+    return [transform(v) for v in values]
 
 
 def _check_list(record: Any) -> list[Mapping[str, Any]]:
