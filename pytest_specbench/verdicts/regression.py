@@ -45,6 +45,7 @@ __all__ = [
     "check_no_regression",
     "judge",
     "newly",
+    "pooled_spread_counts",
     "pooled_spreads",
     "samples",
     "value",
@@ -176,6 +177,11 @@ def judge(
 def pooled_spreads(records: Iterable[Mapping[str, Any]]) -> dict[str, float]:
     """Per metric label, the standard deviation on its test's scale (log, log1p or points) pooled
     over every record with two samples or more: sqrt(Σ (n − 1) s² / Σ (n − 1))."""
+    return {label: sd for label, (sd, _) in pooled_spread_counts(records).items()}
+
+
+def pooled_spread_counts(records: Iterable[Mapping[str, Any]]) -> dict[str, tuple[float, int]]:
+    """`pooled_spreads`, each with the number of records it pooled."""
     sums: dict[str, list[float]] = {}
     for record in records:
         for metric in METRICS:
@@ -184,10 +190,11 @@ def pooled_spreads(records: Iterable[Mapping[str, Any]]) -> dict[str, float]:
                 continue
             transformed = _on_scale(values, metric.relative)
             mean = sum(transformed) / len(transformed)
-            total = sums.setdefault(metric.label, [0.0, 0.0])
+            total = sums.setdefault(metric.label, [0.0, 0.0, 0.0])
             total[0] += sum((v - mean) ** 2 for v in transformed)
             total[1] += len(values) - 1
-    return {label: math.sqrt(squares / df) for label, (squares, df) in sums.items() if squares > 0}
+            total[2] += 1
+    return {label: (math.sqrt(squares / df), int(count)) for label, (squares, df, count) in sums.items()}
 
 
 def check_no_regression(

@@ -28,7 +28,7 @@ from typing import Any, Literal
 
 from pytest_specbench.verdicts.stats import fisher_less, fisher_less_min, samples_per_side, welch
 
-__all__ = ["Judgment", "Method", "Verdict", "decide", "judge_check", "judge_metric", "line"]
+__all__ = ["Judgment", "Method", "Verdict", "decide", "judge_check", "judge_metric", "line", "margin"]
 
 LEVEL = 0.90
 """The two-sided interval reported: its worse-side bound is the one-sided 95 % bound."""
@@ -167,7 +167,7 @@ def judge_metric(
         p=result.p_less() if worse == "drop" else result.p_greater(),
         worsening=sign * result.difference,
         bound=worse_bound,
-        margin=_margin(scale, worse, limit),
+        margin=margin(scale, worse, limit),
         spread=math.sqrt((_var(old, transform) + _var(new, transform)) / 2.0),
     )
 
@@ -292,7 +292,8 @@ def _transform(scale: str, values: list[float]) -> tuple[Method, Any]:
     return Method.WELCH_LOG1P, math.log1p  # a count of 0 has no log
 
 
-def _margin(scale: str, worse: str, limit: float) -> float:
+def margin(scale: str, worse: str, limit: float) -> float:
+    """δ on the test's scale: −log(1 − δ) for a drop, log(1 + δ) for an increase, δ itself in points."""
     if scale == "points":
         return limit
     if worse == "increase":
