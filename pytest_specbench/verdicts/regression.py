@@ -66,6 +66,7 @@ ALPHA = 0.05
 NAME = "no_regression"
 NO_CHANGE = Verdict.NO_REGRESSION
 NOT_CONFIGURED = "not configured (no --specbench-baseline)"
+SESSION = "session"
 FIELD = "regression"
 """The record field that keeps the gate's numbers (`GateResult.fields`)."""
 
@@ -102,11 +103,18 @@ class GateResult:
     reason: str = ""
     """Why nothing was compared (no baseline file, no record of this test in it)."""
     alpha: float = ALPHA
+    family: str = "test"
+    """`[gate] family`: `test` (Holm within it) or `session` (BH over the session, on the controller)."""
+    decided: bool = True
+    """False for a test of a `session` family before the controller decided it (`report.family`)."""
 
     def check(self) -> Check:
         """The `no_regression` check: fails on `regressed`, passes flagged on `inconclusive`."""
         if self.verdict is Verdict.NOT_COMPARED:
             return Check(NAME, True, self.reason, applies=False)
+        if not self.decided:
+            lines = "; ".join(str(j) for j in self.judgments if j.scale != "passes")
+            return Check(NAME, True, f"decided at session end ([gate] family = session): {lines}")
         if self.verdict is Verdict.REGRESSED:
             worse = [str(j) for j in self.judgments if j.verdict is Verdict.REGRESSED]
             return Check(NAME, False, "; ".join(worse))
@@ -121,7 +129,8 @@ class GateResult:
             FIELD: {
                 "verdict": str(self.verdict),
                 "alpha": self.alpha,
-                "family": "test",
+                "family": self.family,
+                "decided": self.decided,
                 "reason": self.reason or None,
                 "metrics": [j.fields() for j in self.judgments],
             }
@@ -171,7 +180,9 @@ def judge(
     if spreads:
         measured = [_with_spread(j, spreads.get(j.label)) for j in measured]
     judged = adjust_within_test(measured, alpha)
-    return GateResult(overall(judged), tuple(judged), alpha=alpha)
+    session = gate.get("family") == SESSION
+    family = SESSION if session else "test"
+    return GateResult(overall(judged), tuple(judged), alpha=alpha, family=family, decided=not session)
 
 
 def pooled_spreads(records: Iterable[Mapping[str, Any]]) -> dict[str, float]:

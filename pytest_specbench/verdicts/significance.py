@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from statistics import fmean, stdev
@@ -135,7 +135,40 @@ class Judgment:
             "adjustment": self.adjustment or None,
             "limit": self.limit,
             "samples_needed": self.samples_needed if self.verdict is Verdict.INCONCLUSIVE else None,
+            # On the test's scale, so that a session's family can decide again (`from_fields`).
+            "worse": self.worse,
+            "worsening": _rounded(self.worsening),
+            "bound": _rounded(self.bound),
+            "margin": _rounded(self.margin),
+            "spread": _rounded(self.spread),
         }
+
+    @classmethod
+    def from_fields(cls, fields: Mapping[str, Any]) -> Judgment:
+        """The judgment a record's `fields()` kept (numbers rounded to 6 decimals)."""
+        low, high = fields["interval"] or (None, None)
+        n_old, n_new = fields["n"]
+        margin = fields.get("margin")
+        return cls(
+            label=fields["metric"],
+            scale=fields["scale"],
+            worse=fields["worse"],
+            method=Method(fields["method"]),
+            n_old=n_old,
+            n_new=n_new,
+            old=fields["old"],
+            new=fields["new"],
+            limit=fields["limit"],
+            estimate=fields["estimate"],
+            low=low,
+            high=high,
+            p=fields["p"],
+            worsening=fields.get("worsening") or 0.0,
+            bound=fields.get("bound"),
+            margin=math.inf if margin is None else margin,
+            spread=fields.get("spread"),
+            verdict=Verdict(fields["verdict"]),
+        )
 
 
 def judge_metric(
