@@ -58,6 +58,8 @@ class Method(StrEnum):
     WELCH_LOG1P = "Welch/log1p"
     WELCH = "Welch"
     FISHER = "Fisher"
+    PAIRED = "paired t"
+    """Over briefs: `baseline_model`'s suite verdict (`report.suite`), with an exact sign-flip p."""
     TOLERANCE = "tolerance rule"
     NONE = "none"
 
