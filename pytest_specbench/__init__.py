@@ -25,6 +25,7 @@ from pytest_specbench.errors import (
     ServerError,
     SpecbenchDeprecationWarning,
     SpecbenchError,
+    SpecbenchInconclusiveWarning,
     SpecbenchWarning,
 )
 from pytest_specbench.models.types import (
@@ -66,6 +67,7 @@ __all__ = [
     "SpecTree",
     "SpecbenchDeprecationWarning",
     "SpecbenchError",
+    "SpecbenchInconclusiveWarning",
     "SpecbenchWarning",
     "ToolCall",
     "ToolOutcome",

@@ -14,11 +14,11 @@ an ERROR (something around the model broke), while a model that falls short is a
         ├── ServerError        the MCP server could not start, died or stopped answering
         └── CassetteError      a recorded run cannot be replayed: missing, broken, or the run drifted from it
 
-Every message is one line that says what broke and what to do about it.
-
-Warnings, for what still works but will not for long:
+Every message is one line that says what broke and what to do about it. The warnings:
 
     SpecbenchWarning (UserWarning)
+    ├── SpecbenchInconclusiveWarning   the gate could not tell a regression from noise (the test passes;
+    │                                  `-W error::pytest_specbench.SpecbenchInconclusiveWarning` fails it)
     └── SpecbenchDeprecationWarning (DeprecationWarning)   an old option or fixture name, and its new one
 """
 
@@ -34,6 +34,7 @@ __all__ = [
     "ServerError",
     "SpecbenchDeprecationWarning",
     "SpecbenchError",
+    "SpecbenchInconclusiveWarning",
     "SpecbenchWarning",
 ]
 
@@ -97,3 +98,9 @@ class SpecbenchDeprecationWarning(SpecbenchWarning, DeprecationWarning):
     A suite with `filterwarnings = error` fails on it; move to the new name, or silence it with
     `-W ignore::pytest_specbench.SpecbenchDeprecationWarning` (or the same in `filterwarnings`).
     """
+
+
+class SpecbenchInconclusiveWarning(SpecbenchWarning):
+    """`no_regression` could not tell a regression from noise: the test passes, and the warning
+    says how many samples per side would tell. `-W error::pytest_specbench.SpecbenchInconclusiveWarning`
+    (or `filterwarnings = ["error"]`) makes such a test fail."""

@@ -37,8 +37,8 @@ def test_step_summary_and_junit_properties(
     assert text.startswith(head)
     assert "| test_spec[steady-notes] | PASSED | live | 1 | 4 |" in text
     assert (
-        "### Regressions\n\n- `test_spec[slipping-notes]`: baseline_model: requirements 4 → 2 (−50 % > 10 %)"
-        in text
+        "### Regressions\n\n- `test_spec[slipping-notes]`: baseline_model: "
+        "requirements 4 → 2 (−50 % > 10 %, tolerance rule, 1 v 1): regressed" in text
     )
     cases = {
         case.get("name"): case for case in ET.parse(pytester.path / "junit.xml").getroot().iter("testcase")

@@ -32,12 +32,15 @@ def test_a_regressed_model_fails_no_regression_and_an_improved_one_passes(
     result.stdout.fnmatch_lines(
         [
             "*worse on notes: 1 of 12 checks failed*",
-            "*no_regression: requirements 10 → 7 (−30 % > 20 %); features 3 → 2 (−33 % > 10 %)*",
+            "*no_regression: requirements 10 → 7 (−30 % > 20 %, tolerance rule, 1 v 1): regressed; "
+            "features 3 → 2 (−33 % > 10 %, tolerance rule, 1 v 1): regressed*",
         ]
     )
     records = {r["model"]: r for r in json.loads((pytester.path / "out" / "results.json").read_text())}
     better = records["better"]["checks"][-1]
-    assert better["passed"] and better["detail"].startswith("requirements 10 → 12 (+20 %), features 3 → 4")
+    assert better["passed"] and better["detail"].startswith(
+        "requirements 10 → 12 (+20 %, tolerance rule, 1 v 1): no regression; features 3 → 4 (+33 %"
+    )
     assert records["steady"]["gate"]["max_requirements_drop"] == 0.2
     assert records["steady"]["gate"]["max_features_drop"] == 0.1
 
@@ -114,7 +117,7 @@ def test_baseline_model_pairs_fail_the_session_on_a_regression_with_their_own_se
             "*specbench: baseline_model (each run against the incumbent's)*",
             "run  *against  *verdict",
             "test_spec[[]better-notes[]]  *test_spec[[]incumbent-notes[]]  *ok",
-            "test_spec[[]worse-notes[]]  *incumbent-notes*  *REGRESSED: requirements 10 → 7 (−30 % > 10 %)",
+            "test_spec[[]worse-notes[]]  *incumbent-notes*  *REGRESSED: requirements 10 → 7 (−30 % > 10 %, *",
             "FAIL: 1 of 2 runs regressed against their baseline_model",
         ]
     )

@@ -22,6 +22,7 @@ from pytest_specbench.agent.transcript import Transcript
 from pytest_specbench.config.settings import BARE, BriefConfig, ModelConfig, ScaffoldConfig, cost_usd
 from pytest_specbench.tree import SpecTree
 from pytest_specbench.verdicts.checks import Check, feature_recall
+from pytest_specbench.verdicts.regression import warn_inconclusive
 
 __all__ = ["Sample", "Source", "SpecRun", "failed_checks"]
 
@@ -160,6 +161,7 @@ class SpecRun:
             self._verify_one()
         else:
             self._verify_samples()
+        warn_inconclusive(self.checks, self.test_id)
 
     def _verify_one(self) -> None:
         __tracebackhide__ = True

@@ -100,7 +100,7 @@ class Suite:
         options = self.options
         return options.record_mode or model.record_mode or options.ini_record_mode or RecordMode.OFF
 
-    def gate_for(self, brief: BriefConfig) -> dict[str, float]:
+    def gate_for(self, brief: BriefConfig) -> dict[str, float | str]:
         """The brief's gate tolerances over `[gate]` (the rest keep their defaults)."""
         return self.config.gate_for(brief)
 

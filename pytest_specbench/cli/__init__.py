@@ -17,7 +17,7 @@ from pathlib import Path
 __all__ = ["main"]
 
 # Modules of this package that add a subcommand; imported only when the command runs.
-SUBCOMMANDS: tuple[str, ...] = ("compare", "html", "merge")
+SUBCOMMANDS: tuple[str, ...] = ("compare", "html", "merge", "power")
 
 Run = Callable[[argparse.Namespace], int]
 

@@ -11,7 +11,7 @@ from typing import Any
 from pytest_specbench._text import markdown_table
 from pytest_specbench.cli import UsageProblem
 from pytest_specbench.errors import ResultsFileError
-from pytest_specbench.report.compare import COLUMNS, compare_results, text_table
+from pytest_specbench.report.compare import COLUMNS, compare_results, failed, summary_line, text_table
 from pytest_specbench.report.results import Results, read_results
 from pytest_specbench.verdicts.regression import GATE_DEFAULTS
 
@@ -25,7 +25,8 @@ def add_parser(subparsers: Any) -> None:
         help="compare two results.json files test by test; exit 1 on a regression",
         description="Per test: outcome, features, requirements, recall, tokens, cost and seconds, old → new; "
         "checks newly failing or passing; and the gate's verdict, by the rules of no_regression "
-        "(tolerances from each new record's gate, overridden by the options below).",
+        "(tolerances from each new record's gate, overridden by the options below): regressed, "
+        "no regression, or inconclusive (the samples cannot tell; exit 0 unless --fail-on-inconclusive).",
     )
     parser.add_argument("old", type=Path, metavar="OLD.json", help="the accepted results (the baseline)")
     parser.add_argument("new", type=Path, metavar="NEW.json", help="the results to judge")
@@ -39,16 +40,25 @@ def add_parser(subparsers: Any) -> None:
         parser.add_argument(
             f"--{key.replace('_', '-')}", dest=key, type=_fraction, metavar="FRACTION", help=f"override {key}"
         )
+    parser.add_argument(
+        "--alpha", type=_alpha, metavar="LEVEL", help="override the one-sided level (default 0.05)"
+    )
+    parser.add_argument(
+        "--fail-on-inconclusive",
+        action="store_true",
+        help="exit 1 also when the gate cannot tell a regression from noise for some test",
+    )
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    """Print the comparison; 1 when any test regressed, else 0."""
+    """Print the comparison; 1 when a test regressed (or, with --fail-on-inconclusive, could not be told)."""
     try:
         old, new = read_results(args.old), read_results(args.new)
     except ResultsFileError as exc:
         raise UsageProblem(str(exc)) from None
-    gate = {key: getattr(args, key) for key in GATE_DEFAULTS if getattr(args, key) is not None}
+    keys = [*GATE_DEFAULTS, "alpha"]
+    gate = {key: getattr(args, key) for key in keys if getattr(args, key) is not None}
     rows = compare_results(old, new, gate)
     if args.format == "json":
         print(json.dumps([row.as_json() for row in rows], indent=2, ensure_ascii=False))
@@ -56,19 +66,13 @@ def run(args: argparse.Namespace) -> int:
         cells = [row.cells() for row in rows]
         lines = text_table(rows) if args.format == "text" else markdown_table(list(COLUMNS), cells)
         print("\n".join(lines))
-    regressed = [row for row in rows if row.regressed]
-    summary = (
-        f"{len(regressed)} of {len(rows)} tests regressed"
-        if regressed
-        else f"no regression in {len(rows)} tests"
-    )
     if args.format != "json":
-        print(f"\n{summary}")
+        print(f"\n{summary_line(rows)}")
     missing = [] if args.allow_missing else missing_tests(old, new)
     if missing:
         # Told on stderr too, so a JSON reader (whose stdout is the rows) still sees why it failed.
         print(missing_line(missing, len(old)), file=sys.stdout if args.format != "json" else sys.stderr)
-    return 1 if regressed or missing else 0
+    return 1 if failed(rows, fail_on_inconclusive=args.fail_on_inconclusive) or missing else 0
 
 
 def missing_tests(old: Results, new: Results) -> list[str]:
@@ -83,6 +87,13 @@ def missing_line(missing: list[str], baseline: int) -> str:
         f"{len(missing)} of {baseline} baseline tests are not in the new results: {shown} "
         "— run them, or pass --allow-missing if they were left out on purpose"
     )
+
+
+def _alpha(text: str) -> float:
+    number = _fraction(text)
+    if not 0 < number <= 0.5:
+        raise argparse.ArgumentTypeError(f"must be greater than 0 and at most 0.5, got {text}")
+    return number
 
 
 def _fraction(text: str) -> float:

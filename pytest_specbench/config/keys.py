@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 
 from pytest_specbench._files import is_system_tree
 from pytest_specbench._text import phrase_pattern
-from pytest_specbench.config.settings import CHECK_NAMES, Protocol, Provider, RecordMode
+from pytest_specbench.config.settings import CHECK_NAMES, GateFamily, Protocol, Provider, RecordMode
 from pytest_specbench.errors import ConfigError
 
 BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
@@ -240,6 +240,20 @@ def parse_record_mode(value: object, at: At) -> RecordMode:
 
 def parse_protocol(value: object, at: At) -> Protocol:
     return _parse_choice(value, at, Protocol, "protocol")
+
+
+def parse_gate_family(value: object, at: At) -> str:
+    return _parse_choice(value, at, GateFamily, "value").value
+
+
+def parse_alpha(value: object, at: At) -> float:
+    """The gate's one-sided level: above 0, at most 0.5 (a larger one calls chance a regression)."""
+    number: float = parse_number(0, inclusive=False)(value, at)
+    if number > 0.5:
+        raise at.error(
+            f"must be greater than 0 and at most 0.5, got {value}", f"write a level, e.g. {at.key} = 0.05"
+        )
+    return number
 
 
 def parse_check_names(value: object, at: At) -> tuple[str, ...]:

@@ -28,9 +28,11 @@ from pytest_specbench.config.keys import (
 from pytest_specbench.config.schema import (
     BRIEF_KEYS,
     DEFAULTS_KEYS,
+    GATE_KEYS,
     MODEL_KEYS,
     RUN_KEYS,
     SCAFFOLD_KEYS,
+    SESSION_GATE_KEYS,
     Dest,
     parse_gate,
     parse_keys,
@@ -436,7 +438,7 @@ def load_config(path: Path) -> Config:
         key: _scaffold(key, raw, _table_at(file, "scaffolds", key))
         for key, raw in (_section(doc, "scaffolds", file) if "scaffolds" in doc else {}).items()
     }
-    gate = parse_gate(doc.get("gate", {}), At(file, "gate"))
+    gate = parse_gate(doc.get("gate", {}), At(file, "gate"), {**GATE_KEYS, **SESSION_GATE_KEYS})
     config = Config(
         file,
         models,

@@ -19,6 +19,7 @@ from pytest_specbench.config.keys import (
     MAX_REPEATS,
     At,
     Parser,
+    parse_alpha,
     parse_bool,
     parse_check_names,
     parse_choice_of,
@@ -28,6 +29,7 @@ from pytest_specbench.config.keys import (
     parse_env_name,
     parse_file,
     parse_fraction,
+    parse_gate_family,
     parse_int,
     parse_number,
     parse_path,
@@ -179,14 +181,18 @@ GATE_KEYS: dict[str, Key] = {
     "max_recall_drop": Key(parse_fraction),
     "max_tokens_increase": Key(parse_number(0, inclusive=True)),
     "max_cost_increase": Key(parse_number(0, inclusive=True)),
+    "alpha": Key(parse_alpha),
 }
-"""The `[gate]` table and a brief's `gate = {...}`: how much worse than the baseline a run may be."""
+"""The `[gate]` table and a brief's `gate = {...}`: how much worse than the baseline a run may be
+(the tolerances, as fractions of the baseline's value) and the one-sided level of its tests."""
+SESSION_GATE_KEYS: dict[str, Key] = {"family": Key(parse_gate_family)}
+"""Keys of the top-level `[gate]` only: they hold for the whole session, not one brief."""
 
 
-def parse_gate(value: object, at: At) -> dict[str, float]:
-    """A gate table: tolerances as fractions of the baseline's value."""
+def parse_gate(value: object, at: At, keys: Mapping[str, Key] = GATE_KEYS) -> dict[str, Any]:
+    """A gate table: tolerances as fractions of the baseline's value, and `alpha` (`keys` adds `family`)."""
     inner = at.nested() if at.key else at
-    return parse_keys(parse_table(value, at), GATE_KEYS, inner)[Dest.FIELD]
+    return parse_keys(parse_table(value, at), keys, inner)[Dest.FIELD]
 
 
 BRIEF_KEYS: dict[str, Key] = {
@@ -244,6 +250,7 @@ _HOMES: dict[str, Mapping[str, Key]] = {
     "a [briefs.<id>] table": BRIEF_KEYS,
     "a [scaffolds.<id>] table": SCAFFOLD_KEYS,
     "[gate] (or a brief's gate = { ... })": GATE_KEYS,
+    "[gate] (the session's, not a brief's gate)": SESSION_GATE_KEYS,
 }
 
 

@@ -64,6 +64,15 @@ class RecordMode(StrEnum):
     """Run live and rewrite the cassette of every selected test."""
 
 
+class GateFamily(StrEnum):
+    """`[gate] family`: which p-values the gate adjusts together before it calls a change a regression."""
+
+    TEST = "test"
+    """Holm within each test (its metrics and checks): the family-wise error of one test (the default)."""
+    SESSION = "session"
+    """Benjamini–Hochberg over every test of the session, decided on the controller at session end."""
+
+
 @dataclass(frozen=True, slots=True)
 class RunSettings:
     """Limits and sampling for one run; every field may be set in [defaults], a model or a brief."""
@@ -322,8 +331,8 @@ class Config:
     """RunSettings fields set in [defaults]."""
     scaffolds: dict[str, ScaffoldConfig] = field(default_factory=lambda: dict(BUILTIN_SCAFFOLDS))
     """The built-in scaffolds, then the `[scaffolds.<id>]` tables."""
-    gate: dict[str, float] = field(default_factory=dict)
-    """`[gate]`: tolerances against the baseline set for every brief."""
+    gate: dict[str, float | str] = field(default_factory=dict)
+    """`[gate]`: tolerances against the baseline set for every brief, `alpha` and `family`."""
 
     system_prompt: str | None = None
     """[defaults]' system prompt; None for the built-in one that suits the brief's server."""
@@ -340,7 +349,7 @@ class Config:
             merged.setdefault("temperature", None)
         return RunSettings(**merged)
 
-    def gate_for(self, brief: BriefConfig) -> dict[str, float]:
+    def gate_for(self, brief: BriefConfig) -> dict[str, float | str]:
         """The gate tolerances set for `brief`: its own `gate` over `[gate]` (the rest keep defaults)."""
         return {**self.gate, **brief.gate}
 

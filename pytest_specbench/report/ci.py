@@ -14,7 +14,14 @@ from typing import Any
 
 from pytest_specbench._text import markdown_table
 
-__all__ = ["JUNIT_PROPERTIES", "append_step_summary", "junit_properties", "step_summary"]
+__all__ = [
+    "JUNIT_PROPERTIES",
+    "append_step_summary",
+    "gate_properties",
+    "gate_verdict_cell",
+    "junit_properties",
+    "step_summary",
+]
 
 JUNIT_PROPERTIES = {
     "features": "features",
@@ -29,17 +36,57 @@ JUNIT_PROPERTIES = {
 
 
 def junit_properties(record: Mapping[str, Any]) -> list[tuple[str, object]]:
-    """The record's numbers as (name, value) pairs for `report.user_properties`."""
-    return [
-        (name, record[field]) for name, field in JUNIT_PROPERTIES.items() if record.get(field) is not None
-    ]
+    """The record's numbers as (name, value) pairs for `report.user_properties`, then the gate's."""
+    own = [(name, record[field]) for name, field in JUNIT_PROPERTIES.items() if record.get(field) is not None]
+    return own + gate_properties(record)
 
 
-def step_summary(rows: list[list[str]], regressions: list[tuple[str, str]]) -> str:
-    """The Markdown appended to the step summary: the summary table (header first), then each regression."""
+def gate_properties(record: Mapping[str, Any]) -> list[tuple[str, object]]:
+    """`gate_verdict`, and per compared metric its verdict, estimate, interval, p (and q), method and n."""
+    gate = record.get("regression")
+    if not isinstance(gate, Mapping) or not isinstance(gate.get("metrics"), list):
+        return []
+    found: list[tuple[str, object]] = [("gate_verdict", gate.get("verdict"))]
+    for metric in gate["metrics"]:
+        name = f"gate_{metric.get('metric')}"
+        n = metric.get("n") or ["?", "?"]
+        found.append((name, metric.get("verdict")))
+        found.append((f"{name}_method", f"{metric.get('method')}, {n[0]} v {n[1]}"))
+        for key in ("estimate", "p", "p_adjusted"):
+            if metric.get(key) is not None:
+                found.append((f"{name}_{key}", metric[key]))
+        if metric.get("interval"):
+            low, high = metric["interval"]
+            found.append((f"{name}_interval", f"{low} … {high}"))
+    return found
+
+
+def gate_verdict_cell(record: Mapping[str, Any]) -> str:
+    """The table's verdict column: regressed, no regression, inconclusive (with the metrics that
+    could not be told), not compared, or empty when no gate ran."""
+    gate = record.get("regression")
+    if not isinstance(gate, Mapping):
+        return ""
+    verdict = str(gate.get("verdict", ""))
+    if verdict == "inconclusive":
+        metrics = gate.get("metrics") or []
+        unsure = [str(m.get("metric")) for m in metrics if m.get("verdict") == "inconclusive"]
+        return f"inconclusive ({', '.join(unsure)})" if unsure else verdict
+    return verdict
+
+
+def step_summary(
+    rows: list[list[str]],
+    regressions: list[tuple[str, str]],
+    inconclusive: list[tuple[str, str]] | None = None,
+) -> str:
+    """The Markdown appended to the step summary: the summary table (header first), then each
+    regression, then each test the gate could not tell (its detail says how many samples would)."""
     lines = ["## specbench", "", *markdown_table(rows[0], rows[1:]), ""]
     if regressions:
         lines += ["### Regressions", "", *(f"- `{test}`: {detail}" for test, detail in regressions), ""]
+    if inconclusive:
+        lines += ["### Inconclusive", "", *(f"- `{test}`: {detail}" for test, detail in inconclusive), ""]
     return "\n".join(lines) + "\n"
 
 

@@ -3,8 +3,11 @@
     test                  outcome          reqs                    …  gate
     test_spec[gpt-notes]  PASSED → FAILED  174 → 120 (−54, −31 %)  …  REGRESSED: requirements 174 → 120 (…)
 
-A new run that errors where the old one did not is a regression too: it has no numbers to
-compare, and a gate that let it through would pass a model nobody could reach.
+The gate column says the verdict in the plugin's words (`REGRESSED: …`, `inconclusive: …`,
+`no regression`); the sample advice of an inconclusive line uses the spread pooled over
+every test of both files. A new run that errors where the old one did not is a regression
+too: it has no numbers to compare, and a gate that let it through would pass a model nobody
+could reach.
 """
 
 from __future__ import annotations
@@ -16,9 +19,17 @@ from typing import Any
 from pytest_specbench._text import align
 from pytest_specbench.report.results import Results
 from pytest_specbench.verdicts.checks import Check
-from pytest_specbench.verdicts.regression import GATE_DEFAULTS, check_no_regression, newly, value
+from pytest_specbench.verdicts.regression import (
+    GATE_DEFAULTS,
+    GateResult,
+    judge,
+    newly,
+    pooled_spreads,
+    value,
+)
+from pytest_specbench.verdicts.significance import Verdict
 
-__all__ = ["COLUMNS", "Comparison", "compare_results", "text_table"]
+__all__ = ["COLUMNS", "Comparison", "compare_results", "failed", "summary_line", "text_table"]
 
 COLUMNS = (
     "test",
@@ -44,10 +55,17 @@ class Comparison:
     new: Mapping[str, Any] | None
     verdict: Check | None
     """The gate's verdict; None when the test is in only one of the files."""
+    result: GateResult | None = None
+    """Every metric's judgment behind `verdict`; None for a run that errored or a test on one side."""
 
     @property
     def regressed(self) -> bool:
         return self.verdict is not None and not self.verdict.passed
+
+    @property
+    def inconclusive(self) -> bool:
+        """The gate could not tell (it passes, unless `--fail-on-inconclusive`)."""
+        return self.result is not None and self.result.verdict is Verdict.INCONCLUSIVE
 
     @property
     def test_id(self) -> str:
@@ -73,31 +91,71 @@ class Comparison:
 
     def as_json(self) -> dict[str, Any]:
         row = dict(zip(COLUMNS, self.cells(), strict=True))
-        return {"key": self.key, **row, "regressed": self.regressed}
+        verdict = _verdict_word(self)
+        fields = self.result.fields() if self.result else {}
+        return {"key": self.key, **row, "regressed": self.regressed, "verdict": verdict, **fields}
 
     def _gate(self) -> str:
         if self.verdict is None:
             return "new test" if self.old is None else "not in the new results"
-        return f"REGRESSED: {self.verdict.detail}" if self.regressed else "ok"
+        if self.regressed:
+            return f"REGRESSED: {self.verdict.detail}"
+        if self.inconclusive:
+            return f"inconclusive: {self.verdict.detail}"
+        if self.result is not None and self.result.verdict is Verdict.NOT_COMPARED:
+            return f"not compared: {self.verdict.detail}"
+        return "no regression"
 
 
-def compare_results(old: Results, new: Results, gate: Mapping[str, float | None]) -> list[Comparison]:
+def compare_results(old: Results, new: Results, gate: Mapping[str, float | str | None]) -> list[Comparison]:
     """Every test of `new`, then those only in `old`; `gate` overrides each new record's own tolerances."""
-    rows = [
-        Comparison(key, old.get(key), record, _verdict(record, old.get(key), gate))
-        for key, record in new.items()
-    ]
+    spreads = pooled_spreads([*old.values(), *new.values()])
+    rows = [_compared(key, old.get(key), record, gate, spreads) for key, record in new.items()]
     return rows + [Comparison(key, record, None, None) for key, record in old.items() if key not in new]
 
 
-def _verdict(
-    new: Mapping[str, Any], old: Mapping[str, Any] | None, gate: Mapping[str, float | None]
-) -> Check | None:
+def _compared(
+    key: str,
+    old: Mapping[str, Any] | None,
+    new: Mapping[str, Any],
+    gate: Mapping[str, float | str | None],
+    spreads: Mapping[str, float],
+) -> Comparison:
+    """One test of both files, judged as `no_regression` would judge it (an error where the
+    baseline had none is a regression of its own)."""
     if old is None:
-        return None
+        return Comparison(key, old, new, None)
     if new.get("outcome") == "error" and old.get("outcome") != "error":
-        return Check("no_regression", False, f"error: {new.get('error') or 'the run did not finish'}")
-    return check_no_regression(new, old, {**GATE_DEFAULTS, **new.get("gate", {}), **gate}, "baseline")
+        error = Check("no_regression", False, f"error: {new.get('error') or 'the run did not finish'}")
+        return Comparison(key, old, new, error)
+    own = new.get("gate")
+    tolerances = {**GATE_DEFAULTS, **(own if isinstance(own, Mapping) else {}), **gate}
+    result = judge(new, old, tolerances, "baseline", spreads=spreads)
+    return Comparison(key, old, new, result.check(), result)
+
+
+def _verdict_word(row: Comparison) -> str | None:
+    """The row's verdict as results.json and the plugin say it; None for a test on one side."""
+    if row.verdict is None:
+        return None
+    if row.regressed:
+        return str(Verdict.REGRESSED)
+    return str(row.result.verdict) if row.result else str(Verdict.NO_REGRESSION)
+
+
+def summary_line(rows: list[Comparison]) -> str:
+    """The last line: how many tests regressed, and how many the gate could not tell."""
+    regressed = sum(row.regressed for row in rows)
+    inconclusive = sum(row.inconclusive for row in rows)
+    line = (
+        f"{regressed} of {len(rows)} tests regressed" if regressed else f"no regression in {len(rows)} tests"
+    )
+    return f"{line}, {inconclusive} inconclusive" if inconclusive else line
+
+
+def failed(rows: list[Comparison], *, fail_on_inconclusive: bool = False) -> bool:
+    """The exit status of `specbench compare`: 1 on a regression (or, when asked, an inconclusive test)."""
+    return any(row.regressed or (fail_on_inconclusive and row.inconclusive) for row in rows)
 
 
 def text_table(rows: list[Comparison]) -> list[str]:

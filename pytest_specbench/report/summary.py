@@ -17,13 +17,16 @@ from typing import Any
 import pytest
 
 from pytest_specbench._files import write_json_atomic
+from pytest_specbench._run.record import check_fields
 from pytest_specbench._text import align, shorten
 from pytest_specbench.redact import redact_data
 from pytest_specbench.report.ci import append_step_summary, step_summary
 from pytest_specbench.report.effect import render_effect, with_effect
+from pytest_specbench.report.family import session_family
 from pytest_specbench.report.paired import FIELD as PAIRED_FIELD
 from pytest_specbench.report.paired import Paired, paired_verdicts, render_paired
 from pytest_specbench.report.results import why
+from pytest_specbench.verdicts.checks import Check
 
 __all__ = ["ResultsCollector", "outcome_of", "write_json_atomic"]
 
@@ -95,13 +98,28 @@ class ResultsCollector:
         for pair in self.paired:
             key = str(pair.candidate.get("nodeid"))
             self.records[key][PAIRED_FIELD] = pair.as_field(self.baseline_models[pair.candidate["model"]])
-        if self.paired:
+        gated = self._decide_session_family()
+        if self.paired or gated:
             self._write()
         if self.records:
             records = list(self.records.values())
             append_step_summary(step_summary(table_rows(records), regressions(records, self.paired)))
-        if any(not p.verdict.passed for p in self.paired) and session.exitstatus == pytest.ExitCode.OK:
+        failed = any(not p.verdict.passed for p in self.paired) or any(not c.passed for c in gated)
+        if failed and session.exitstatus == pytest.ExitCode.OK:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+    def _decide_session_family(self) -> list[Check]:
+        """`[gate] family = "session"`: decide every test's `no_regression` again over the session
+        (Benjamini-Hochberg), now that every worker is done; the checks it decided."""
+        decided = []
+        for key, result in session_family(self.records.values()).items():
+            record, check = self.records[key], result.check()
+            record["checks"] = [
+                check_fields(check) if c.get("name") == check.name else c for c in record.get("checks", [])
+            ]
+            record.update(result.fields())
+            decided.append(check)
+        return decided
 
     @pytest.hookimpl
     def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:

@@ -87,6 +87,9 @@ class Check:
     applies: bool = True
     """False for a pass with nothing to judge (not configured, not applicable): it says nothing
     of the model, so it is no unexpected pass of a known failure."""
+    inconclusive: bool = False
+    """A pass of `no_regression` that could not tell a regression from noise: `verify()` warns
+    (`SpecbenchInconclusiveWarning`)."""
 
     def __str__(self) -> str:
         return f"{self.name}: {self.detail}"

@@ -59,9 +59,12 @@ def test_compare_shows_each_test_and_exits_1_on_a_regression(
     lines = result.stdout.splitlines()
     (gpt,) = [line for line in lines if line.startswith("test_spec[gpt-notes]")]
     assert "PASSED → FAILED" in gpt and "174 → 120 (−54, −31 %)" in gpt and "min_features" in gpt
-    assert gpt.endswith("REGRESSED: requirements 174 → 120 (−31 % > 10 %); min_features newly failing")
+    assert gpt.endswith(
+        "REGRESSED: requirements 174 → 120 (−31 % > 10 %, tolerance rule, 1 v 1): regressed; "
+        "min_features newly failing (tolerance rule, 1 v 1): regressed"
+    )
     (claude,) = [line for line in lines if line.startswith("test_spec[claude-notes]")]
-    assert claude.endswith("ok") and "100 → 110 (+10, +10 %)" in claude
+    assert claude.endswith("no regression") and "100 → 110 (+10, +10 %)" in claude
     assert any(line.startswith("test_spec[fresh-notes]") and line.endswith("new test") for line in lines)
     assert any(
         line.startswith("test_spec[gone-notes]") and line.endswith("not in the new results") for line in lines
