@@ -6,7 +6,9 @@ import json
 from collections import Counter
 from dataclasses import dataclass, field
 
-from pytest_specbench.agent.transcript import ToolCallEvent, Transcript
+from pytest_specbench.agent.context import prompt_tokens
+from pytest_specbench.agent.transcript import AssistantEvent, ToolCallEvent, Transcript
+from pytest_specbench.models.types import Usage
 
 __all__ = ["RunStats", "call_key", "identical_streaks"]
 
@@ -35,19 +37,41 @@ class RunStats:
     """Prompt tokens the provider served from its cache (part of `input_tokens`)."""
     cache_creation_input_tokens: int = 0
     """Prompt tokens the provider wrote to its cache (part of `input_tokens`)."""
+    context_window: int | None = None
+    """The model's window in tokens, when known."""
+    peak_context_tokens: int = 0
+    """The largest prompt of the run, in tokens: how full the window got."""
+    end_context_tokens: int = 0
+    """The last turn's prompt, in tokens."""
+    summary_turns: int = 0
+    """Requests the `summary` context strategy made (their tokens are in the totals)."""
+    masked_results: int = 0
+    """Tool results the `mask` context strategy sent as placeholders, at the most."""
+
+    @property
+    def peak_context_fraction(self) -> float | None:
+        """`peak_context_tokens` as a share of the window; None when the window is unknown."""
+        return _share(self.peak_context_tokens, self.context_window)
+
+    @property
+    def end_context_fraction(self) -> float | None:
+        """`end_context_tokens` as a share of the window; None when the window is unknown."""
+        return _share(self.end_context_tokens, self.context_window)
 
     @classmethod
     def from_transcript(cls, transcript: Transcript, seconds: float) -> RunStats:
         """Count everything the transcript records."""
         turns, calls = transcript.assistant_turns(), transcript.tool_calls()
         errors = [c for c in calls if c.is_error]
+        context = transcript.context_events()
+        prompts = [_prompt(t) for t in turns]
         return cls(
             turns=len(turns),
             tool_calls=len(calls),
             tool_errors=len(errors),
             tool_errors_by_kind=dict(Counter(c.error_kind or "tool_error" for c in errors)),
-            input_tokens=sum(t.input_tokens for t in turns),
-            output_tokens=sum(t.output_tokens for t in turns),
+            input_tokens=sum(t.input_tokens for t in turns) + sum(e.input_tokens for e in context),
+            output_tokens=sum(t.output_tokens for t in turns) + sum(e.output_tokens for e in context),
             seconds=round(seconds, 3),
             retries=sum(t.retries for t in turns),
             max_identical_streak=max((n for _, _, n in identical_streaks(calls)), default=0),
@@ -55,7 +79,20 @@ class RunStats:
             truncated_turns=sum(1 for t in turns if t.truncated),
             cache_read_input_tokens=sum(t.cache_read_input_tokens for t in turns),
             cache_creation_input_tokens=sum(t.cache_creation_input_tokens for t in turns),
+            context_window=next((t.context_window for t in reversed(turns) if t.context_window), None),
+            peak_context_tokens=max(prompts, default=0),
+            end_context_tokens=prompts[-1] if prompts else 0,
+            summary_turns=sum(1 for e in context if e.strategy == "summary"),
+            masked_results=max((e.masked for e in context), default=0),
         )
+
+
+def _prompt(turn: AssistantEvent) -> int:
+    return prompt_tokens(Usage(turn.input_tokens, cache_read_input_tokens=turn.cache_read_input_tokens))
+
+
+def _share(tokens: int, window: int | None) -> float | None:
+    return round(tokens / window, 4) if window else None
 
 
 def call_key(call: ToolCallEvent) -> str:

@@ -18,6 +18,7 @@ from typing import Any
 from pytest_specbench.config.keys import PROVIDERS, At, absolute, describe, parse_table, suggest, toml_key
 from pytest_specbench.config.schema import (
     BRIEF_KEYS,
+    CONTEXT_KEYS,
     DEFAULTS_KEYS,
     MODEL_KEYS,
     RUN_KEYS,
@@ -28,9 +29,11 @@ from pytest_specbench.config.schema import (
 )
 from pytest_specbench.config.settings import (
     BARE,
+    BUILTIN_CONTEXTS,
     BUILTIN_SCAFFOLDS,
     BriefConfig,
     Config,
+    ContextConfig,
     ModelConfig,
     Provider,
     ScaffoldConfig,
@@ -44,7 +47,7 @@ __all__ = ["DEFAULT_CONFIG", "check_min_passes", "find_config", "load_config"]
 DEFAULT_CONFIG = Path("evals", "specbench.toml")
 """Where the config is looked for under rootdir when no option names one."""
 
-_SECTIONS = ("defaults", "models", "briefs", "scaffolds", "gate")
+_SECTIONS = ("defaults", "models", "briefs", "scaffolds", "contexts", "gate")
 _ID = re.compile(r"[A-Za-z0-9._-]+")
 _TOML_POSITION = re.compile(r"line (\d+), column (\d+)")
 
@@ -156,10 +159,23 @@ def _scaffold(scaffold_id: str, raw: Mapping[str, object], at: At) -> ScaffoldCo
     return ScaffoldConfig(id=scaffold_id, **fields)
 
 
+def _context(context_id: str, raw: Mapping[str, object], at: At) -> ContextConfig:
+    if context_id in BUILTIN_CONTEXTS:
+        # A comparison against full means nothing if full can be redefined.
+        raise at.error(
+            f'"{context_id}" is a built-in context strategy and cannot be redefined',
+            f"give yours another id, e.g. [contexts.my-{context_id}]",
+        )
+    fields = parse_keys(raw, CONTEXT_KEYS, at)[Dest.FIELD]
+    _require(fields, "strategy", at, 'add strategy = "mask" (or "full", "summary")')
+    return ContextConfig(id=context_id, **fields)
+
+
 _EXAMPLES = {
     "models": 'add one, e.g. [models.gpt-4o-mini] with provider = "openai" and model = "gpt-4o-mini"',
     "briefs": 'add one, e.g. [briefs.todo-app] with codebase = "codebases/todo-app" and prompt = "..."',
     "scaffolds": 'add one, e.g. [scaffolds.todo-only] with tools = ["todo"], or remove [scaffolds]',
+    "contexts": 'add one, e.g. [contexts.mask-4] with strategy = "mask" and keep_last = 4, or remove it',
 }
 
 
@@ -205,7 +221,8 @@ def _check_top_level(doc: Mapping[str, Any], file: Path) -> None:
 def _top_level_fix(key: str) -> str:
     if key in RUN_KEYS:
         return "move it under [defaults]"
-    tables = "the tables are [defaults], [models.<id>], [briefs.<id>], [scaffolds.<id>] and [gate]"
+    tables = "the tables are [defaults], [models.<id>], [briefs.<id>], [scaffolds.<id>], [contexts.<id>]"
+    tables += " and [gate]"
     return suggest(key, list(_SECTIONS), tables)
 
 
@@ -334,6 +351,10 @@ def load_config(path: Path) -> Config:
         key: _scaffold(key, raw, _table_at(file, "scaffolds", key))
         for key, raw in (_section(doc, "scaffolds", file) if "scaffolds" in doc else {}).items()
     }
+    contexts = {
+        key: _context(key, raw, _table_at(file, "contexts", key))
+        for key, raw in (_section(doc, "contexts", file) if "contexts" in doc else {}).items()
+    }
     gate = parse_gate(doc.get("gate", {}), At(file, "gate"))
     config = Config(
         file,
@@ -342,6 +363,7 @@ def load_config(path: Path) -> Config:
         defaults[Dest.SETTINGS],
         scaffolds={**BUILTIN_SCAFFOLDS, **scaffolds},
         gate=gate,
+        contexts={**BUILTIN_CONTEXTS, **contexts},
         system_prompt=defaults[Dest.EXTRA].get("system_prompt"),
     )
     _check_test_ids(config)
