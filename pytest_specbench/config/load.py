@@ -280,6 +280,19 @@ def _check_test_ids(config: Config) -> None:
         first = seen.setdefault(test_id, run)
         if first != run:
             raise _ambiguous(test_id, first, run, config.path)
+    _check_context_ids(config, seen)
+
+
+def _check_context_ids(config: Config, seen: dict[str, _Run]) -> None:
+    """A context strategy's suffix must not make one run's id another's either."""
+    for run, context in itertools.product(list(seen.values()), config.contexts):
+        test_id = run_id(*run, context)
+        first = seen.setdefault(test_id, run)
+        if first != run and context != "full":
+            raise _table_at(config.path, "contexts", context).error(
+                f'makes test id "{test_id}" ambiguous: {_run_words(run)} under it is {_run_words(first)}',
+                f'rename [contexts.{toml_key(context)}], e.g. to "{context.replace("-", "_")}"',
+            )
 
 
 def _ambiguous(test_id: str, first: _Run, second: _Run, file: Path) -> ConfigError:

@@ -324,12 +324,15 @@ def cost_usd(prices: tuple[float, float] | None, input_tokens: int, output_token
     return round((input_tokens * prices[0] + output_tokens * prices[1]) / 1_000_000, 6)
 
 
-def run_id(model_id: str, brief_id: str, scaffold_id: str = BARE.id) -> str:
-    """The parametrization id of one run: `<model>-<brief>`, plus `-<scaffold>` unless it is bare.
+def run_id(model_id: str, brief_id: str, scaffold_id: str = BARE.id, context_id: str = "full") -> str:
+    """The parametrization id of one run: `<model>-<brief>`, plus `-<scaffold>` unless it is bare,
+    plus `-<context>` unless the context strategy is `full`.
 
-    The bare run keeps its id whatever `--scaffolds` selects, so its snapshot and history stay put.
+    The bare, full-context run keeps its id whatever `--scaffolds` and `--specbench-contexts`
+    select, so its snapshot and history stay put.
     """
     suffix = "" if scaffold_id == BARE.id else f"-{scaffold_id}"
+    suffix += "" if context_id == FULL_CONTEXT.id else f"-{context_id}"
     return f"{model_id}-{brief_id}{suffix}"
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from pytest_specbench.config import load_config
-from pytest_specbench.config.settings import BUILTIN_CONTEXTS, Config, ContextConfig, ContextStrategy
+from pytest_specbench.config.settings import BUILTIN_CONTEXTS, Config, ContextConfig, ContextStrategy, run_id
 from pytest_specbench.errors import ConfigError
 
 MODEL = '[models.m]\nprovider = "openai"\nmodel = "gpt"\ncontext_window = 128000\n'
@@ -69,3 +69,16 @@ def test_an_unknown_strategy_lists_the_valid_ones(tmp_path: Path) -> None:
     message = failure(tmp_path, '[contexts.x]\nstrategy = "forget"\n')
 
     assert all(name in message for name in ("full", "mask", "summary"))
+
+
+def test_the_test_id_names_the_strategy_unless_it_is_full() -> None:
+    assert run_id("m", "b") == run_id("m", "b", "bare", "full") == "m-b"
+    assert run_id("m", "b", "bare", "mask") == "m-b-mask"
+    assert run_id("m", "b", "full", "summary") == "m-b-full-summary"
+
+
+def test_a_strategy_that_would_make_two_runs_share_an_id_is_refused(tmp_path: Path) -> None:
+    message = failure(tmp_path, '[briefs.b-mask]\ncodebase = "code"\nprompt = "p"\n')
+
+    assert 'makes test id "m-b-mask" ambiguous' in message
+    assert "[contexts.mask]" in message
