@@ -15,7 +15,7 @@ the same for every provider:
 
 `PromptWatch` catches a server that drops part of the conversation to fit its window without
 saying so (Ollama's default): the conversation only grows, so the prompt tokens it reports may
-not fall, or stand still at the window, while it does.
+not fall, or stand still at the window, while it does. It judges only where the window is known.
 """
 
 from __future__ import annotations
@@ -164,26 +164,26 @@ class PromptWatch:
         """Raise ContextTruncated when this turn's prompt is smaller than the last one's, or
         stands still at the window, though the conversation only grew since.
 
-        Turn 1 only sets the baseline, and turn 2 is compared with it only once it is known
-        not to be a cold cache's count: a comparison starts at the second prompt the harness
-        did not shorten.
+        Judged only where the window is known (configured, or read from the server): it is what
+        tells a server cutting the conversation from one that counts oddly, or a test double's
+        fixed counts. Turn 1 only sets the baseline (a cold cache may count it apart), so a
+        comparison starts at the second prompt the harness did not shorten.
         """
         now = prompt_tokens(usage)
-        if now == 0:
-            return  # a server that reports no usage: nothing to judge
+        if now == 0 or self.window is None:
+            return  # a server that reports no usage, or no window to judge against
         last, last_turn = self.last, self.last_turn
         self.last, self.last_turn = now, turn
         if not last or last_turn == 1:
             return
         fell = now < last * (1 - _TOLERANCE)
-        stuck = self.window is not None and now <= last and now >= _PLATEAU * self.window
+        stuck = now <= last and now >= _PLATEAU * self.window
         if fell or stuck:
             raise ContextTruncated(self._message(turn, now, last, last_turn))
 
     def _message(self, turn: int, now: int, last: int, last_turn: int) -> str:
-        window = f" (window {self.window:,})" if self.window else ""
         return (
             f"context truncated by the server at turn {turn}: the prompt was {now:,} tokens after "
-            f"{last:,} at turn {last_turn}{window}, though the conversation only grew — the server drops "
-            "messages to fit its window; give it a larger one (Ollama: num_ctx) or set context_window"
+            f"{last:,} at turn {last_turn} (window {self.window or 0:,}), though the conversation only grew "
+            "— the server drops messages to fit its window; give it a larger one (Ollama: num_ctx)"
         )

@@ -199,11 +199,14 @@ def _growing(*tokens: int) -> list[Reply]:
 
 
 def test_a_prompt_that_falls_while_the_conversation_grows_is_an_error(tmp_path: Path) -> None:
-    raised, transcript = drive(tmp_path, ScriptedClient(_growing(1_000, 1_500, 2_000, 1_400)))
+    script = ScriptedClient(_growing(1_000, 1_500, 2_000, 1_400))
+
+    raised, transcript = drive(tmp_path, script, window=4_096)
 
     assert isinstance(raised, ContextTruncated)
     assert str(raised).startswith(
-        "context truncated by the server at turn 4: the prompt was 1,400 tokens after 2,000 at turn 3"
+        "context truncated by the server at turn 4: the prompt was 1,400 tokens after 2,000 at turn 3 "
+        "(window 4,096)"
     )
     assert transcript.stop is not None and transcript.stop.reason == "error"
 
@@ -256,13 +259,22 @@ def test_anthropic_cache_reads_count_as_prompt_tokens(provider: FakeProvider, tm
     assert [t.input_tokens for t in transcript.assistant_turns()][:3] == [1_000, 1_500, 2_000]
 
 
+def test_without_a_window_nothing_is_judged(tmp_path: Path) -> None:
+    # The test doubles' fixed counts (10 a turn, or a final answer's default after larger ones).
+    script = [*_growing(100, 200, 300)[:-1], Reply.final("Done.")]
+
+    stop, _ = drive(tmp_path, ScriptedClient(script))
+
+    assert isinstance(stop, StopEvent) and stop.reason == "final_answer"
+
+
 def test_prompt_tokens_add_cached_ones_only_where_a_server_left_them_out() -> None:
     assert prompt_tokens(Usage(2_000, 10, cache_read_input_tokens=1_500)) == 2_000  # OpenAI: included
     assert prompt_tokens(Usage(300, 10, cache_read_input_tokens=1_500)) == 1_800  # left out
 
 
 def test_the_watch_starts_again_after_the_harness_shortened_the_prompt() -> None:
-    watch = PromptWatch()
+    watch = PromptWatch(window=8_192)
     for turn, tokens in enumerate((1_000, 2_000, 3_000), start=1):
         watch.check(turn, Usage(tokens))
     watch.rewritten()
