@@ -51,7 +51,7 @@ def _overflowing(body: dict[str, Any]) -> list[Reply]:
     ]
 
 
-ROWS = [
+ROWS: list[tuple[str, str, dict[str, Any], str]] = [
     ("llama", "openai", LLAMA, "16,520 tokens > 16,384"),
     ("openai", "openai", OPENAI, "131,072 tokens > 128,000"),
     ("anthropic", "anthropic", ANTHROPIC, "208,310 tokens > 200,000"),

@@ -11,7 +11,7 @@ import pytest
 
 from pytest_specbench.agent.loop import Limits, run_agent
 from pytest_specbench.agent.tools import RunPaths, Transport, open_tool_session
-from pytest_specbench.agent.transcript import Transcript
+from pytest_specbench.agent.transcript import AssistantEvent, ContextEvent, ToolCallEvent, Transcript
 from pytest_specbench.config.settings import (
     FULL_CONTEXT,
     BriefConfig,
@@ -112,10 +112,10 @@ def test_a_masked_run_replays_exactly(tmp_path: Path) -> None:
     replayed = _replay(tmp_path, path, MASK)
 
     def strip(t: Transcript) -> list[object]:
+        kept = [e for e in t.events if not isinstance(e, ToolCallEvent)]  # results hold the run's paths
         return [
-            dataclasses.replace(e, seconds=0.0) if hasattr(e, "seconds") else e
-            for e in t.events
-            if e.kind != "tool_call"  # tool results hold the run's own paths
+            dataclasses.replace(e, seconds=0.0) if isinstance(e, AssistantEvent | ContextEvent) else e
+            for e in kept
         ]
 
     assert strip(replayed) == strip(recorded)

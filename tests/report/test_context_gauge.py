@@ -13,7 +13,7 @@ TEST_ID = "test_spec[m-b]"
 
 
 def _events() -> list[dict[str, object]]:
-    events = [
+    events: list[AssistantEvent | ContextEvent | StopEvent] = [
         AssistantEvent(1, "", (), 4_096, 10, "tool_calls", 0.1, context_window=16_384),
         ContextEvent(2, "mask", "3 older results of read-only tools sent as one-line placeholders", masked=3),
         AssistantEvent(2, "", (), 15_000, 10, "tool_calls", 0.1, context_window=16_384),
