@@ -208,7 +208,8 @@ class _Loop:
         sent = self.view.messages(messages)
         if self.view.masked > self.masked:
             self.masked = self.view.masked
-            detail = f"{self.masked} older results of read-only tools sent as one-line placeholders"
+            results = "result" if self.masked == 1 else "results"
+            detail = f"{self.masked} older {results} of read-only tools sent as one-line placeholders"
             self.transcript.append(ContextEvent(turn, "mask", detail, masked=self.masked))
             self.watch.rewritten()  # the prompt may fall now, by the harness's own doing
         return sent
