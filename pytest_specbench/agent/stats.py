@@ -10,7 +10,7 @@ from pytest_specbench.agent.context import prompt_tokens
 from pytest_specbench.agent.transcript import AssistantEvent, ToolCallEvent, Transcript
 from pytest_specbench.models.types import Usage
 
-__all__ = ["RunStats", "call_key", "identical_streaks"]
+__all__ = ["RunStats", "call_key", "context_fields", "identical_streaks"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +85,19 @@ class RunStats:
             summary_turns=sum(1 for e in context if e.strategy == "summary"),
             masked_results=max((e.masked for e in context), default=0),
         )
+
+
+def context_fields(stats: RunStats) -> dict[str, int | float | None]:
+    """How full the window got, as results.json record fields (beside `stats_fields`)."""
+    return {
+        "context_window": stats.context_window,
+        "peak_context_tokens": stats.peak_context_tokens,
+        "end_context_tokens": stats.end_context_tokens,
+        "peak_context_fraction": stats.peak_context_fraction,
+        "end_context_fraction": stats.end_context_fraction,
+        "summary_turns": stats.summary_turns,
+        "masked_results": stats.masked_results,
+    }
 
 
 def _prompt(turn: AssistantEvent) -> int:

@@ -20,7 +20,7 @@ from pytest_specbench.agent.context import (
     prompt_tokens,
 )
 from pytest_specbench.agent.loop import Limits, run_agent
-from pytest_specbench.agent.stats import RunStats
+from pytest_specbench.agent.stats import RunStats, context_fields
 from pytest_specbench.agent.tools import RunPaths, Transport, open_tool_session
 from pytest_specbench.agent.transcript import ContextEvent, StopEvent, Transcript
 from pytest_specbench.config.settings import (
@@ -448,6 +448,15 @@ def test_each_turn_records_the_window_and_the_stats_its_peak_and_end(tmp_path: P
         3_990,
     )
     assert (stats.peak_context_fraction, stats.end_context_fraction) == (0.25, 0.2494)
+    assert context_fields(stats) == {
+        "context_window": 16_000,
+        "peak_context_tokens": 4_000,
+        "end_context_tokens": 3_990,
+        "peak_context_fraction": 0.25,
+        "end_context_fraction": 0.2494,
+        "summary_turns": 0,
+        "masked_results": 0,
+    }
 
 
 def test_a_transcript_with_context_events_reads_back() -> None:
