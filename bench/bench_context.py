@@ -60,7 +60,9 @@ def copy_package(name: str, into: Path) -> Path:
     return target
 
 
-async def one_run(model: ModelConfig, codebase: Path, root: Path, context: ContextConfig, limits: Limits) -> str:
+async def one_run(
+    model: ModelConfig, codebase: Path, root: Path, context: ContextConfig, limits: Limits
+) -> str:
     paths = RunPaths(root / "ws", root / "ws" / "specs", codebase)
     paths.workspace.mkdir(parents=True)
     brief = BriefConfig(id="bench", codebase=codebase, prompt=PROMPT.format(name=codebase.name))
@@ -69,17 +71,19 @@ async def one_run(model: ModelConfig, codebase: Path, root: Path, context: Conte
     started = time.monotonic()
     failure = ""
     try:
-        async with open_client(model, settings, None) as client:
-            async with open_tool_session(brief, paths, Transport.MEMORY, timeout_s=60) as tools:
-                await run_agent(
-                    client,
-                    tools,
-                    system=system_prompt(brief),
-                    prompt=brief.prompt,
-                    limits=limits,
-                    transcript=transcript,
-                    context=context,
-                )
+        async with (
+            open_client(model, settings, None) as client,
+            open_tool_session(brief, paths, Transport.MEMORY, timeout_s=60) as tools,
+        ):
+            await run_agent(
+                client,
+                tools,
+                system=system_prompt(brief),
+                prompt=brief.prompt,
+                limits=limits,
+                transcript=transcript,
+                context=context,
+            )
     except* InfrastructureError as group:
         failure = f"ERROR {group.exceptions[0]}"
     seconds = time.monotonic() - started
@@ -119,10 +123,26 @@ def main() -> None:
     )  # fmt: skip
     try:
         model = ModelConfig(**{**_fields(local), "base_url": servers.base_url(local)})
-        limits = Limits(max_turns=args.max_turns, timeout_s=args.timeout, context_window=context_window(local))
-        print(f"package {args.package}, window {limits.context_window:,}, threads {args.threads}, work {work}")
-        print("| strategy | features | requirements | turns | peak context | tokens in / out | cached | masked | s | ended |")
-        print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+        limits = Limits(
+            max_turns=args.max_turns, timeout_s=args.timeout, context_window=context_window(local)
+        )
+        print(
+            f"package {args.package}, window {limits.context_window:,}, threads {args.threads}, work {work}"
+        )
+        columns = [
+            "strategy",
+            "features",
+            "requirements",
+            "turns",
+            "peak-context",
+            "tokens-in/out",
+            "cached",
+            "masked",
+            "s",
+            "ended",
+        ]
+        print("| " + " | ".join(c.replace("-", " ") for c in columns) + " |")
+        print("|" + " --- |" * len(columns))
         for name in args.strategies.split(","):
             root = work / name
             codebase = copy_package(args.package, root / "code")
