@@ -14,10 +14,19 @@ from pytest_specbench._run.result import Sample, SpecRun
 from pytest_specbench.agent.loop import Limits, ToolOutcome, ToolSession, run_agent
 from pytest_specbench.agent.stats import RunStats
 from pytest_specbench.agent.transcript import Transcript
-from pytest_specbench.config.settings import BriefConfig, Config, ModelConfig, RunSettings, ScaffoldConfig
+from pytest_specbench.config.settings import (
+    BriefConfig,
+    Config,
+    ContextConfig,
+    ModelConfig,
+    RunSettings,
+    ScaffoldConfig,
+)
 from pytest_specbench.errors import (
     CassetteError,
     ConfigError,
+    ContextOverflow,
+    ContextTruncated,
     InfrastructureError,
     MissingCredentials,
     ProviderError,
@@ -48,6 +57,9 @@ __all__ = [
     "Check",
     "Config",
     "ConfigError",
+    "ContextConfig",
+    "ContextOverflow",
+    "ContextTruncated",
     "Feature",
     "InfrastructureError",
     "Limits",

@@ -11,6 +11,8 @@ an ERROR (something around the model broke), while a model that falls short is a
     ├── ResultsFileError       a results.json to read (a baseline, a compare or merge input) is unusable
     └── InfrastructureError    the run could not be carried out: test ERROR, never FAIL
         ├── ProviderError      the model's API failed after the SDK's own retries
+        │   └── ContextOverflow    the request did not fit the model's context window (never retried)
+        ├── ContextTruncated   the server cut the conversation to fit its window without saying so
         ├── ServerError        the MCP server could not start, died or stopped answering
         └── CassetteError      a recorded run cannot be replayed: missing, broken, or the run drifted from it
 
@@ -27,6 +29,8 @@ from __future__ import annotations
 __all__ = [
     "CassetteError",
     "ConfigError",
+    "ContextOverflow",
+    "ContextTruncated",
     "InfrastructureError",
     "MissingCredentials",
     "ProviderError",
@@ -104,3 +108,22 @@ class SpecbenchInconclusiveWarning(SpecbenchWarning):
     """`no_regression` could not tell a regression from noise: the test passes, and the warning
     says how many samples per side would tell. `-W error::pytest_specbench.SpecbenchInconclusiveWarning`
     (or `filterwarnings = ["error"]`) makes such a test fail."""
+
+
+class ContextOverflow(ProviderError):
+    """The provider said the request does not fit the model's context window.
+
+    Raised by the adapters; the agent loop turns it into the run's end (a verdict on the
+    partial tree) unless the very first request did not fit, which is a configuration ERROR.
+    """
+
+    def __init__(self, message: str, *, tokens: int | None = None, window: int | None = None) -> None:
+        self.tokens = tokens
+        """The tokens the request needed, when the provider said."""
+        self.window = window
+        """The model's context window in tokens, when the provider said."""
+        super().__init__(message)
+
+
+class ContextTruncated(InfrastructureError):
+    """The reported prompt tokens fell while the conversation grew: the server dropped part of it."""

@@ -24,7 +24,9 @@ from pytest_specbench._session.session import SESSION_KEY, SpecbenchSession
 from pytest_specbench.agent.tools import RunPaths, Transport
 from pytest_specbench.config.settings import (
     BARE,
+    FULL_CONTEXT,
     BriefConfig,
+    ContextConfig,
     ModelConfig,
     RecordMode,
     RunSettings,
@@ -45,7 +47,7 @@ if TYPE_CHECKING:
     from pytest_specbench.models.types import ModelClient
     from pytest_specbench.scaffold import ScaffoldedTools
 
-PARAMETRIZED = ("specbench_model", "specbench_brief", "specbench_scaffold")
+PARAMETRIZED = ("specbench_model", "specbench_brief", "specbench_scaffold", "specbench_context")
 MARKER = "specbench"
 
 
@@ -80,6 +82,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="IDS",
         help="Comma-separated scaffolds to run each pair with: bare, full or a [scaffolds.<id>] "
         "(default: bare). Test ids of non-bare runs end in -<scaffold>. Was --scaffolds.",
+    )
+    group.addoption(
+        "--specbench-contexts",
+        dest="specbench_contexts",
+        default=None,
+        metavar="IDS",
+        help="Comma-separated context strategies to run each pair with: full, mask, summary or a "
+        "[contexts.<id>] (default: full). Test ids of non-full runs end in -<context>.",
     )
     group.addoption(
         "--specbench-strict",
@@ -247,12 +257,13 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if not _opted_in(metafunc):
         return
     suite = metafunc.config.stash[SESSION_KEY].suite
-    with_scaffold = "specbench_scaffold" in metafunc.fixturenames
+    with_scaffold, with_context = (name in metafunc.fixturenames for name in PARAMETRIZED[2:])
     try:
-        params = suite.params(with_scaffold)
+        params = suite.params(with_scaffold, with_context)
     except ConfigError as exc:
         raise pytest.UsageError(str(exc)) from None
-    metafunc.parametrize(PARAMETRIZED if with_scaffold else PARAMETRIZED[:2], params)
+    names = PARAMETRIZED[:2] + (PARAMETRIZED[2],) * with_scaffold + (PARAMETRIZED[3],) * with_context
+    metafunc.parametrize(names, params)
 
 
 @pytest.hookimpl(wrapper=True)
@@ -299,6 +310,12 @@ def specbench_scaffold() -> ScaffoldConfig:
 
 
 @pytest.fixture
+def specbench_context() -> ContextConfig:
+    """The context strategy under test (full unless --specbench-contexts selects more)."""
+    raise pytest.UsageError("`specbench_context` is parametrized from specbench.toml; is the config loaded?")
+
+
+@pytest.fixture
 def model(specbench_model: ModelConfig) -> ModelConfig:
     """Deprecated: `specbench_model`, the model under test."""
     deprecated.warn_fixture("model")
@@ -327,9 +344,10 @@ def specbench_plan(
     suite = request.config.stash[SESSION_KEY].suite
     # The scaffold axis only where the test asks for it (spec_run does): a test of the server alone
     # is not run once per scaffold.
-    uses_scaffold = PARAMETRIZED[2] in request.fixturenames
-    scaffold = request.getfixturevalue(PARAMETRIZED[2]) if uses_scaffold else BARE
-    return suite.plan(request.node, (specbench_model, specbench_brief, scaffold), tmp_path)
+    names = request.fixturenames
+    scaffold = request.getfixturevalue(PARAMETRIZED[2]) if PARAMETRIZED[2] in names else BARE
+    context = request.getfixturevalue(PARAMETRIZED[3]) if PARAMETRIZED[3] in names else FULL_CONTEXT
+    return suite.plan(request.node, (specbench_model, specbench_brief, scaffold, context), tmp_path)
 
 
 @pytest.fixture
@@ -413,6 +431,7 @@ def specbench_tools(
 def spec_run(
     request: pytest.FixtureRequest,
     specbench_scaffold: ScaffoldConfig,
+    specbench_context: ContextConfig,
     specbench_plan: RunPlan,
     specbench_portal: BlockingPortal,
 ) -> SpecRun:

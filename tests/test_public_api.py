@@ -57,7 +57,7 @@ def test_config_schema_keeps_every_key() -> None:
     assert run <= set(schema.RUN_KEYS)
     model = {"provider", "model", "base_url", "api_key_env", "max_tokens", "stream", "xfail", "model_path"}
     model |= {"price_input_per_mtok", "price_output_per_mtok", "baseline_model"}
-    assert model | {"n_ctx", "record_mode", "known_failures"} <= set(schema.MODEL_KEYS)
+    assert model | {"n_ctx", "record_mode", "known_failures", "context_window"} <= set(schema.MODEL_KEYS)
     thinking = {"reasoning_effort", "thinking", "thinking_budget_tokens", "effort"}
     assert thinking | {"reasoning_format", "reasoning_budget", "reasoning"} <= set(schema.MODEL_KEYS)
     brief = {"codebase", "prompt", "prompt_file", "min_requirements", "min_features", "xfail", "server"}
@@ -76,6 +76,7 @@ def test_config_schema_keeps_every_key() -> None:
     assert gate | {"max_cost_increase"} <= set(schema.GATE_KEYS)
     assert {"command", "url", "env", "specs_dir"} <= set(schema.SERVER_KEYS)
     assert {"tools", "remind"} <= set(schema.SCAFFOLD_KEYS)
+    assert {"strategy", "keep_last", "summary_at"} <= set(schema.CONTEXT_KEYS)
 
 
 def test_options_and_fixtures_stay(pytester: pytest.Pytester) -> None:

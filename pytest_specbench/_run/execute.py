@@ -14,6 +14,7 @@ from pytest_specbench.agent.stats import RunStats
 from pytest_specbench.agent.tools import RunPaths
 from pytest_specbench.agent.transcript import Transcript
 from pytest_specbench.errors import ServerError
+from pytest_specbench.models.overflow import context_window
 from pytest_specbench.models.types import ModelClient
 from pytest_specbench.tree import read_tree
 from pytest_specbench.verdicts.changes import DiskChanges, Snapshot, compare, snapshot
@@ -52,6 +53,7 @@ async def execute(
         max_total_tokens=settings.max_total_tokens,
         max_cost_usd=settings.max_cost_usd,
         prices=model.prices,
+        context_window=context_window(model),
     )
     await run_agent(
         client,
@@ -62,6 +64,7 @@ async def execute(
         transcript=transcript,
         stop_when=loop_stop(settings.loop_threshold) if settings.stop_on_loop else None,
         reminder=reminder,
+        context=plan.context,
     )
     changes = _changes(before, paths) if before is not None else None
     stats = RunStats.from_transcript(transcript, monotonic() - started)
@@ -90,6 +93,7 @@ async def execute(
         source=source,
         started_at=wall,
         ended_at=time.time(),
+        context=plan.context,
     )
 
 

@@ -6,7 +6,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pytest_specbench.agent.tools import RunPaths, Transport
-from pytest_specbench.config.settings import BriefConfig, ModelConfig, RecordMode, RunSettings, ScaffoldConfig
+from pytest_specbench.config.settings import (
+    FULL_CONTEXT,
+    BriefConfig,
+    ContextConfig,
+    ModelConfig,
+    RecordMode,
+    RunSettings,
+    ScaffoldConfig,
+)
 from pytest_specbench.redact import Redactor
 
 __all__ = ["RunPlan"]
@@ -39,6 +47,8 @@ class RunPlan:
     """Scrubs the configured keys and key-shaped text from everything the run writes or shows."""
     root: Path
     """The item's tmp_path: sample 1 lives in it, sample k ≥ 2 in `root/sample-k`."""
+    context: ContextConfig = FULL_CONTEXT
+    """What of the conversation each request carries (`--specbench-contexts`)."""
 
     @property
     def samples(self) -> int:
@@ -48,7 +58,9 @@ class RunPlan:
     @property
     def labels(self) -> dict[str, str]:
         """The `brief` and `scaffold` ids a new cassette's header keeps."""
-        return {"brief": self.brief.id, "scaffold": self.scaffold.id}
+        labels = {"brief": self.brief.id, "scaffold": self.scaffold.id}
+        # A full-context run's header stays as it was, so its cassettes recorded before still match.
+        return labels if self.context.id == FULL_CONTEXT.id else {**labels, "context": self.context.id}
 
     def sample_root(self, number: int) -> Path:
         """Where sample `number` keeps its workspace and its copy of the codebase."""

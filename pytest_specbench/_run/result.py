@@ -16,10 +16,18 @@ from pytest_specbench._run.record import (
     stats_fields,
     tree_fields,
 )
-from pytest_specbench.agent.stats import RunStats
+from pytest_specbench.agent.stats import RunStats, context_fields
 from pytest_specbench.agent.tools import RunPaths
 from pytest_specbench.agent.transcript import Transcript
-from pytest_specbench.config.settings import BARE, BriefConfig, ModelConfig, ScaffoldConfig, cost_usd
+from pytest_specbench.config.settings import (
+    BARE,
+    FULL_CONTEXT,
+    BriefConfig,
+    ContextConfig,
+    ModelConfig,
+    ScaffoldConfig,
+    cost_usd,
+)
 from pytest_specbench.tree import SpecTree
 from pytest_specbench.verdicts.checks import Check, feature_recall
 from pytest_specbench.verdicts.regression import warn_inconclusive
@@ -51,6 +59,8 @@ class Sample:
     started_at: float | None = None
     """Wall-clock start and end (epoch seconds)."""
     ended_at: float | None = None
+    context: ContextConfig = FULL_CONTEXT
+    """The context strategy the sample ran under."""
 
     @property
     def cost_usd(self) -> float | None:
@@ -80,6 +90,8 @@ class Sample:
             "total_tokens": self.stats.input_tokens + self.stats.output_tokens,
             "stop_reason": self.transcript.stop.reason if self.transcript.stop else None,
             **stats_fields(self.stats),
+            "context": self.context.id,
+            **context_fields(self.stats),
             "tree": tree_fields(self.tree, self.brief),
             "cost_usd": self.cost_usd,
             **pass_fields(int(self.passed), 1, 1),

@@ -15,7 +15,7 @@ import pytest
 
 from pytest_specbench.agent.tools import Transport
 from pytest_specbench.config.keys import absolute
-from pytest_specbench.config.settings import BARE, RecordMode
+from pytest_specbench.config.settings import BARE, FULL_CONTEXT, RecordMode
 
 __all__ = ["Options", "split_ids"]
 
@@ -29,6 +29,8 @@ class Options:
     brief_ids: tuple[str, ...]
     scaffold_ids: tuple[str, ...]
     """`--specbench-scaffolds`: the third axis of the parametrization (`bare` unless set)."""
+    context_ids: tuple[str, ...]
+    """`--specbench-contexts`: the context strategies, a fourth axis (`full` unless set)."""
     strict: bool
     """A model whose key is missing is an error, not a skip."""
     strict_snapshots: bool
@@ -52,8 +54,8 @@ class Options:
         return cls(
             model_ids=split_ids(config.getoption("specbench_models")),
             brief_ids=split_ids(config.getoption("specbench_briefs")),
-            scaffold_ids=tuple(dict.fromkeys(split_ids(config.getoption("specbench_scaffolds"))))
-            or (BARE.id,),
+            scaffold_ids=_unique(split_ids(config.getoption("specbench_scaffolds"))) or (BARE.id,),
+            context_ids=_unique(split_ids(config.getoption("specbench_contexts"))) or (FULL_CONTEXT.id,),
             strict=bool(_value(config, "specbench_strict", "specbench_strict")),
             strict_snapshots=bool(_value(config, "specbench_strict_snapshots", "specbench_strict_snapshots")),
             transport=Transport(config.getoption("specbench_transport")),
@@ -89,6 +91,10 @@ def _record_mode(value: str | None, where: str) -> RecordMode | None:
     except ValueError:
         valid = ", ".join(mode.value for mode in RecordMode)
         raise pytest.UsageError(f"{where}: unknown record mode {value!r}; valid: {valid}") from None
+
+
+def _unique(ids: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(ids))
 
 
 def split_ids(value: str | None) -> tuple[str, ...]:

@@ -16,8 +16,10 @@ from pytest_specbench.config import load_config
 from pytest_specbench.config.load import check_min_passes
 from pytest_specbench.config.settings import (
     BARE,
+    FULL_CONTEXT,
     BriefConfig,
     Config,
+    ContextConfig,
     ModelConfig,
     RecordMode,
     RunSettings,
@@ -29,7 +31,7 @@ from pytest_specbench.redact import Redactor
 
 __all__ = ["Run", "Suite"]
 
-Run = tuple[ModelConfig, BriefConfig, ScaffoldConfig]
+Run = tuple[ModelConfig, BriefConfig, ScaffoldConfig, ContextConfig]
 
 
 @dataclass(slots=True)
@@ -79,14 +81,16 @@ class Suite:
         models = self.config.models.values() if self.present else ()
         return {m.id: m.baseline_model for m in models if m.baseline_model}
 
-    def params(self, with_scaffold: bool) -> list[Any]:
-        """One `pytest.param` per selected model × brief (× scaffold), with its id and marks."""
-        runs = self._selected(self.config)
-        if not with_scaffold:
-            pairs = dict.fromkeys((m.id, b.id) for m, b, _ in runs)
-            by_id = {(m.id, b.id): (m, b) for m, b, _ in runs}
-            return [_param(*by_id[key]) for key in pairs]
-        return [_param(*run) for run in runs]
+    def params(self, with_scaffold: bool, with_context: bool = False) -> list[Any]:
+        """One `pytest.param` per selected model × brief (× scaffold × context, where the test uses
+        them), with its id and marks."""
+        chosen: dict[tuple[str, ...], tuple[Any, ...]] = {}
+        for model, brief, scaffold, context in self._selected(self.config):
+            values: tuple[Any, ...] = (model, brief)
+            values += (scaffold,) if with_scaffold else ()
+            values += (context,) if with_context else ()
+            chosen.setdefault(tuple(v.id for v in values), values)
+        return [_param(*values) for values in chosen.values()]
 
     def settings(self, model: ModelConfig, brief: BriefConfig) -> RunSettings:
         """The run's settings, with `--specbench-repeats` over the config's `repeats`."""
@@ -106,7 +110,7 @@ class Suite:
 
     def plan(self, item: pytest.Item, run: Run, root: Path) -> RunPlan:
         """The frozen plan of `item`'s run, its samples kept under `root` (the item's tmp_path)."""
-        model, brief, scaffold = run
+        model, brief, scaffold, context = run
         return RunPlan(
             test_id=item.name,
             nodeid=item.nodeid,
@@ -120,6 +124,7 @@ class Suite:
             transport=self.options.transport,
             redactor=self.redactor,
             root=root,
+            context=context,
         )
 
     def _check_selection(self, config: Config) -> None:
@@ -128,6 +133,7 @@ class Suite:
             ("--specbench-models", options.model_ids, config.models),
             ("--specbench-briefs", options.brief_ids, config.briefs),
             ("--specbench-scaffolds", options.scaffold_ids, config.scaffolds),
+            ("--specbench-contexts", options.context_ids, config.contexts),
         ):
             unknown = [i for i in wanted if i not in known]
             if unknown:
@@ -143,29 +149,32 @@ class Suite:
         models = [m for i, m in config.models.items() if not options.model_ids or i in options.model_ids]
         briefs = [b for i, b in config.briefs.items() if not options.brief_ids or i in options.brief_ids]
         scaffolds = [config.scaffolds[i] for i in options.scaffold_ids]
+        contexts = [config.contexts[i] for i in options.context_ids]
         pairs = [(m, b) for m in models for b in briefs if not m.briefs or b.id in m.briefs]
-        return [(m, b, s) for m, b in pairs for s in scaffolds]
+        return [(m, b, s, c) for m, b in pairs for s in scaffolds for c in contexts]
 
 
-def _param(model: ModelConfig, brief: BriefConfig, scaffold: ScaffoldConfig | None = None) -> Any:
+def _param(model: ModelConfig, brief: BriefConfig, *axes: ScaffoldConfig | ContextConfig) -> Any:
     reason = model.xfail or brief.xfail
     # raises=AssertionError: only a verdict is the expected failure; an infrastructure
     # fault of a known-bad model must still show as an ERROR.
     marks = [pytest.mark.xfail(reason=reason, strict=True, raises=AssertionError)] if reason else []
-    values = (model, brief) if scaffold is None else (model, brief, scaffold)
-    test_id = run_id(model.id, brief.id, (scaffold or BARE).id)
+    values = (model, brief, *axes)
+    scaffold = next((a for a in axes if isinstance(a, ScaffoldConfig)), BARE)
+    context = next((a for a in axes if isinstance(a, ContextConfig)), FULL_CONTEXT)
+    test_id = run_id(model.id, brief.id, scaffold.id, context.id)
     return pytest.param(*values, id=test_id, marks=[pytest.mark.specbench, *marks])
 
 
 def _check_shared_servers(runs: list[Run], path: Path) -> None:
     """Refuse two runs on a URL server that cannot tell them apart: the second would find the first's tree."""
     users: dict[str, list[str]] = {}
-    for model, brief, scaffold in runs:
+    for model, brief, scaffold, context in runs:
         if brief.server is not None and brief.server.url is not None and brief.server.shared:
-            users.setdefault(brief.server.url, []).append(run_id(model.id, brief.id, scaffold.id))
+            users.setdefault(brief.server.url, []).append(run_id(model.id, brief.id, scaffold.id, context.id))
     for url, ids in users.items():
         if len(ids) > 1:
-            brief_id = next(b.id for _, b, _ in runs if b.server is not None and b.server.url == url)
+            brief_id = next(b.id for _, b, _, _ in runs if b.server is not None and b.server.url == url)
             raise ConfigError(
                 str(path),
                 f"briefs.{brief_id}.server",

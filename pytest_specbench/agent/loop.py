@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from time import monotonic
 from typing import Any, Protocol
 
 import anyio
 
+from pytest_specbench.agent.context import SUMMARY_REQUEST, ContextView, PromptWatch, prompt_tokens
 from pytest_specbench.agent.transcript import (
     AssistantEvent,
+    ContextEvent,
     MessageEvent,
     ReasoningEvent,
     StopEvent,
@@ -24,8 +26,9 @@ from pytest_specbench.agent.transcript import (
     ToolErrorKind,
     Transcript,
 )
-from pytest_specbench.config.settings import cost_usd
-from pytest_specbench.errors import InfrastructureError
+from pytest_specbench.config.settings import FULL_CONTEXT, ContextConfig, cost_usd
+from pytest_specbench.errors import ContextOverflow, InfrastructureError
+from pytest_specbench.models.overflow import Overflow, overflow_in_reply
 from pytest_specbench.models.types import (
     AssistantMessage,
     AssistantTurn,
@@ -80,6 +83,9 @@ class Limits:
     max_cost_usd: float | None = None
     prices: tuple[float, float] | None = None
     """(input, output) USD per million tokens, which `max_cost_usd` is counted in."""
+    context_window: int | None = None
+    """The model's window in tokens, when known (`models.overflow.context_window`): recorded per
+    turn, and what a `length` stop at the window and a stalled prompt are judged against."""
 
 
 async def run_agent(
@@ -92,16 +98,23 @@ async def run_agent(
     transcript: Transcript,
     stop_when: StopCheck | None = None,
     reminder: Callable[[], Awaitable[str]] | None = None,
+    context: ContextConfig = FULL_CONTEXT,
 ) -> StopEvent:
     """Drive one run to its end and return how it ended; every step lands in `transcript`.
 
+    A conversation that outgrows the model's window ends the run like a limit does (stop
+    reason `context_window`), so its tree is judged; `context` says what of the conversation
+    each request carries (`agent.context`).
+
     Raises:
         InfrastructureError: the model or the MCP server failed; the transcript keeps
-            what happened before, closed by a `stop` event with reason `error`.
+            what happened before, closed by a `stop` event with reason `error`. Among them
+            ContextOverflow when the first request already does not fit the window, and
+            ContextTruncated when the server cut the conversation without saying so.
     """
     transcript.append(MessageEvent("system", system))
     transcript.append(MessageEvent("user", prompt))
-    loop = _Loop(client, tools, system, limits, transcript, stop_when, reminder)
+    loop = _Loop(client, tools, system, limits, transcript, stop_when, reminder, context)
     try:
         stop = await loop.run(prompt)
     except InfrastructureError as exc:
@@ -120,11 +133,18 @@ class _Loop:
     transcript: Transcript
     stop_when: StopCheck | None
     reminder: Callable[[], Awaitable[str]] | None
+    context: ContextConfig
     # Running totals for the limits, kept as events are appended: a rescan per turn is quadratic.
     turns: int = 0
     calls: int = 0
     tokens_in: int = 0
     tokens_out: int = 0
+    prompt: str = ""
+    view: ContextView | None = None
+    watch: PromptWatch = field(default_factory=PromptWatch)
+    last_prompt: int = 0
+    """The prompt tokens of the last request, which the summary strategy measures."""
+    masked: int = 0
 
     async def run(self, prompt: str) -> StopEvent:
         # The transcript may already hold turns (the limits count them): one scan, then counters.
@@ -133,6 +153,8 @@ class _Loop:
         self.tokens_in = sum(t.input_tokens for t in earlier)
         self.tokens_out = sum(t.output_tokens for t in earlier)
         specs = await self.tools.list_tools()
+        self.prompt, window = prompt, self.limits.context_window
+        self.view, self.watch = ContextView.of(self.context, specs, window), PromptWatch(window)
         messages: list[Message] = [UserMessage(prompt)]
         with anyio.move_on_after(self.limits.timeout_s):
             return await self._turns(specs, messages)
@@ -141,7 +163,9 @@ class _Loop:
     async def _turns(self, specs: list[ToolSpec], messages: list[Message]) -> StopEvent:
         names = {spec.name for spec in specs}
         for turn in range(1, self.limits.max_turns + 1):
-            reply = await self._generate(turn, messages, specs)
+            reply = await self._request(turn, messages, specs)
+            if isinstance(reply, StopEvent):
+                return reply
             if not reply.tool_calls:
                 return _last_word(turn, reply)
             results = [await self._call(turn, call, names) for call in reply.tool_calls]
@@ -153,19 +177,91 @@ class _Loop:
                 return stop
         return StopEvent("max_turns", f"max_turns={self.limits.max_turns} reached without a final answer")
 
-    async def _generate(self, turn: int, messages: list[Message], specs: list[ToolSpec]) -> AssistantTurn:
+    async def _request(
+        self, turn: int, messages: list[Message], specs: list[ToolSpec]
+    ) -> AssistantTurn | StopEvent:
+        """One model turn on what the context strategy sends; a StopEvent when the window ran out."""
+        try:
+            await self._summarise(turn, messages, specs)
+            reply = await self._generate(turn, self._sent(turn, messages), specs)
+        except ContextOverflow as exc:
+            return self._overflowed(turn, exc)
+        messages.append(AssistantMessage(_replayable(reply)))
+        if overflow := overflow_in_reply(reply, self.limits.context_window):
+            return self._exhausted(turn, overflow)
+        self.watch.check(turn, reply.usage)
+        return reply
+
+    async def _generate(self, turn: int, sent: list[Message], specs: list[ToolSpec]) -> AssistantTurn:
         started = monotonic()
-        reply = await self.client.generate(self.system, messages, specs)
+        reply = await self.client.generate(self.system, sent, specs)
         seconds = monotonic() - started
         if reply.reasoning:
             redacted = sum(1 for part in reply.reasoning if part.redacted)
             self.transcript.append(ReasoningEvent(turn, _storable(reply.reasoning_text), redacted))
-        self.transcript.append(_assistant_event(turn, reply, seconds))
+        self.transcript.append(_assistant_event(turn, reply, seconds, self.limits.context_window))
         self.turns += 1
         self.tokens_in += reply.usage.input_tokens
         self.tokens_out += reply.usage.output_tokens
-        messages.append(AssistantMessage(_replayable(reply)))
+        self.last_prompt = prompt_tokens(reply.usage)
         return reply
+
+    def _sent(self, turn: int, messages: list[Message]) -> list[Message]:
+        assert self.view is not None  # set by run()
+        sent = self.view.messages(messages)
+        if self.view.masked > self.masked:
+            self.masked = self.view.masked
+            results = "result" if self.masked == 1 else "results"
+            detail = f"{self.masked} older {results} of read-only tools sent as one-line placeholders"
+            self.transcript.append(ContextEvent(turn, "mask", detail, masked=self.masked))
+            self.watch.rewritten()  # the prompt may fall now, by the harness's own doing
+        return sent
+
+    async def _summarise(self, turn: int, messages: list[Message], specs: list[ToolSpec]) -> None:
+        """Under `summary`, once the last prompt filled its share of the window: the model's summary
+        of the run replaces the conversation so far."""
+        view = self.view
+        if view is None or not view.wants_summary(self.last_prompt):
+            return
+        started, filled = monotonic(), self.last_prompt
+        request = [*view.messages(messages), UserMessage(SUMMARY_REQUEST)]
+        reply = await self.client.generate(self.system, request, specs)
+        self.tokens_in += reply.usage.input_tokens
+        self.tokens_out += reply.usage.output_tokens
+        text = _storable(reply.text).strip()
+        window = view.window or 1
+        share = f"{filled:,} prompt tokens, {filled / window:.0%} of {window:,}"
+        if text:
+            view.summarised(messages, self.prompt, text)
+            self.watch.rewritten()
+            detail = f"turns 1–{turn - 1} summarised at {share}:\n{text}"
+        else:
+            view.gave_up = True
+            detail = f"asked for a summary at {share}; the model gave none, the conversation goes on whole"
+        usage = reply.usage
+        self.transcript.append(
+            ContextEvent(
+                turn, "summary", detail, usage.input_tokens, usage.output_tokens, monotonic() - started
+            )
+        )
+        self.last_prompt = 0
+
+    def _overflowed(self, turn: int, exc: ContextOverflow) -> StopEvent:
+        """The end of a run whose conversation outgrew the window; the first request not fitting is
+        the configuration's fault, not the model's."""
+        if turn == 1:
+            fix = (
+                "the first request already does not fit: the system prompt, the brief and the tools alone "
+                "are too big — give the model a larger window (n_ctx, the server's context length) or a "
+                "shorter brief"
+            )
+            raise ContextOverflow(f"{exc} — {fix}", tokens=exc.tokens, window=exc.window) from exc
+        return self._exhausted(turn, Overflow(exc.tokens, exc.window, str(exc)))
+
+    def _exhausted(self, turn: int, overflow: Overflow) -> StopEvent:
+        if overflow.window is None and self.limits.context_window is not None:
+            overflow = replace(overflow, window=self.limits.context_window)
+        return StopEvent("context_window", f"context window exhausted at turn {turn}: {overflow.numbers()}")
 
     async def _call(self, turn: int, call: ToolCall, names: set[str]) -> ToolResult:
         started = monotonic()
@@ -276,7 +372,7 @@ def _is_validation_error(message: str) -> bool:
     return "validation error" in lowered or "field required" in lowered or "missing required" in lowered
 
 
-def _assistant_event(turn: int, reply: AssistantTurn, seconds: float) -> AssistantEvent:
+def _assistant_event(turn: int, reply: AssistantTurn, seconds: float, window: int | None) -> AssistantEvent:
     calls = tuple(
         {"id": _storable(c.id), "name": _storable(c.name), "arguments": _storable(c.raw_arguments)}
         for c in reply.tool_calls
@@ -293,4 +389,5 @@ def _assistant_event(turn: int, reply: AssistantTurn, seconds: float) -> Assista
         cache_read_input_tokens=reply.usage.cache_read_input_tokens,
         cache_creation_input_tokens=reply.usage.cache_creation_input_tokens,
         reasoning_tokens=reply.usage.reasoning_tokens,
+        context_window=window,
     )

@@ -139,7 +139,10 @@ class MCPToolSession:
     async def list_tools(self) -> list[ToolSpec]:
         """Every tool the server lists, across pages."""
         result = await self._guard("tools/list", self.client.list_tools)
-        return [ToolSpec(t.name, t.description or "", dict(t.input_schema)) for t in result.tools]
+        return [
+            ToolSpec(t.name, t.description or "", dict(t.input_schema), read_only=_read_only(t.annotations))
+            for t in result.tools
+        ]
 
     async def call_tool(self, name: str, arguments: dict[str, Any]) -> ToolOutcome:
         """Call one tool; its text content is the result the model sees."""
@@ -415,3 +418,7 @@ def _redact_file(path: Path, redact: Callable[[str], str]) -> None:
     with path.open(encoding="utf-8", errors="replace") as log:
         redacted = "".join(redact(line) for line in log)
     write_text_atomic(path, redacted)
+
+
+def _read_only(annotations: object) -> bool:
+    return bool(getattr(annotations, "read_only_hint", None) or getattr(annotations, "readOnlyHint", None))

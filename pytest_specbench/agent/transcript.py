@@ -12,6 +12,7 @@ __all__ = [
     "TRANSCRIPT_VERSION",
     "TRUNCATED_STOPS",
     "AssistantEvent",
+    "ContextEvent",
     "Event",
     "MessageEvent",
     "ReasoningEvent",
@@ -33,9 +34,11 @@ StopReason: TypeAlias = Literal[
     "max_total_tokens",
     "max_cost_usd",
     "loop",
+    "context_window",
     "error",
 ]
-"""Why the loop ended; only `final_answer` is a clean termination (`max_tokens`: an answer cut off)."""
+"""Why the loop ended; only `final_answer` is a clean termination (`max_tokens`: an answer cut off,
+`context_window`: the run's own conversation outgrew the model's window)."""
 
 TRUNCATED_STOPS = frozenset({"length", "max_tokens"})
 """A turn's stop reason when the token limit cut it off: OpenAI's word, then Anthropic's."""
@@ -72,6 +75,8 @@ class AssistantEvent:
     reasoning_tokens: int = 0
     """Output tokens the provider counted as reasoning (part of `output_tokens`; 0 where it counts
     none apart, as Anthropic)."""
+    context_window: int | None = None
+    """The model's window in tokens, when known: `input_tokens` of it is the context this turn used."""
     kind: Literal["assistant"] = "assistant"
 
     @property
@@ -114,6 +119,24 @@ class ToolCallEvent:
 
 
 @dataclass(frozen=True, slots=True)
+class ContextEvent:
+    """The harness changed what the model is sent from this turn on (a context strategy at work)."""
+
+    turn: int
+    """The turn whose request first carries the change."""
+    strategy: str
+    """`mask` or `summary`."""
+    detail: str
+    input_tokens: int = 0
+    """The summary request's prompt tokens (0 for a mask): counted in the run's tokens."""
+    output_tokens: int = 0
+    seconds: float = 0.0
+    masked: int = 0
+    """mask: how many tool results the request carries as placeholders."""
+    kind: Literal["context"] = "context"
+
+
+@dataclass(frozen=True, slots=True)
 class StopEvent:
     """How the run ended."""
 
@@ -122,7 +145,7 @@ class StopEvent:
     kind: Literal["stop"] = "stop"
 
 
-Event: TypeAlias = MessageEvent | ReasoningEvent | AssistantEvent | ToolCallEvent | StopEvent
+Event: TypeAlias = MessageEvent | ReasoningEvent | AssistantEvent | ToolCallEvent | ContextEvent | StopEvent
 
 
 @dataclass(slots=True)
@@ -146,6 +169,10 @@ class Transcript:
     def reasoning(self, turn: int) -> ReasoningEvent | None:
         """The reasoning of one turn, if the model reasoned before it."""
         return next((e for e in self.events if isinstance(e, ReasoningEvent) and e.turn == turn), None)
+
+    def context_events(self) -> list[ContextEvent]:
+        """Every change a context strategy made, in order."""
+        return [e for e in self.events if isinstance(e, ContextEvent)]
 
     def tool_calls(self) -> list[ToolCallEvent]:
         """Every tool call, in order."""
@@ -182,6 +209,7 @@ _EVENT_TYPES: dict[str, type[Any]] = {
     "reasoning": ReasoningEvent,
     "assistant": AssistantEvent,
     "tool_call": ToolCallEvent,
+    "context": ContextEvent,
     "stop": StopEvent,
 }
 

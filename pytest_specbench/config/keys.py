@@ -23,7 +23,14 @@ from urllib.parse import urlsplit
 
 from pytest_specbench._files import is_system_tree
 from pytest_specbench._text import phrase_pattern
-from pytest_specbench.config.settings import CHECK_NAMES, GateFamily, Protocol, Provider, RecordMode
+from pytest_specbench.config.settings import (
+    CHECK_NAMES,
+    ContextStrategy,
+    GateFamily,
+    Protocol,
+    Provider,
+    RecordMode,
+)
 from pytest_specbench.errors import ConfigError
 
 BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
@@ -236,6 +243,10 @@ def parse_provider(value: object, at: At) -> Provider:
 
 def parse_record_mode(value: object, at: At) -> RecordMode:
     return _parse_choice(value, at, RecordMode, "record mode")
+
+
+def parse_context_strategy(value: object, at: At) -> ContextStrategy:
+    return _parse_choice(value, at, ContextStrategy, "context strategy")
 
 
 def parse_protocol(value: object, at: At) -> Protocol:

@@ -27,6 +27,7 @@ from pytest_specbench.config.keys import (
 )
 from pytest_specbench.config.schema import (
     BRIEF_KEYS,
+    CONTEXT_KEYS,
     DEFAULTS_KEYS,
     GATE_KEYS,
     MODEL_KEYS,
@@ -39,9 +40,11 @@ from pytest_specbench.config.schema import (
 )
 from pytest_specbench.config.settings import (
     BARE,
+    BUILTIN_CONTEXTS,
     BUILTIN_SCAFFOLDS,
     BriefConfig,
     Config,
+    ContextConfig,
     ModelConfig,
     Provider,
     ScaffoldConfig,
@@ -55,7 +58,7 @@ __all__ = ["DEFAULT_CONFIG", "check_min_passes", "check_option_paths", "find_con
 DEFAULT_CONFIG = Path("evals", "specbench.toml")
 """Where the config is looked for under rootdir when no option names one."""
 
-_SECTIONS = ("defaults", "models", "briefs", "scaffolds", "gate")
+_SECTIONS = ("defaults", "models", "briefs", "scaffolds", "contexts", "gate")
 _ID = re.compile(r"[A-Za-z0-9._-]+")
 MAX_ID = 64
 """Characters of a model, brief or scaffold id: three of them name a test, a transcript, a cassette file."""
@@ -216,10 +219,23 @@ def _scaffold(scaffold_id: str, raw: Mapping[str, object], at: At) -> ScaffoldCo
     return ScaffoldConfig(id=scaffold_id, **fields)
 
 
+def _context(context_id: str, raw: Mapping[str, object], at: At) -> ContextConfig:
+    if context_id in BUILTIN_CONTEXTS:
+        # A comparison against full means nothing if full can be redefined.
+        raise at.error(
+            f'"{context_id}" is a built-in context strategy and cannot be redefined',
+            f"give yours another id, e.g. [contexts.my-{context_id}]",
+        )
+    fields = parse_keys(raw, CONTEXT_KEYS, at)[Dest.FIELD]
+    _require(fields, "strategy", at, 'add strategy = "mask" (or "full", "summary")')
+    return ContextConfig(id=context_id, **fields)
+
+
 _EXAMPLES = {
     "models": 'add one, e.g. [models.gpt-4o-mini] with provider = "openai" and model = "gpt-4o-mini"',
     "briefs": 'add one, e.g. [briefs.todo-app] with codebase = "codebases/todo-app" and prompt = "..."',
     "scaffolds": 'add one, e.g. [scaffolds.todo-only] with tools = ["todo"], or remove [scaffolds]',
+    "contexts": 'add one, e.g. [contexts.mask-4] with strategy = "mask" and keep_last = 4, or remove it',
 }
 
 
@@ -270,7 +286,8 @@ def _check_top_level(doc: Mapping[str, Any], file: Path) -> None:
 def _top_level_fix(key: str) -> str:
     if key in RUN_KEYS:
         return "move it under [defaults]"
-    tables = "the tables are [defaults], [models.<id>], [briefs.<id>], [scaffolds.<id>] and [gate]"
+    tables = "the tables are [defaults], [models.<id>], [briefs.<id>], [scaffolds.<id>], [contexts.<id>]"
+    tables += " and [gate]"
     return suggest(key, list(_SECTIONS), tables)
 
 
@@ -365,6 +382,19 @@ def _check_test_ids(config: Config) -> None:
         first = seen.setdefault(test_id, run)
         if first != run:
             raise _ambiguous(test_id, first, run, config.path)
+    _check_context_ids(config, seen)
+
+
+def _check_context_ids(config: Config, seen: dict[str, _Run]) -> None:
+    """A context strategy's suffix must not make one run's id another's either."""
+    for run, context in itertools.product(list(seen.values()), config.contexts):
+        test_id = run_id(*run, context)
+        first = seen.setdefault(test_id, run)
+        if first != run and context != "full":
+            raise _table_at(config.path, "contexts", context).error(
+                f'makes test id "{test_id}" ambiguous: {_run_words(run)} under it is {_run_words(first)}',
+                f'rename [contexts.{toml_key(context)}], e.g. to "{context.replace("-", "_")}"',
+            )
 
 
 def _ambiguous(test_id: str, first: _Run, second: _Run, file: Path) -> ConfigError:
@@ -438,6 +468,10 @@ def load_config(path: Path) -> Config:
         key: _scaffold(key, raw, _table_at(file, "scaffolds", key))
         for key, raw in (_section(doc, "scaffolds", file) if "scaffolds" in doc else {}).items()
     }
+    contexts = {
+        key: _context(key, raw, _table_at(file, "contexts", key))
+        for key, raw in (_section(doc, "contexts", file) if "contexts" in doc else {}).items()
+    }
     gate = parse_gate(doc.get("gate", {}), At(file, "gate"), {**GATE_KEYS, **SESSION_GATE_KEYS})
     config = Config(
         file,
@@ -446,6 +480,7 @@ def load_config(path: Path) -> Config:
         defaults[Dest.SETTINGS],
         scaffolds={**BUILTIN_SCAFFOLDS, **scaffolds},
         gate=gate,
+        contexts={**BUILTIN_CONTEXTS, **contexts},
         system_prompt=defaults[Dest.EXTRA].get("system_prompt"),
     )
     _check_test_ids(config)

@@ -1,7 +1,7 @@
 """The schema of specbench.toml: which keys each table accepts, how each is parsed, where it goes.
 
 Every key a table accepts is one row in `RUN_KEYS`, `MODEL_KEYS`, `BRIEF_KEYS`,
-`SERVER_KEYS` or `SCAFFOLD_KEYS`: a parser from `keys.py` that checks and converts the value,
+`SERVER_KEYS`, `SCAFFOLD_KEYS` or `CONTEXT_KEYS`: a parser from `keys.py` that checks and converts the value,
 and where the value goes (an argument of the dataclass, a RunSettings override, or `.extra`,
 read by later checks). A key in no row is an error, so that a typo never silently does nothing.
 """
@@ -25,6 +25,7 @@ from pytest_specbench.config.keys import (
     parse_choice_of,
     parse_codebase,
     parse_command,
+    parse_context_strategy,
     parse_env,
     parse_env_name,
     parse_file,
@@ -139,6 +140,7 @@ MODEL_KEYS: dict[str, Key] = {
     "base_url": Key(parse_url),
     "api_key_env": Key(parse_env_name),
     "max_tokens": Key(parse_int(1)),
+    "context_window": Key(parse_int(1)),
     "stream": Key(parse_bool),
     "xfail": Key(parse_str),
     "record_mode": Key(parse_record_mode),
@@ -244,11 +246,19 @@ SCAFFOLD_KEYS: dict[str, Key] = {
     "remind": Key(parse_bool),
 }
 
+CONTEXT_KEYS: dict[str, Key] = {
+    "strategy": Key(parse_context_strategy),
+    "keep_last": Key(parse_int(1)),
+    "summary_at": Key(parse_fraction),
+}
+"""A `[contexts.<id>]` table: a context strategy and its parameters (`ContextConfig`)."""
+
 _HOMES: dict[str, Mapping[str, Key]] = {
     "[defaults]": DEFAULTS_KEYS,
     "a [models.<id>] table": MODEL_KEYS,
     "a [briefs.<id>] table": BRIEF_KEYS,
     "a [scaffolds.<id>] table": SCAFFOLD_KEYS,
+    "a [contexts.<id>] table": CONTEXT_KEYS,
     "[gate] (or a brief's gate = { ... })": GATE_KEYS,
     "[gate] (the session's, not a brief's gate)": SESSION_GATE_KEYS,
 }

@@ -18,6 +18,8 @@ __all__ = [
     "CHECK_NAMES",
     "BriefConfig",
     "Config",
+    "ContextConfig",
+    "ContextStrategy",
     "ModelConfig",
     "Protocol",
     "Provider",
@@ -196,6 +198,8 @@ class ModelConfig:
     """USD per million output tokens."""
     baseline_model: str | None = None
     """The id of the incumbent model each run of this one is compared with, in the same session."""
+    context_window: int | None = None
+    """The model's context window in tokens, when the config says; a llamacpp model's is its n_ctx."""
     known_failures: tuple[str, ...] = ()
     """Checks this model is known to fail (`CHECK_NAMES`): reported, not counted, and an error once
     one passes, as pytest's strict xfail, so the list never outlives the shortcoming."""
@@ -304,6 +308,43 @@ FULL = ScaffoldConfig("full", tuple(ScaffoldTool), remind=True)
 BUILTIN_SCAFFOLDS = {scaffold.id: scaffold for scaffold in (BARE, FULL)}
 
 
+class ContextStrategy(StrEnum):
+    """How the harness keeps a long run's conversation within the window (`agent.context`)."""
+
+    FULL = "full"
+    """Send the whole conversation every turn (the default)."""
+    MASK = "mask"
+    """Replace the results of read-only tools older than the last `keep_last` calls by a one-line
+    placeholder; results of tools that write stay, so the ids they returned survive."""
+    SUMMARY = "summary"
+    """Once a prompt fills `summary_at` of the window, ask the model to summarise the run so far,
+    then continue from the brief and the summary."""
+
+
+@dataclass(frozen=True, slots=True)
+class ContextConfig:
+    """A context strategy with its parameters: a built-in or a `[contexts.<id>]` table."""
+
+    id: str
+    strategy: ContextStrategy = ContextStrategy.FULL
+    keep_last: int = 8
+    """mask: the tool calls, counted from the last, whose results are sent whole."""
+    summary_at: float = 0.7
+    """summary: the fraction of the window a prompt may fill before the run is summarised."""
+
+
+FULL_CONTEXT = ContextConfig("full")
+"""Today's behaviour: every turn sends the whole conversation."""
+BUILTIN_CONTEXTS = {
+    context.id: context
+    for context in (
+        FULL_CONTEXT,
+        ContextConfig("mask", ContextStrategy.MASK),
+        ContextConfig("summary", ContextStrategy.SUMMARY),
+    )
+}
+
+
 def cost_usd(prices: tuple[float, float] | None, input_tokens: int, output_tokens: int) -> float | None:
     """What the tokens cost at `prices` (USD per million input, output tokens); None without prices."""
     if prices is None:
@@ -311,12 +352,15 @@ def cost_usd(prices: tuple[float, float] | None, input_tokens: int, output_token
     return round((input_tokens * prices[0] + output_tokens * prices[1]) / 1_000_000, 6)
 
 
-def run_id(model_id: str, brief_id: str, scaffold_id: str = BARE.id) -> str:
-    """The parametrization id of one run: `<model>-<brief>`, plus `-<scaffold>` unless it is bare.
+def run_id(model_id: str, brief_id: str, scaffold_id: str = BARE.id, context_id: str = "full") -> str:
+    """The parametrization id of one run: `<model>-<brief>`, plus `-<scaffold>` unless it is bare,
+    plus `-<context>` unless the context strategy is `full`.
 
-    The bare run keeps its id whatever `--specbench-scaffolds` selects, so its snapshot and history stay put.
+    The bare, full-context run keeps its id whatever `--specbench-scaffolds` and
+    `--specbench-contexts` select, so its snapshot and history stay put.
     """
     suffix = "" if scaffold_id == BARE.id else f"-{scaffold_id}"
+    suffix += "" if context_id == FULL_CONTEXT.id else f"-{context_id}"
     return f"{model_id}-{brief_id}{suffix}"
 
 
@@ -333,6 +377,8 @@ class Config:
     """The built-in scaffolds, then the `[scaffolds.<id>]` tables."""
     gate: dict[str, float | str] = field(default_factory=dict)
     """`[gate]`: tolerances against the baseline set for every brief, `alpha` and `family`."""
+    contexts: dict[str, ContextConfig] = field(default_factory=lambda: dict(BUILTIN_CONTEXTS))
+    """The built-in context strategies (full, mask, summary), then the `[contexts.<id>]` tables."""
 
     system_prompt: str | None = None
     """[defaults]' system prompt; None for the built-in one that suits the brief's server."""

@@ -20,7 +20,8 @@ import httpx2
 
 from .._text import shorten
 from ..config.settings import ModelConfig, RunSettings
-from ..errors import ProviderError
+from ..errors import ContextOverflow, ProviderError
+from .overflow import Overflow, overflow_in_body
 from .types import ToolCall
 
 __all__ = [
@@ -29,6 +30,7 @@ __all__ = [
     "UnexpectedResponse",
     "counting_attempts",
     "http_client",
+    "overflow_of",
     "resend_broken_streams",
     "tool_call",
 ]
@@ -101,6 +103,8 @@ async def resend_broken_streams(
 
 
 def _broke_off(err: Exception) -> bool:
+    if overflow_of(err) is not None:
+        return False  # the same request cannot fit the next time either
     if _find(err, httpx2.TransportError) is not None:
         return True
     body = getattr(err, "body", None)
@@ -163,10 +167,15 @@ class ErrorContext:
         )
 
     def explain(self, err: Exception, retries: int) -> ProviderError:
-        """A ProviderError naming the cause of `err` and what to do about it."""
-        message = f"model {self.model_id!r}: {self._cause(err, retries)}"
+        """A ProviderError naming the cause of `err` and what to do about it (ContextOverflow for a
+        request that did not fit the context window)."""
+        overflow = overflow_of(err)
+        cause = self._cause(err, retries) if overflow is None else _overflow_cause(overflow)
+        message = f"model {self.model_id!r}: {cause}"
         if self.secret:
             message = message.replace(self.secret, "***")
+        if overflow is not None:
+            return ContextOverflow(message, tokens=overflow.tokens, window=overflow.window)
         return ProviderError(message)
 
     def _cause(self, err: Exception, retries: int) -> str:
@@ -215,6 +224,22 @@ class ErrorContext:
             # An error event inside a 200 stream, or a body the SDK could not validate.
             return f"the server reported an error inside its answer{after}: {_one_line(said or str(err))}"
         return _one_line(f"{type(err).__name__}: {err}")
+
+
+def overflow_of(err: Exception) -> Overflow | None:
+    """The context overflow `err` reports: an error status's body, or an error event in a stream."""
+    response = getattr(err, "response", None)
+    if isinstance(response, httpx2.Response) and response.status_code >= 400:
+        try:
+            return overflow_in_body(response.text)
+        except httpx2.ResponseNotRead:
+            pass
+    body = getattr(err, "body", None)
+    return overflow_in_body(body) if body is not None else None
+
+
+def _overflow_cause(overflow: Overflow) -> str:
+    return f"the request does not fit the context window ({overflow.numbers()}): {overflow.said}"
 
 
 def _after(retries: int) -> str:

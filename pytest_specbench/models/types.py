@@ -35,6 +35,8 @@ class ToolSpec:
     description: str
     input_schema: dict[str, Any]
     """JSON Schema of the arguments object."""
+    read_only: bool = False
+    """The server says the tool changes nothing (MCP's readOnlyHint): its old results may be masked."""
 
 
 @dataclass(frozen=True, slots=True)

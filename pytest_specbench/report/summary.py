@@ -21,6 +21,7 @@ from pytest_specbench._run.record import check_fields
 from pytest_specbench._text import align, shorten
 from pytest_specbench.redact import redact_data
 from pytest_specbench.report.ci import append_step_summary, step_summary
+from pytest_specbench.report.context_effect import render_context_effect, with_context_effect
 from pytest_specbench.report.effect import render_effect, with_effect
 from pytest_specbench.report.family import session_family
 from pytest_specbench.report.paired import FIELD as PAIRED_FIELD
@@ -89,7 +90,10 @@ class ResultsCollector:
 
     def _write(self) -> None:
         if self.report_dir is not None:
-            write_json_atomic(self.report_dir / "results.json", with_effect(list(self.records.values())))
+            write_json_atomic(
+                self.report_dir / "results.json",
+                with_context_effect(with_effect(list(self.records.values()))),
+            )
 
     @pytest.hookimpl
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
@@ -131,6 +135,10 @@ class ResultsCollector:
             terminalreporter.write_line(line)
         if effect := render_effect(list(self.records.values())):
             terminalreporter.section("specbench: scaffold effect (change against bare)")
+            for line in effect:
+                terminalreporter.write_line(line)
+        if effect := render_context_effect(list(self.records.values())):
+            terminalreporter.section("specbench: context strategy effect (change against full)")
             for line in effect:
                 terminalreporter.write_line(line)
         if self.paired:
@@ -176,7 +184,8 @@ def _cause(report: pytest.TestReport) -> str:
 
 
 _OUR_ERROR = re.compile(
-    r"^(?:pytest_specbench\.errors\.)?(?:InfrastructureError|ProviderError|ServerError): "
+    r"^(?:pytest_specbench\.errors\.)?"
+    r"(?:InfrastructureError|ProviderError|ServerError|ContextOverflow|ContextTruncated): "
 )
 
 

@@ -143,7 +143,11 @@ def _effect(record: dict[str, Any]) -> str:
 
 def timeline(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Transcript events as timeline entries, texts clipped to share `TEXT_BUDGET`, at most `MAX_EVENTS`."""
-    kept = [e for e in events if e.get("kind") in {"reasoning", "assistant", "tool_call", "stop", "message"}]
+    kept = [
+        e
+        for e in events
+        if e.get("kind") in {"reasoning", "assistant", "tool_call", "stop", "message", "context"}
+    ]
     gap = len(kept) - MAX_EVENTS
     if gap > 0:
         kept = [*kept[: MAX_EVENTS - TAIL], {"kind": "gap"}, *kept[-TAIL:]]
@@ -181,10 +185,25 @@ def _entry(event: dict[str, Any], limit: int) -> dict[str, Any]:
             "calls": calls,
             "tokens": tokens,
             "seconds": event.get("seconds"),
+            "context": _gauge(event),
+        }
+    if kind == "context":
+        return {
+            "kind": kind,
+            "strategy": event.get("strategy"),
+            "text": clip(str(event.get("detail", "")), limit),
         }
     if kind == "stop":
         return {"kind": kind, "reason": event.get("reason"), "text": str(event.get("detail", ""))}
     return {"kind": kind, "role": event.get("role"), "text": clip(str(event.get("text", "")), limit)}
+
+
+def _gauge(event: dict[str, Any]) -> dict[str, Any] | None:
+    """How full the window was at this turn (its prompt against the window), when the window is known."""
+    window, used = event.get("context_window"), int(event.get("input_tokens") or 0)
+    if not isinstance(window, int) or window <= 0:
+        return None
+    return {"used": used, "window": window, "percent": round(100 * used / window)}
 
 
 def _pretty(arguments: str) -> str:

@@ -62,6 +62,9 @@ class Fault:
     """How long a `delay` fault waits."""
     body: str = "<html><body><h1>502 Bad Gateway</h1></body></html>"
     """What a `not_json` fault answers (as text/html unless `headers` say otherwise)."""
+    error: Mapping[str, Any] | None = None
+    """The whole JSON error body of a status fault, sent as it is (a real server's own words,
+    e.g. llama-server's `exceed_context_size_error`); None for the wire's usual body."""
 
 
 @dataclass(frozen=True, slots=True)

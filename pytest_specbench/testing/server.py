@@ -180,7 +180,8 @@ def _fail(exchange: _Handler, fault: Fault, answer: _Answer) -> bool:
         exchange.send_events([answer.events()[0], answer.wire.error_event(fault.status, message)])
     elif fault.kind in ("status", "error_event"):
         headers = {"retry-after-ms": "1"} if fault.headers is None else fault.headers
-        exchange.send_json(fault.status, answer.wire.error(fault.status, message), headers)
+        body = answer.wire.error(fault.status, message) if fault.error is None else fault.error
+        exchange.send_json(fault.status, body, headers)
     elif fault.kind == "drop":
         exchange.close_connection = True
     elif fault.kind == "not_json":

@@ -386,11 +386,11 @@ def test_server_error_after_retries(provider: FakeProvider, stream: bool) -> Non
 
 
 def test_bad_request_is_not_retried(provider: FakeProvider) -> None:
-    provider.script("qwen", [Reply(faults=[Fault(status=400, message="context length exceeded")])])
+    provider.script("qwen", [Reply(faults=[Fault(status=400, message="max_tokens must be at least 1")])])
 
     message = failure(model_for(provider, False))
 
-    assert message == "model 'local': HTTP 400: context length exceeded"
+    assert message == "model 'local': HTTP 400: max_tokens must be at least 1"
     assert len(provider.requests) == 1
 
 

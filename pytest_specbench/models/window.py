@@ -1,0 +1,86 @@
+"""The context window a server says it gives a model, for a model whose config names none.
+
+Each local server says it its own way; the first that answers wins:
+
+    llama-server  GET /props          default_generation_settings.n_ctx (per slot)
+    vLLM          GET /v1/models      data[].max_model_len
+    LM Studio     GET /api/v0/models  data[].loaded_context_length
+    Ollama        GET /api/ps         models[].context_length (of the loaded model: num_ctx)
+
+The hosted APIs say nothing of the kind, so they are not asked.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlsplit
+
+__all__ = ["read_window"]
+
+_HOSTED = frozenset({"api.openai.com", "api.anthropic.com"})
+
+
+def read_window(base_url: str, model: str, timeout_s: float = 2.0) -> int | None:
+    """The window in tokens the server at `base_url` (with or without `/v1`) gives `model`, or None.
+
+    Args:
+        base_url: the model's base URL, as in specbench.toml.
+        model: the model name requests carry (the `model` key).
+        timeout_s: for each probe; a server that does not answer one in time is taken not to say.
+    """
+    if (urlsplit(base_url).hostname or "") in _HOSTED:
+        return None
+    root = base_url.rstrip("/").removesuffix("/v1")
+    for path, read in _PROBES:
+        body = _get(f"{root}{path}", timeout_s)
+        window = read(body, model) if body is not None else None
+        if window:
+            return window
+    return None
+
+
+def _get(url: str, timeout_s: float) -> Any:
+    # No proxies: an exported HTTP_PROXY would otherwise receive requests meant for loopback.
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    try:
+        with opener.open(url, timeout=timeout_s) as response:
+            return json.load(response)
+    except (OSError, ValueError):
+        return None
+
+
+def _positive(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
+
+
+def _props(body: Any, model: str) -> int | None:
+    if not isinstance(body, dict):
+        return None
+    settings = body.get("default_generation_settings")
+    nested = settings.get("n_ctx") if isinstance(settings, dict) else None
+    return _positive(nested) or _positive(body.get("n_ctx"))
+
+
+def _listed(key: str, name_keys: tuple[str, ...], list_key: str = "data") -> Callable[[Any, str], int | None]:
+    def read(body: Any, model: str) -> int | None:
+        entries = body.get(list_key) if isinstance(body, dict) else None
+        if not isinstance(entries, list):
+            return None
+        dicts = [e for e in entries if isinstance(e, dict)]
+        named = [e for e in dicts if model in (e.get(k) for k in name_keys)]
+        # A server with one model answers for it whatever name a request uses (llama-server, vLLM).
+        chosen = named or (dicts if len(dicts) == 1 else [])
+        return next((w for e in chosen if (w := _positive(e.get(key)))), None)
+
+    return read
+
+
+_PROBES: tuple[tuple[str, Callable[[Any, str], int | None]], ...] = (
+    ("/props", _props),
+    ("/v1/models", _listed("max_model_len", ("id",))),
+    ("/api/v0/models", _listed("loaded_context_length", ("id",))),
+    ("/api/ps", _listed("context_length", ("name", "model"), "models")),
+)

@@ -1,0 +1,76 @@
+"""Reading a model's window from the server that runs it, each server its own way."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+
+from pytest_specbench.models.window import read_window
+
+LLAMA = {"/props": {"default_generation_settings": {"n_ctx": 16384, "temperature": 0.8}, "total_slots": 1}}
+VLLM = {"/v1/models": {"object": "list", "data": [{"id": "qwen", "object": "model", "max_model_len": 32768}]}}
+LMSTUDIO = {
+    "/api/v0/models": {
+        "data": [
+            {"id": "other", "loaded_context_length": 2048},
+            {"id": "qwen", "state": "loaded", "max_context_length": 131072, "loaded_context_length": 8192},
+        ]
+    }
+}
+OLLAMA = {"/api/ps": {"models": [{"name": "qwen:7b", "model": "qwen:7b", "context_length": 4096}]}}
+
+
+@pytest.fixture
+def serve() -> Iterator[Any]:
+    """Start a loopback server answering GETs from a dict of path → JSON; returns its URL."""
+    servers: list[ThreadingHTTPServer] = []
+
+    def start(routes: dict[str, Any]) -> str:
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                body = routes.get(self.path)
+                data = json.dumps(body).encode() if body is not None else b'{"error": "not found"}'
+                self.send_response(200 if body is not None else 404)
+                self.send_header("content-length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                """Quiet."""
+
+        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+        return f"http://127.0.0.1:{server.server_address[1]}/v1"
+
+    yield start
+    for server in servers:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.mark.parametrize(
+    ("routes", "name", "window"),
+    [(LLAMA, "any", 16384), (VLLM, "qwen", 32768), (LMSTUDIO, "qwen", 8192), (OLLAMA, "qwen:7b", 4096)],
+    ids=["llama-server", "vllm", "lmstudio", "ollama"],
+)
+def test_each_server_says_its_window(serve: Any, routes: dict[str, Any], name: str, window: int) -> None:
+    assert read_window(serve(routes), name) == window
+
+
+def test_a_server_that_says_nothing_gives_none(serve: Any) -> None:
+    assert read_window(serve({}), "qwen") is None
+    assert (
+        read_window(serve({"/api/ps": {"models": [{"name": "other", "context_length": 4096}, {}]}}), "qwen")
+        is None
+    )
+
+
+def test_hosted_apis_and_unreachable_servers_are_not_asked() -> None:
+    assert read_window("https://api.openai.com/v1", "gpt-4o") is None
+    assert read_window("http://127.0.0.1:9/v1", "qwen", timeout_s=0.5) is None

@@ -1,0 +1,137 @@
+"""A run that outgrows the window, end to end: a FAIL naming it with its partial tree judged; the
+first request not fitting and a server that cuts the prompt in silence are ERRORs naming it."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from pytest_specbench.testing import FakeProvider, Fault, Reply, call
+
+VERIFY = """
+def test_spec(spec_run):
+    spec_run.verify()
+"""
+LLAMA = {
+    "error": {
+        "code": 400,
+        "message": "the request exceeds the available context size, try increasing it",
+        "type": "exceed_context_size_error",
+        "n_prompt_tokens": 16520,
+        "n_ctx": 16384,
+    }
+}
+OPENAI = {
+    "error": {
+        "message": "This model's maximum context length is 128000 tokens. However, your messages resulted in "
+        "131072 tokens. Please reduce the length of the messages.",
+        "type": "invalid_request_error",
+        "param": "messages",
+        "code": "context_length_exceeded",
+    }
+}
+ANTHROPIC = {
+    "type": "error",
+    "error": {
+        "type": "invalid_request_error",
+        "message": "prompt is too long: 208310 tokens > 200000 maximum",
+    },
+}
+FEATURE = call("create_feature", title="Notes", description="Keeps notes.")
+READ = call("read_file", path="app.py")
+
+
+def _overflowing(body: dict[str, Any]) -> list[Reply]:
+    return [
+        Reply(tool_calls=[FEATURE], input_tokens=1_000),
+        Reply(tool_calls=[READ], input_tokens=2_000),
+        Reply(text="never", faults=[Fault(status=400, error=body)]),
+    ]
+
+
+ROWS: list[tuple[str, str, dict[str, Any], str]] = [
+    ("llama", "openai", LLAMA, "16,520 tokens > 16,384"),
+    ("openai", "openai", OPENAI, "131,072 tokens > 128,000"),
+    ("anthropic", "anthropic", ANTHROPIC, "208,310 tokens > 200,000"),
+]
+
+
+def _records(pytester: pytest.Pytester) -> dict[str, dict[str, Any]]:
+    return {r["model"]: r for r in json.loads((pytester.path / "out" / "results.json").read_text())}
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["json", "sse"])
+def test_a_run_that_outgrew_the_window_fails_naming_it_and_its_tree_is_judged(
+    suite: Any, provider: FakeProvider, pytester: pytest.Pytester, stream: bool, xdist_args: list[str]
+) -> None:
+    for name, protocol, body, _ in ROWS:
+        provider.script(suite.model(name, protocol, stream=stream), _overflowing(body))
+    provider.script(
+        suite.model("stop-reason", "anthropic", stream=stream),
+        [
+            Reply(tool_calls=[FEATURE], input_tokens=150_000),
+            Reply(
+                text="I was",
+                input_tokens=199_500,
+                output_tokens=500,
+                stop_reason="model_context_window_exceeded",
+            ),
+        ],
+    )
+    suite.brief("notes", min_requirements=0)
+    suite.write(VERIFY)
+
+    result = pytester.runpytest("--specbench-transport=memory", "--specbench-report=out", *xdist_args)
+
+    result.assert_outcomes(failed=4)
+    result.stdout.fnmatch_lines(["*terminated*context window exhausted at turn 3: 16,520 tokens > 16,384*"])
+    records = _records(pytester)
+    expected = {name: f"context window exhausted at turn 3: {numbers}" for name, _, _, numbers in ROWS}
+    # No window configured: the reply's own tokens are all there is to name.
+    expected["stop-reason"] = "context window exhausted at turn 2: 200,000 tokens"
+    for model, detail in expected.items():
+        record = records[model]
+        checks = {c["name"]: c for c in record["checks"]}
+        assert (record["outcome"], record["stop_reason"]) == ("failed", "context_window"), model
+        assert checks["terminated"] == {"name": "terminated", "passed": False, "detail": detail}
+        assert checks["files_exist"]["passed"] and record["features"] == 1, model  # the partial tree
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["json", "sse"])
+def test_the_first_request_not_fitting_is_an_error_saying_so(
+    suite: Any, provider: FakeProvider, pytester: pytest.Pytester, stream: bool
+) -> None:
+    provider.script(
+        suite.model("too-big", "openai", stream=stream), [Reply(faults=[Fault(status=400, error=LLAMA)])]
+    )
+    suite.brief("notes")
+    suite.write(VERIFY)
+
+    result = pytester.runpytest("--specbench-transport=memory", "--specbench-report=out")
+
+    result.assert_outcomes(errors=1)
+    record = _records(pytester)["too-big"]
+    assert record["outcome"] == "error"
+    assert "16,520 tokens > 16,384" in record["error"]
+    assert "the first request already does not fit" in record["error"]
+
+
+def test_a_server_that_cuts_the_prompt_in_silence_is_an_error_naming_it(
+    suite: Any, provider: FakeProvider, pytester: pytest.Pytester
+) -> None:
+    provider.script(
+        suite.model("ollama", "openai", context_window=4096),
+        [Reply(tool_calls=[READ], input_tokens=n) for n in (1_200, 1_900, 2_000, 1_400)],
+    )
+    suite.brief("notes")
+    suite.write(VERIFY)
+
+    result = pytester.runpytest("--specbench-transport=memory", "--specbench-report=out")
+
+    result.assert_outcomes(errors=1)
+    error = _records(pytester)["ollama"]["error"]
+    assert error.startswith(
+        "context truncated by the server at turn 4: the prompt was 1,400 tokens after 2,000"
+    )
