@@ -135,3 +135,35 @@ def test_a_server_that_cuts_the_prompt_in_silence_is_an_error_naming_it(
     assert error.startswith(
         "context truncated by the server at turn 4: the prompt was 1,400 tokens after 2,000"
     )
+
+
+def test_contexts_are_a_fourth_axis_and_each_strategy_is_compared_with_full(
+    suite: Any, provider: FakeProvider, pytester: pytest.Pytester, xdist_args: list[str]
+) -> None:
+    name = suite.model("alpha")
+    suite.brief("notes", min_features=1, min_requirements=0)
+    suite.write(VERIFY)
+    requirement = call(
+        "create_requirement", feature_id="F-0001", title="Add", description="d", acceptance_criteria=["c"]
+    )
+    provider.script(
+        name, [Reply(tool_calls=[FEATURE, requirement]), Reply(tool_calls=[READ]), Reply.final("Wrote 1.")]
+    )
+
+    collected = pytester.runpytest("--specbench-contexts=full,mask,summary", "--collect-only", "-q")
+    result = pytester.runpytest("--specbench-contexts=full,mask", "--specbench-report=out", *xdist_args)
+    unknown = pytester.runpytest("--specbench-contexts=full,tiny")
+
+    collected.stdout.fnmatch_lines(
+        [
+            "*test_spec[[]alpha-notes[]]",
+            "*test_spec[[]alpha-notes-mask[]]",
+            "*test_spec[[]alpha-notes-summary[]]",
+        ]
+    )
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(["*context strategy effect (change against full)*"])
+    records = json.loads((pytester.path / "out" / "results.json").read_text())
+    assert sorted(r["context"] for r in records) == ["full", "mask"]
+    assert unknown.ret == pytest.ExitCode.USAGE_ERROR
+    unknown.stderr.fnmatch_lines(["*--specbench-contexts names unknown id(s) tiny*"])

@@ -111,10 +111,15 @@ class HtmlReport:
 
     @pytest.hookimpl
     def pytest_sessionfinish(self) -> None:
-        """Render every record the session collected, with the transcripts saved for them."""
+        """Render every record the session collected, with the transcripts saved for them; a session
+        that ran none of the plugin's tests writes no page."""
+        if not self.collector.records:
+            return
         write_html(self.path, with_effect(list(self.collector.records.values())), self.transcript_dir)
 
     @pytest.hookimpl
     def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
         """Name the page under the table."""
+        if not self.collector.records:
+            return
         terminalreporter.write_line(f"html report: {self.path}")
