@@ -8,6 +8,10 @@ message says why, and never carries a byte of the refused file.
 
 Every output is capped (entries, lines, characters per line, total characters), so a
 huge or minified file costs the model a bounded number of tokens.
+
+search_code reads the tree once, at its first call, and answers every later call from that
+index (`search.py` says how it stays exact): the codebase is a copy made for the run, and
+no tool of this server writes into it (`writes_to` overlapping the root turns the index off).
 """
 
 from __future__ import annotations
