@@ -80,8 +80,8 @@ def pytest_sessionfinish(session):
 FREEZE = """
 import gc
 
-@pytest.hookimpl(trylast=True)
-def pytest_unconfigure(config):
+@pytest.hookimpl(trylast=True, specname="pytest_unconfigure")
+def _freeze(config):
     gc.freeze()  # the process is about to end: its last collections need not walk the heap
 """
 """With --gc-freeze: what a worker's exit costs once the last collections skip the heap."""
@@ -169,9 +169,12 @@ def timeline(begun: float, wall: float, notes: Notes) -> str:
     controller = [n for n in notes if n.get("phase") == "conftest" and n["pid"] not in workers]
     cells = [f"{name} {statistics.median(v):.2f} ({max(v):.2f})" for name, v in phases.items()]
     if controller:
-        cells.insert(
-            0, f"controller start-up {controller[0]['t'] - begun:.2f} s, CPU {controller[0]['cpu_now']:.2f}"
-        )
+        boot = controller[0]
+        cells.insert(0, f"controller start-up {boot['t'] - begun:.2f} s, CPU {boot['cpu_now']:.2f}")
+        # Its sessionfinish comes before xdist's, which waits for the workers to exit.
+        own = [n for n in notes if n["pid"] == boot["pid"]]
+        ends = [n for n in own if n.get("phase") in ("sessionfinish", "unconfigure")]
+        cells += [f"controller {n['phase']} at {n['t'] - begun:.2f}" for n in ends]
     return f"    {len(workers)} workers, s, median (max): " + "; ".join(cells)
 
 
