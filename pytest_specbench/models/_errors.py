@@ -8,7 +8,9 @@ same wording serves both SDKs.
 
 from __future__ import annotations
 
+import functools
 import json
+import ssl
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -32,6 +34,7 @@ __all__ = [
     "http_client",
     "overflow_of",
     "resend_broken_streams",
+    "tls_context",
     "tool_call",
 ]
 
@@ -116,9 +119,20 @@ def http_client(timeout_s: float) -> httpx2.AsyncClient:
     """The HTTP client given to an SDK: its request hook is how retries are counted."""
     return httpx2.AsyncClient(
         timeout=httpx2.Timeout(timeout_s),
+        verify=tls_context(),
         follow_redirects=True,
         event_hooks={"request": [_count_request]},
     )
+
+
+@functools.cache
+def tls_context() -> ssl.SSLContext:
+    """httpx's default TLS context (certifi, or SSL_CERT_FILE/SSL_CERT_DIR as the process started).
+
+    Built once per process and shared by every run's client: building it loads the CA bundle,
+    20 ms of CPU per client (95 ms the first time), a fifth of a later run's CPU at `-n 8`.
+    """
+    return httpx2.create_ssl_context()
 
 
 def tool_call(call_id: str, name: str, raw: str) -> ToolCall:

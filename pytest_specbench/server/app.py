@@ -59,7 +59,8 @@ def build_server(codebase: Path, specs_dir: Path) -> MCPServer:
         codebase: The directory the read tools may read (and nothing outside it).
         specs_dir: Where the spec tree is written; created if missing, continued if not empty.
     """
-    code, store = Codebase(codebase), SpecStore(specs_dir)
+    store = SpecStore(specs_dir)
+    code = Codebase(codebase, writes_to=store.specs_dir)
     tools = [*_read_tools(code), *_spec_tools(store)]
     server = MCPServer(
         "specbench-spec-server",

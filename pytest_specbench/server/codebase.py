@@ -8,18 +8,30 @@ message says why, and never carries a byte of the refused file.
 
 Every output is capped (entries, lines, characters per line, total characters), so a
 huge or minified file costs the model a bounded number of tokens.
+
+search_code reads the tree once, at its first call, and answers every later call from that
+index (`search.py` says how it stays exact): the codebase is a copy made for the run, and
+no tool of this server writes into it (`writes_to` overlapping the root turns the index off).
 """
 
 from __future__ import annotations
 
 import os
-import re
 import stat
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
 from mcp.server.mcpserver.exceptions import ToolError
+
+from pytest_specbench.server.search import (
+    MAX_LINE_CHARS,
+    Search,
+    Text,
+    clip,
+    search_text,
+)
 
 __all__ = ["Codebase"]
 
@@ -31,13 +43,14 @@ SKIPPED_DIRS = frozenset(
 SYSTEM_ROOTS = (Path("/proc"), Path("/sys"), Path("/dev"))
 MAX_DEPTH = 10
 MAX_ENTRIES = 500
-MAX_LINE_CHARS = 2000
 MAX_READ_LINES = 2000
 MAX_OUTPUT_CHARS = 100_000
 MAX_RESULTS = 500
-MAX_SEARCH_LINE_CHARS = 300
 MAX_SEARCH_FILE_BYTES = 2_000_000
 """Larger files are skipped by search_code (read_file still reads them page by page)."""
+MAX_INDEX_CHARS = 128_000_000
+"""Text search_code keeps in memory (twice that for ASCII files, which keep a lowercase twin);
+files past it are read again at each search."""
 _SNIFF_BYTES = 8192
 _LINE_BYTES = MAX_LINE_CHARS * 4
 """Enough bytes for MAX_LINE_CHARS characters of any UTF-8 text."""
@@ -46,15 +59,23 @@ _LINE_BYTES = MAX_LINE_CHARS * 4
 class Codebase:
     """The directory a brief's model may read, and the three tools that read it."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, writes_to: Path | None = None) -> None:
         """Serve the files under `root`.
 
         Args:
             root: The codebase directory; it must exist.
+            writes_to: A directory the server writes into (the spec store's). When it overlaps
+                `root`, search_code reads the files at every call instead of once.
         """
         if not root.is_dir():
             raise NotADirectoryError(f"codebase {root} is not a directory")
         self.root = root.resolve()
+        written = writes_to.resolve() if writes_to is not None else None
+        self._writes_inside = written is not None and (
+            written.is_relative_to(self.root) or self.root.is_relative_to(written)
+        )
+        self._indexes: dict[Path, SearchIndex] = {}
+        """search_code's files and their text per directory searched, built at its first search."""
 
     # --- The gate ------------------------------------------------------------------------------
 
@@ -163,41 +184,96 @@ class Codebase:
             raise ToolError("pattern is empty; give a regular expression or a plain word to search for")
         if max_results < 1:
             raise ToolError("max_results must be 1 or more")
-        regex, literal = _compile(pattern)
+        search = Search.compile(pattern)
         limit = min(max_results, MAX_RESULTS)
         hits: list[str] = []
-        for file in self._files(self.resolve(path)):
-            hits.extend(self._search_file(file, regex, limit + 1 - len(hits)))
+        for file in self._searched(self.resolve(path)):
+            hits.extend(self._search_file(file, search, limit + 1 - len(hits)))
             if len(hits) > limit:
                 break
-        return _search_report(pattern, path, hits, limit, literal)
+        return _search_report(pattern, path, hits, limit, search.literal)
 
-    def _files(self, real: Path) -> Iterator[Path]:
+    def _searched(self, real: Path) -> Sequence[TextFile]:
+        """The text files a search of `real` reads, in listing order; a directory's from the index."""
         if not real.is_dir():
-            yield real
-            return
-        for entry in self._entries(real):
-            if entry.is_symlink():
-                continue  # the link's target, if inside the codebase, is searched where it lives
-            yield from self._files(entry) if entry.is_dir() else [entry]
+            text = self._searchable_text(real)
+            return [] if text is None else [TextFile(self.display(real), Text.of(text), real)]
+        if self._writes_inside:
+            return self._index(real).files
+        index = self._cached_index(self.root)
+        if (span := index.spans.get(real)) is not None:
+            return index.files[span[0] : span[1]]
+        # Under a skipped directory (node_modules named explicitly): indexed on its own.
+        return self._cached_index(real).files
 
-    def _search_file(self, file: Path, regex: re.Pattern[str], limit: int) -> list[str]:
+    def _cached_index(self, top: Path) -> SearchIndex:
+        # Built once: the codebase is a copy made for this run, and no tool of this server
+        # writes into it (writes_to overlapping it turns the cache off).
+        if (index := self._indexes.get(top)) is None:
+            index = self._indexes[top] = self._index(top)
+        return index
+
+    def _index(self, top: Path) -> SearchIndex:
+        """The text files under `top` in listing order, read and decoded."""
+        files: list[TextFile] = []
+        spans: dict[Path, tuple[int, int]] = {}
+        budget = MAX_INDEX_CHARS
+
+        def walk(directory: Path) -> None:
+            nonlocal budget
+            first = len(files)
+            for entry in self._entries(directory):
+                if entry.is_symlink():
+                    continue  # the link's target, if inside the codebase, is searched where it lives
+                if entry.is_dir():
+                    walk(entry)
+                elif (text := self._searchable_text(entry)) is not None:
+                    kept = len(text) <= budget
+                    budget -= len(text) if kept else 0
+                    files.append(TextFile(self.display(entry), Text.of(text) if kept else None, entry))
+            spans[directory] = (first, len(files))
+
+        walk(top)
+        return SearchIndex(tuple(files), spans)
+
+    def _search_file(self, file: TextFile, search: Search, limit: int) -> list[str]:
+        if (text := file.text) is None:
+            if (read := self._searchable_text(file.path)) is None:
+                return []
+            text = Text.of(read)
+        return search_text(file.display, text, search, limit)
+
+    def _searchable_text(self, file: Path) -> str | None:
+        """The text of `file`, or None for what search skips: binaries, devices, files over the cap."""
         try:
             with self._open_text(file, self.display(file)) as handle:
                 if os.fstat(handle.fileno()).st_size > MAX_SEARCH_FILE_BYTES:
-                    return []
+                    return None
                 text = handle.read().decode("utf-8", errors="replace")
         except ToolError:
-            return []  # binaries, devices and the like are not searched, silently
-        if "\x00" in text:
-            return []
-        hits: list[str] = []
-        for number, line in enumerate(text.split("\n"), 1):
-            if regex.search(line[:MAX_LINE_CHARS]):
-                hits.append(f"{self.display(file)}:{number}: {_clip(line.strip(), MAX_SEARCH_LINE_CHARS)}")
-                if len(hits) >= limit:
-                    break
-        return hits
+            return None  # binaries, devices and the like are not searched, silently
+        return None if "\x00" in text else text
+
+
+@dataclass(frozen=True, slots=True)
+class TextFile:
+    """A file search_code reads, as the index keeps it."""
+
+    display: str
+    """Its path as the model names it."""
+    text: Text | None
+    """Its text; None when it did not fit in the index's budget and is read at each search."""
+    path: Path
+    """Where it was read from."""
+
+
+@dataclass(frozen=True, slots=True)
+class SearchIndex:
+    """The text files under a directory in listing order, and each subdirectory's slice of them."""
+
+    files: tuple[TextFile, ...]
+    spans: dict[Path, tuple[int, int]]
+    """A directory (a real path) -> the range of `files` under it."""
 
 
 def _relative(path: str) -> PurePosixPath:
@@ -233,7 +309,7 @@ def _read_lines(handle: BinaryIO, offset: int, limit: int) -> tuple[list[str], i
         if number >= offset:
             raw, cut = line
             text = raw.decode("utf-8", errors="replace").rstrip("\r\n")
-            lines.append(text[:MAX_LINE_CHARS] + "…" if cut else _clip(text, MAX_LINE_CHARS))
+            lines.append(text[:MAX_LINE_CHARS] + "…" if cut else clip(text, MAX_LINE_CHARS))
     return lines, number
 
 
@@ -273,14 +349,6 @@ def _numbered(lines: list[str], offset: int, total: int, path: str) -> str:
     return "\n".join([*body, footer + "]"])
 
 
-def _compile(pattern: str) -> tuple[re.Pattern[str], bool]:
-    """The pattern as a case-insensitive regex, or literally when it is not a valid regex."""
-    try:
-        return re.compile(pattern, re.IGNORECASE), False
-    except re.error:
-        return re.compile(re.escape(pattern), re.IGNORECASE), True
-
-
 def _search_report(pattern: str, path: str, hits: list[str], limit: int, literal: bool) -> str:
     note = " (not a valid regular expression, so searched as plain text)" if literal else ""
     if not hits:
@@ -291,7 +359,3 @@ def _search_report(pattern: str, path: str, hits: list[str], limit: int, literal
     elif note:
         lines.append(f"[{pattern!r}{note}]")
     return "\n".join(lines)
-
-
-def _clip(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[:limit] + "…"
