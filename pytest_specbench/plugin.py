@@ -11,7 +11,6 @@ A guest in other suites: only a test that requests `spec_run` or a `specbench_*`
 
 from __future__ import annotations
 
-import gc
 import os
 from collections.abc import Generator, Iterator
 from pathlib import Path
@@ -230,9 +229,6 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     session = config.stash.get(SESSION_KEY, None)
     if session is not None and not hasattr(config, "workerinput"):
         session.clients.stop_local_servers()
-    # The process is about to end: its last collections need not walk the SDKs' heap (measured
-    # in bench/bench_parallel.py: the end of an -n 8 session 8.1 s → 3.2 s with the other fixes).
-    gc.freeze()
 
 
 class WorkerSetup:
