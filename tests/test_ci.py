@@ -52,6 +52,7 @@ def test_step_summary_and_junit_properties(
         "cost": "0.135",
         "pass_rate": "1.0",
         "source": "live",
+        "gate_verdict": "not compared",  # no --specbench-baseline in this run
     }
 
 

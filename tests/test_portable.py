@@ -101,4 +101,6 @@ def test_a_live_run_that_regresses_against_the_baseline_fails_with_the_numbers(
     result = pytester.runpytest("--specbench-baseline=accepted/results.json", *xdist_args)
 
     result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(["*no_regression: requirements 4 → 2 (−50 % > 10 %)*"])
+    result.stdout.fnmatch_lines(
+        ["*no_regression: requirements 4 → 2 (−50 % > 10 %, tolerance rule, 1 v 1): regressed*"]
+    )

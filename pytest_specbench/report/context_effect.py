@@ -15,6 +15,7 @@ from typing import Any
 
 from pytest_specbench._text import align
 from pytest_specbench.config.settings import BARE, FULL_CONTEXT
+from pytest_specbench.report.effect import changes_against
 
 __all__ = ["CONTEXT_COMPARED", "render_context_effect", "with_context_effect"]
 
@@ -60,14 +61,7 @@ def render_context_effect(records: list[dict[str, Any]]) -> list[str]:
 
 
 def _changes(record: dict[str, Any], full: dict[str, Any] | None) -> dict[str, Any]:
-    fields: dict[str, Any] = {}
-    for name in CONTEXT_COMPARED:
-        value, baseline = record.get(name), (full or {}).get(name)
-        fields[f"{name}_vs_full"] = fields[f"{name}_ratio_vs_full"] = None
-        if isinstance(value, int) and isinstance(baseline, int):
-            fields[f"{name}_vs_full"] = value - baseline
-            fields[f"{name}_ratio_vs_full"] = round(value / baseline, 2) if baseline else None
-    return fields
+    return changes_against(record, full, CONTEXT_COMPARED, "full")
 
 
 def _row(record: dict[str, Any]) -> list[str]:

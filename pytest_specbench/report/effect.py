@@ -16,7 +16,7 @@ from typing import Any
 from pytest_specbench._text import align
 from pytest_specbench.config.settings import BARE
 
-__all__ = ["COMPARED", "render_effect", "with_effect"]
+__all__ = ["COMPARED", "changes_against", "render_effect", "with_effect"]
 
 COMPARED = ("requirements", "features")
 """The record fields whose change against bare is reported."""
@@ -45,13 +45,21 @@ def render_effect(records: list[dict[str, Any]]) -> list[str]:
 
 
 def _changes(record: dict[str, Any], bare: dict[str, Any] | None) -> dict[str, Any]:
+    return changes_against(record, bare, COMPARED, "bare")
+
+
+def changes_against(
+    record: dict[str, Any], twin: dict[str, Any] | None, names: tuple[str, ...], against: str
+) -> dict[str, Any]:
+    """`<name>_vs_<against>` and `<name>_ratio_vs_<against>` of each field `names` against `twin`
+    (null without a twin or a number on both sides, and a ratio against 0)."""
     fields: dict[str, Any] = {}
-    for name in COMPARED:
-        value, baseline = record.get(name), (bare or {}).get(name)
-        fields[f"{name}_vs_bare"] = fields[f"{name}_ratio_vs_bare"] = None
+    for name in names:
+        value, baseline = record.get(name), (twin or {}).get(name)
+        fields[f"{name}_vs_{against}"] = fields[f"{name}_ratio_vs_{against}"] = None
         if isinstance(value, int) and isinstance(baseline, int):
-            fields[f"{name}_vs_bare"] = value - baseline
-            fields[f"{name}_ratio_vs_bare"] = round(value / baseline, 2) if baseline else None
+            fields[f"{name}_vs_{against}"] = value - baseline
+            fields[f"{name}_ratio_vs_{against}"] = round(value / baseline, 2) if baseline else None
     return fields
 
 

@@ -170,7 +170,8 @@ def test_each_sample_of_a_run_with_repeats_has_its_own_live_line(
     name = suite.model("alpha")
     suite.brief("notes", repeats=2)
     suite.write("def test_spec(spec_run):\n    assert len(spec_run.samples) == 2\n")
-    provider.script(name, [Reply(tool_calls=[call("list_files")], faults=[SLOW]), Reply.final("Done.")])
+    slow = Reply(tool_calls=[call("list_files")], faults=[SLOW])
+    provider.script(name, [slow, slow, slow, Reply.final("Done.")])  # each sample runs for seconds
 
     # A subprocess: its stdout is a real pipe, which the display writes to past pytest's capture.
     result = pytester.runpytest_subprocess("--specbench-progress=on")
