@@ -192,6 +192,10 @@ def _fail(path: str, value: object, expected: str) -> _Bad:
     return _Bad(path, f"must be {expected}, got {_shown(value)}")
 
 
+MAX_COUNT = 1e15
+"""The largest count, token total, number of seconds or dollars a record may hold."""
+
+
 def _string(value: Any, path: str) -> None:
     if not isinstance(value, str):
         raise _fail(path, value, "a string")
@@ -219,6 +223,8 @@ def _count(value: Any, path: str) -> None:
     _number(value, path)
     if value < 0:
         raise _fail(path, value, "0 or more")
+    if value > MAX_COUNT:  # no run counts, spends or takes this much: a broken file, not a result
+        raise _fail(path, value, f"at most {MAX_COUNT:.0e}")
 
 
 def _whole(value: Any, path: str) -> None:

@@ -192,7 +192,7 @@ def judge_metric(
     sign = -1.0 if worse == "drop" else 1.0
     low, high = result.interval(LEVEL)
     worse_bound = -low if worse == "drop" else high
-    back = math.expm1 if scale == "relative" else float
+    back = _expm1 if scale == "relative" else float
     return dataclasses.replace(
         base,
         method=method,
@@ -205,6 +205,15 @@ def judge_metric(
         margin=margin(scale, worse, limit),
         spread=math.sqrt((_var(old, transform) + _var(new, transform)) / 2.0),
     )
+
+
+
+def _expm1(x: float) -> float:
+    """e^x − 1, infinite where it overflows (a count of 1e300 is absurd, not a crash)."""
+    try:
+        return math.expm1(x)
+    except OverflowError:
+        return math.inf
 
 
 def judge_check(name: str, passes_old: tuple[int, int], passes_new: tuple[int, int], newly: bool) -> Judgment:
