@@ -207,7 +207,6 @@ def judge_metric(
     )
 
 
-
 def _expm1(x: float) -> float:
     """e^x − 1, infinite where it overflows (a count of 1e300 is absurd, not a crash)."""
     try:
