@@ -203,12 +203,8 @@ def _brief(brief_id: str, raw: Mapping[str, object], at: At) -> BriefConfig:
 
 
 def _scaffold(scaffold_id: str, raw: Mapping[str, object], at: At) -> ScaffoldConfig:
-    if scaffold_id in BUILTIN_SCAFFOLDS:
-        # A comparison against bare means nothing if bare can be given tools.
-        raise at.error(
-            f'"{scaffold_id}" is a built-in scaffold and cannot be redefined',
-            f"give yours another id, e.g. [scaffolds.my-{scaffold_id}]",
-        )
+    # A comparison against bare means nothing if bare can be given tools.
+    _refuse_builtin(scaffold_id, BUILTIN_SCAFFOLDS, "scaffold", "scaffolds", at)
     fields = parse_keys(raw, SCAFFOLD_KEYS, at)[Dest.FIELD]
     _require(fields, "tools", at, 'add tools = ["todo", "plan", "notes"] (any of them)')
     if fields.get("remind") and ScaffoldTool.TODO not in fields["tools"]:
@@ -219,13 +215,18 @@ def _scaffold(scaffold_id: str, raw: Mapping[str, object], at: At) -> ScaffoldCo
     return ScaffoldConfig(id=scaffold_id, **fields)
 
 
-def _context(context_id: str, raw: Mapping[str, object], at: At) -> ContextConfig:
-    if context_id in BUILTIN_CONTEXTS:
-        # A comparison against full means nothing if full can be redefined.
+def _refuse_builtin(table_id: str, builtins: Mapping[str, object], kind: str, section: str, at: At) -> None:
+    """A built-in id cannot be a table of the user's: the effect sections compare against them."""
+    if table_id in builtins:
         raise at.error(
-            f'"{context_id}" is a built-in context strategy and cannot be redefined',
-            f"give yours another id, e.g. [contexts.my-{context_id}]",
+            f'"{table_id}" is a built-in {kind} and cannot be redefined',
+            f"give yours another id, e.g. [{section}.my-{table_id}]",
         )
+
+
+def _context(context_id: str, raw: Mapping[str, object], at: At) -> ContextConfig:
+    # A comparison against full means nothing if full can be redefined.
+    _refuse_builtin(context_id, BUILTIN_CONTEXTS, "context strategy", "contexts", at)
     fields = parse_keys(raw, CONTEXT_KEYS, at)[Dest.FIELD]
     _require(fields, "strategy", at, 'add strategy = "mask" (or "full", "summary")')
     return ContextConfig(id=context_id, **fields)
