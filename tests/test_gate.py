@@ -147,3 +147,47 @@ def test_baseline_model_must_name_another_model(suite, pytester: pytest.Pytester
     result.stderr.fnmatch_lines(
         ['*[[]models.challenger[]]: baseline_model: unknown model *incumbnt* — did you mean "incumbent"?*']
     )
+
+
+def by_brief(writing, counts: dict[str, int]) -> list[object]:
+    """A model that writes counts[brief] requirements, telling the brief by its prompt."""
+
+    def first_step(body: dict[str, object]) -> object:
+        brief = next(b for b in counts if f"Specify {b}." in json.dumps(body))
+        return writing(3, counts[brief])[0]
+
+    return [first_step, *writing(3, 1)[1:]]
+
+
+def test_baseline_model_over_three_briefs_gives_a_suite_verdict_that_fails_the_session(
+    suite, provider: FakeProvider, pytester: pytest.Pytester, writing, xdist_args: list[str]
+) -> None:
+    incumbent = {"notes": 10, "todo": 20, "wiki": 40}
+    provider.script(suite.model("incumbent"), by_brief(writing, incumbent))
+    provider.script(
+        suite.model("worse", baseline_model="incumbent"),
+        by_brief(writing, {"notes": 7, "todo": 13, "wiki": 29}),
+    )
+    for brief in incumbent:
+        suite.brief(brief, prompt=f"Specify {brief}.")
+    suite.write(TEST)
+
+    result = pytester.runpytest("--specbench-report=out", *xdist_args)
+
+    result.assert_outcomes(passed=6)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(
+        [
+            "*specbench: baseline_model over the briefs (candidate against incumbent)*",
+            "worse vs incumbent: requirements −31 % over 3 briefs (90 % CI −*, one-sided p = *, "
+            "sign-flip p = 0.12, paired t/log): regressed",
+            "FAIL: regressed over the briefs: worse vs incumbent",
+        ]
+    )
+    records = {r["test_id"]: r for r in json.loads((pytester.path / "out" / "results.json").read_text())}
+    verdict = records["test_spec[worse-todo]"]["vs_baseline_model"]["suite"]
+    assert verdict["verdict"] == "regressed" and verdict["briefs"] == 3
+    assert verdict["metrics"][0]["metric"] == "requirements" and verdict["metrics"][0]["sign_flip_p"] == 0.125
+
+    two = pytester.runpytest("--specbench-briefs", "notes,todo", *xdist_args)
+    two.stdout.fnmatch_lines(["worse vs incumbent: too few briefs (2 < 3): not compared"])

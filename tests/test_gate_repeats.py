@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 import shutil
 from typing import Any
 
@@ -59,7 +60,12 @@ def test_repeats_without_reference_features_gated_by_a_baseline_is_no_crash(
 
 
 def test_a_tight_drop_regresses_a_wide_one_is_inconclusive_and_no_change_is_no_regression(
-    suite, provider: FakeProvider, pytester: pytest.Pytester, writing, xdist_args: list[str]
+    suite,
+    provider: FakeProvider,
+    pytester: pytest.Pytester,
+    writing,
+    xdist_args: list[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     before = {"tight": [35, 36, 34], "wide": [30, 40, 50], "steady": [35, 36, 34]}
     after = {"tight": [24, 24, 23], "wide": [24, 36, 44], "steady": [36, 34, 35]}
@@ -71,6 +77,7 @@ def test_a_tight_drop_regresses_a_wide_one_is_inconclusive_and_no_change_is_no_r
     accept_baseline(pytester, *xdist_args)
     for model_id, counts in after.items():
         provider.script(names[model_id], of_spread(writing, counts))
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(pytester.path / "summary.md"))
 
     result = pytester.runpytest(
         "--specbench-baseline=baseline.json", "--specbench-report=out", *QUIET, *xdist_args
@@ -83,6 +90,17 @@ def test_a_tight_drop_regresses_a_wide_one_is_inconclusive_and_no_change_is_no_r
             "Welch/log, 3 v 3): regressed*"
         ]
     )
+    # The table's gate column says the three verdicts; the step summary lists what it could not tell.
+    result.stdout.fnmatch_lines(["test *outcome *secs  gate  *first failed check / cause"])
+    cells = {row[0]: row for line in result.stdout.lines if (row := re.split(r"\s{2,}", line))}
+    assert "regressed" in cells["test_spec[tight-notes]"]
+    assert "inconclusive (requirements)" in cells["test_spec[wide-notes]"]
+    assert "no regression" in cells["test_spec[steady-notes]"]
+    summary = (pytester.path / "summary.md").read_text()
+    assert (
+        "| gate |" in summary and "### Regressions\n\n- `test_spec[tight-notes]`: no_regression:" in summary
+    )
+    assert "### Inconclusive\n\n- `test_spec[wide-notes]`: no_regression: requirements 40 → 34.7" in summary
     found = records(pytester, "out")
     verdicts = {model_id: r["checks"][-1] for model_id, r in found.items()}
     assert not verdicts["tight"]["passed"]

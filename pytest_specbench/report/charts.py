@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["Bar", "Chart", "Span", "bar_chart", "spread_chart"]
+__all__ = ["Bar", "Chart", "Interval", "Span", "bar_chart", "interval_chart", "spread_chart"]
 
 LABEL_WIDTH = 220
 PLOT_WIDTH = 360
@@ -41,6 +41,24 @@ class Span:
 
 
 @dataclass(frozen=True, slots=True)
+class Interval:
+    """One change against a baseline: its interval (when it has one), its estimate and the
+    tolerance, in plot coordinates around `zero` (no change)."""
+
+    label: str
+    text: str
+    y: float
+    estimate: float
+    low: float | None
+    high: float | None
+    zero: float
+    margin: float | None
+    """Where the tolerance δ lies on the worse side; None when the metric is not gated."""
+    kind: str
+    """A CSS class: the verdict (`regressed`, `no-regression`, `inconclusive`, ...)."""
+
+
+@dataclass(frozen=True, slots=True)
 class Chart:
     """A drawn chart: its size, its bars or spans, and a one-line caption."""
 
@@ -49,12 +67,13 @@ class Chart:
     height: int
     bars: tuple[Bar, ...] = ()
     spans: tuple[Span, ...] = ()
+    intervals: tuple[Interval, ...] = ()
     label_width: int = LABEL_WIDTH
 
     @property
     def empty(self) -> bool:
         """Nothing to draw (the template says so in words instead)."""
-        return not self.bars and not self.spans
+        return not self.bars and not self.spans and not self.intervals
 
 
 def bar_chart(title: str, rows: list[tuple[str, float | None, str]], notes: list[str] | None = None) -> Chart:
@@ -86,6 +105,28 @@ def spread_chart(title: str, rows: list[tuple[str, float, float, float]]) -> Cha
         for i, (label, low, mean, high) in enumerate(rows)
     )
     return Chart(title, LABEL_WIDTH + PLOT_WIDTH + 120, _height(len(rows)), spans=spans)
+
+
+IntervalRow = tuple[str, str, float, float | None, float | None, float | None, str]
+"""(label, text, estimate, low, high, worse-side tolerance, kind), changes as signed fractions."""
+
+
+def interval_chart(title: str, rows: list[IntervalRow]) -> Chart:
+    """Changes against a baseline on one scale centred on no change: each row's interval as a
+    line, its estimate as a dot and its tolerance as a tick, so a regression reads as an
+    interval wholly past its tick."""
+    reach = [abs(v) for _, _, *values, _ in rows for v in values if v is not None]
+    half = PLOT_WIDTH / 2
+    extent = max([*reach, 0.05]) * 1.1
+
+    def x(value: float | None) -> float | None:
+        return None if value is None else half + value / extent * half
+
+    intervals = tuple(
+        Interval(label, text, _row_y(i), half + estimate / extent * half, x(low), x(high), half, x(tol), kind)
+        for i, (label, text, estimate, low, high, tol, kind) in enumerate(rows)
+    )
+    return Chart(title, LABEL_WIDTH + PLOT_WIDTH + 420, _height(len(rows)), intervals=intervals)
 
 
 def _row_y(index: int) -> float:

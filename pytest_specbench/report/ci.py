@@ -63,16 +63,25 @@ def gate_properties(record: Mapping[str, Any]) -> list[tuple[str, object]]:
 
 def gate_verdict_cell(record: Mapping[str, Any]) -> str:
     """The table's verdict column: regressed, no regression, inconclusive (with the metrics that
-    could not be told), not compared, or empty when no gate ran."""
+    could not be told), not compared, or empty when no gate ran. Under `[gate] family = "session"`
+    each metric that decided carries its Benjamini-Hochberg q-value."""
     gate = record.get("regression")
     if not isinstance(gate, Mapping):
         return ""
     verdict = str(gate.get("verdict", ""))
-    if verdict == "inconclusive":
-        metrics = gate.get("metrics") or []
-        unsure = [str(m.get("metric")) for m in metrics if m.get("verdict") == "inconclusive"]
-        return f"inconclusive ({', '.join(unsure)})" if unsure else verdict
+    metrics = [m for m in gate.get("metrics") or [] if isinstance(m, Mapping)]
+    deciding = [m for m in metrics if m.get("verdict") == verdict]
+    named = [f"{m.get('metric')}{_q_value(m)}" for m in deciding]
+    if verdict == "inconclusive" or any(_q_value(m) for m in deciding):
+        return f"{verdict} ({', '.join(named)})" if named else verdict
     return verdict
+
+
+def _q_value(metric: Mapping[str, Any]) -> str:
+    q = metric.get("p_adjusted")
+    if metric.get("adjustment") != "BH" or not isinstance(q, int | float):
+        return ""
+    return " q < 0.001" if q < 0.001 else f" q = {q:.2g}"
 
 
 def step_summary(

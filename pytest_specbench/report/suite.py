@@ -26,7 +26,7 @@ from pytest_specbench.verdicts.regression import ALPHA, GATE_DEFAULTS, METRICS, 
 from pytest_specbench.verdicts.significance import Judgment, Method, Verdict, decide, margin
 from pytest_specbench.verdicts.stats import holm, paired_t, sign_flip_p
 
-__all__ = ["MIN_BRIEFS", "SuiteVerdict", "suite_verdicts"]
+__all__ = ["MIN_BRIEFS", "SuiteVerdict", "render_suite", "suite_verdicts"]
 
 MIN_BRIEFS = 3
 """Fewer pairs than this say "too few briefs" rather than guess."""
@@ -44,6 +44,20 @@ class SuiteVerdict:
     sign_flip: Mapping[str, float] = dataclasses.field(default_factory=dict)
     """Metric label → the exact sign-flip p of its differences."""
 
+    @property
+    def name(self) -> str:
+        """`candidate vs incumbent`, how the step summary names the comparison."""
+        return f"{self.candidate} vs {self.incumbent}"
+
+    @property
+    def regressed(self) -> bool:
+        """The candidate is worse over the briefs: the session fails."""
+        return self.verdict is Verdict.REGRESSED
+
+    def covers(self, record: Mapping[str, Any]) -> bool:
+        """Whether `record` is one of the candidate's runs this verdict was drawn from."""
+        return str(record.get("model")) == self.candidate
+
     def lines(self) -> list[str]:
         head = f"{self.candidate} vs {self.incumbent}"
         if self.briefs < MIN_BRIEFS:
@@ -60,8 +74,18 @@ class SuiteVerdict:
         }
 
 
-def suite_verdicts(pairs: Sequence[Paired], alpha: float = ALPHA) -> list[SuiteVerdict]:
-    """One suite verdict per (candidate, incumbent) over their pairs that both have numbers."""
+def render_suite(verdicts: Sequence[SuiteVerdict]) -> list[str]:
+    """The terminal section: each comparison's lines, then what failed the session, if anything."""
+    lines = [line for verdict in verdicts for line in verdict.lines()]
+    regressed = [v.name for v in verdicts if v.regressed]
+    if regressed:
+        return [*lines, f"FAIL: regressed over the briefs: {', '.join(regressed)}"]
+    return lines
+
+
+def suite_verdicts(pairs: Sequence[Paired], alpha: float | None = None) -> list[SuiteVerdict]:
+    """One suite verdict per (candidate, incumbent) over their pairs that both have numbers, at
+    `alpha` (by default the candidate's `[gate] alpha`, else 0.05)."""
     groups: dict[tuple[str, str], list[Paired]] = {}
     for pair in pairs:
         if pair.incumbent is not None:
@@ -70,11 +94,14 @@ def suite_verdicts(pairs: Sequence[Paired], alpha: float = ALPHA) -> list[SuiteV
     return [_suite(candidate, incumbent, group, alpha) for (candidate, incumbent), group in groups.items()]
 
 
-def _suite(candidate: str, incumbent: str, pairs: list[Paired], alpha: float) -> SuiteVerdict:
+def _suite(candidate: str, incumbent: str, pairs: list[Paired], alpha: float | None) -> SuiteVerdict:
+    pairs = [p for p in pairs if _has_numbers(p)]
     if len(pairs) < MIN_BRIEFS:
         return SuiteVerdict(candidate, incumbent, len(pairs), Verdict.NOT_COMPARED)
     own = pairs[0].candidate.get("gate")
     gate = {**GATE_DEFAULTS, **(own if isinstance(own, Mapping) else {})}
+    if alpha is None:
+        alpha = float(gate["alpha"]) if isinstance(gate.get("alpha"), int | float) else ALPHA
     measured, flips = [], {}
     for metric in METRICS:
         differences = _differences(metric, pairs)
@@ -89,6 +116,12 @@ def _suite(candidate: str, incumbent: str, pairs: list[Paired], alpha: float) ->
     label = "Holm" if len(tested) > 1 else ""
     decided = [decide(j, alpha, adjusted.get(i), label) for i, j in enumerate(measured)]
     return SuiteVerdict(candidate, incumbent, len(pairs), overall(decided), tuple(decided), flips)
+
+
+def _has_numbers(pair: Paired) -> bool:
+    """Both runs finished: a pair with an error or a skip on a side says nothing about the models."""
+    sides = (pair.candidate, pair.incumbent)
+    return all(side is not None and side.get("outcome") not in ("error", "skipped") for side in sides)
 
 
 def _differences(metric: Metric, pairs: list[Paired]) -> list[float] | None:

@@ -20,14 +20,16 @@ from pytest_specbench._files import write_json_atomic
 from pytest_specbench._run.record import check_fields
 from pytest_specbench._text import align, shorten
 from pytest_specbench.redact import redact_data
-from pytest_specbench.report.ci import append_step_summary, step_summary
+from pytest_specbench.report.ci import append_step_summary, gate_verdict_cell, step_summary
 from pytest_specbench.report.context_effect import render_context_effect, with_context_effect
 from pytest_specbench.report.effect import render_effect, with_effect
 from pytest_specbench.report.family import session_family
 from pytest_specbench.report.paired import FIELD as PAIRED_FIELD
 from pytest_specbench.report.paired import Paired, paired_verdicts, render_paired
 from pytest_specbench.report.results import why
+from pytest_specbench.report.suite import SuiteVerdict, render_suite, suite_verdicts
 from pytest_specbench.verdicts.checks import Check
+from pytest_specbench.verdicts.significance import Verdict
 
 __all__ = ["ResultsCollector", "outcome_of", "write_json_atomic"]
 
@@ -43,8 +45,11 @@ TABLE_COLUMNS = (
     ("tok out", "output_tokens"),
     ("cost $", "cost_usd"),
     ("secs", "seconds"),
+    ("gate", "gate"),
     ("first failed check / cause", "why"),
 )
+GATE_COLUMN = "gate"
+"""The gate's verdict column: drawn only when some run was held to a baseline."""
 WHY_WIDTH = 70
 SPREAD_SHOWN = frozenset({"features", "requirements", "turns"})
 """Columns shown as mean ± standard deviation for a run with repeats."""
@@ -68,6 +73,8 @@ class ResultsCollector:
         self.baseline_models = dict(baseline_models or {})
         """Model id → the incumbent it is compared with (`baseline_model`)."""
         self.paired: list[Paired] = []
+        self.suites: list[SuiteVerdict] = []
+        """`baseline_model` over the briefs: one verdict per candidate and incumbent."""
 
     @pytest.hookimpl
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
@@ -102,13 +109,34 @@ class ResultsCollector:
         for pair in self.paired:
             key = str(pair.candidate.get("nodeid"))
             self.records[key][PAIRED_FIELD] = pair.as_field(self.baseline_models[pair.candidate["model"]])
+        self.suites = suite_verdicts(self.paired)
+        for suite in self.suites:
+            for pair in self.paired:
+                if suite.covers(pair.candidate) and suite.verdict is not Verdict.NOT_COMPARED:
+                    self.records[str(pair.candidate.get("nodeid"))][PAIRED_FIELD]["suite"] = suite.fields()
         gated = self._decide_session_family()
         if self.paired or gated:
             self._write()
         if self.records:
             records = list(self.records.values())
-            append_step_summary(step_summary(table_rows(records), regressions(records, self.paired)))
-        failed = any(not p.verdict.passed for p in self.paired) or any(not c.passed for c in gated)
+            summary = step_summary(
+                table_rows(records),
+                regressions(records, self.paired)
+                + [(s.name, line) for s in self.suites if s.regressed for line in s.lines()],
+                inconclusive(records)
+                + [
+                    (s.name, line)
+                    for s in self.suites
+                    if s.verdict is Verdict.INCONCLUSIVE
+                    for line in s.lines()
+                ],
+            )
+            append_step_summary(summary)
+        failed = (
+            any(not p.verdict.passed for p in self.paired)
+            or any(not c.passed for c in gated)
+            or any(s.regressed for s in self.suites)
+        )
         if failed and session.exitstatus == pytest.ExitCode.OK:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
@@ -144,6 +172,12 @@ class ResultsCollector:
         if self.paired:
             terminalreporter.section("specbench: baseline_model (each run against the incumbent's)")
             for line in render_paired(self.paired):
+                terminalreporter.write_line(line)
+        if self.suites:
+            terminalreporter.section(
+                "specbench: baseline_model over the briefs (candidate against incumbent)"
+            )
+            for line in render_suite(self.suites):
                 terminalreporter.write_line(line)
         if differing := [r for r in self.records.values() if r.get("snapshot_diff")]:
             terminalreporter.section(
@@ -231,8 +265,10 @@ def render_table(records: list[dict[str, Any]]) -> list[str]:
 
 
 def table_rows(records: list[dict[str, Any]]) -> list[list[str]]:
-    """The summary table's cells, the header first."""
-    return [[h for h, _ in TABLE_COLUMNS]] + [[_cell(r, key) for _, key in TABLE_COLUMNS] for r in records]
+    """The summary table's cells, the header first; the gate's column only when a run was gated."""
+    gated = any(gate_verdict_cell(r) not in ("", Verdict.NOT_COMPARED) for r in records)
+    columns = [(h, key) for h, key in TABLE_COLUMNS if gated or key != GATE_COLUMN]
+    return [[h for h, _ in columns]] + [[_cell(r, key) for _, key in columns] for r in records]
 
 
 def regressions(records: list[dict[str, Any]], paired: list[Paired]) -> list[tuple[str, str]]:
@@ -250,9 +286,23 @@ def regressions(records: list[dict[str, Any]], paired: list[Paired]) -> list[tup
     ]
 
 
+def inconclusive(records: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    """(test id, detail) of each run the gate could not tell from its baseline: its detail says how
+    many samples per side would."""
+    return [
+        (str(r["test_id"]), f"no_regression: {c['detail']}")
+        for r in records
+        if (r.get("regression") or {}).get("verdict") == Verdict.INCONCLUSIVE
+        for c in r.get("checks", ())
+        if c["name"] == "no_regression"
+    ]
+
+
 def _cell(record: dict[str, Any], key: str) -> str:
     if key == "why":
         return shorten(why(record), WHY_WIDTH)
+    if key == GATE_COLUMN:
+        return gate_verdict_cell(record) or "-"
     samples = record.get("samples") or 1
     if key == "outcome":
         outcome = str(record.get("outcome", "?")).upper()

@@ -14,7 +14,7 @@ from typing import Any
 from pytest_specbench._text import clip, shorten
 from pytest_specbench.config.settings import BARE
 from pytest_specbench.report.align import Row, align_features
-from pytest_specbench.report.charts import Chart, bar_chart, spread_chart
+from pytest_specbench.report.charts import Chart, IntervalRow, bar_chart, interval_chart, spread_chart
 from pytest_specbench.report.results import why
 
 __all__ = ["BriefView", "RunView", "build_briefs", "timeline"]
@@ -131,7 +131,44 @@ def _charts(runs: list[RunView]) -> list[Chart]:
         (r.label, s["min"], s["mean"], s["max"]) for r in runs if (s := spread(r.record, "requirements"))
     ]
     charts.append(spread_chart("Repeat spread: requirements, min–max with the mean", spans))
+    if changes := [row for r in runs for row in gate_rows(r.label, r.record)]:
+        title = "Gate: change against the baseline, 90 % interval (tick: the tolerance)"
+        charts.append(interval_chart(title, changes))
     return charts
+
+
+def gate_rows(label: str, record: dict[str, Any]) -> list[IntervalRow]:
+    """One row per metric the gate compared with an estimate: the change, its interval and the
+    tolerance on the worse side, as signed fractions (recall in points of 1)."""
+    gate = record.get("regression")
+    rows: list[IntervalRow] = []
+    for m in (gate.get("metrics") or []) if isinstance(gate, dict) else []:
+        estimate = m.get("estimate")
+        if m.get("scale") not in ("relative", "points") or not isinstance(estimate, int | float):
+            continue
+        low, high = m.get("interval") or (None, None)
+        limit = m.get("limit")
+        tick = None if not isinstance(limit, int | float) else -limit if m.get("worse") == "drop" else limit
+        text = _change(estimate, m["scale"])
+        if low is not None and high is not None:
+            text += f" ({_change(low, m['scale'])} … {_change(high, m['scale'])})"
+        rows.append(
+            (
+                f"{label} · {m.get('metric')}",
+                f"{text} {m.get('verdict')}",
+                estimate,
+                low,
+                high,
+                tick,
+                str(m.get("verdict", "")).replace(" ", "-"),
+            )
+        )
+    return rows
+
+
+def _change(value: float, scale: str) -> str:
+    text = f"{round(value * 100):+d} %" if scale == "relative" else f"{value * 100:+.0f} pts"
+    return text.replace("-", "−")
 
 
 def _effect(record: dict[str, Any]) -> str:
