@@ -21,8 +21,8 @@ import time
 from pathlib import Path
 
 import anyio
-from pytest_specbench.run import system_prompt
 
+from pytest_specbench._run.prompts import system_prompt
 from pytest_specbench.agent.loop import Limits, run_agent
 from pytest_specbench.agent.stats import RunStats
 from pytest_specbench.agent.tools import RunPaths, Transport, open_tool_session
