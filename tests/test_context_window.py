@@ -167,3 +167,29 @@ def test_contexts_are_a_fourth_axis_and_each_strategy_is_compared_with_full(
     assert sorted(r["context"] for r in records) == ["full", "mask"]
     assert unknown.ret == pytest.ExitCode.USAGE_ERROR
     unknown.stderr.fnmatch_lines(["*--specbench-contexts names unknown id(s) tiny*"])
+
+
+def test_the_window_a_server_says_is_the_runs_and_its_replay_runs_with_the_recorded_one(
+    suite: Any, provider: FakeProvider, pytester: pytest.Pytester
+) -> None:
+    name = suite.model("vllm", "openai")  # no context_window in the config
+    provider.documents["/v1/models"] = {"object": "list", "data": [{"id": name, "max_model_len": 8192}]}
+    provider.script(
+        name, [Reply(tool_calls=[FEATURE], input_tokens=1_000), Reply(text="Done.", input_tokens=2_048)]
+    )
+    suite.brief("notes", min_requirements=0, tree_quality=False)
+    suite.write(VERIFY)
+    once = ["--specbench-transport=memory", "--specbench-record-mode=once"]
+
+    pytester.runpytest(*once, "--specbench-report=out").assert_outcomes(passed=1)
+    provider.documents.clear()  # a replay asks neither the model nor its server
+    provider.script(name, [])
+    pytester.runpytest(*once, "--specbench-report=replay").assert_outcomes(passed=1)
+
+    live = _records(pytester)["vllm"]
+    (replayed,) = json.loads((pytester.path / "replay" / "results.json").read_text())
+    assert live["context_window"] == replayed["context_window"] == 8192
+    assert live["peak_context_fraction"] == replayed["peak_context_fraction"] == 0.25
+    assert replayed["source"] == "replayed"
+    (cassette,) = (pytester.path / "cassettes").glob("*.jsonl")
+    assert json.loads(cassette.read_text().splitlines()[0])["context_window"] == 8192

@@ -110,17 +110,21 @@ class Suite:
 
     def plan(self, item: pytest.Item, run: Run, root: Path) -> RunPlan:
         """The frozen plan of `item`'s run, its samples kept under `root` (the item's tmp_path)."""
+        from pytest_specbench import replay
+
         model, brief, scaffold, context = run
+        mode = self.record_mode_for(model)
+        cassettes = self.options.cassette_dir or (self.config.path.parent / "cassettes")
         return RunPlan(
             test_id=item.name,
             nodeid=item.nodeid,
-            model=model,
+            model=replay.with_run_window(model, mode, replay.cassette_path(cassettes, item.name)),
             brief=brief,
             scaffold=scaffold,
             settings=self.settings(model, brief),
             system_prompt=system_prompt(brief, self.config.system_prompt_for(brief), scaffold),
-            record_mode=self.record_mode_for(model),
-            cassette_dir=self.options.cassette_dir or (self.config.path.parent / "cassettes"),
+            record_mode=mode,
+            cassette_dir=cassettes,
             transport=self.options.transport,
             redactor=self.redactor,
             root=root,

@@ -12,13 +12,17 @@ The hosted APIs say nothing of the kind, so they are not asked.
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import json
 import urllib.request
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
-__all__ = ["read_window"]
+from pytest_specbench.config.settings import ModelConfig, Provider
+
+__all__ = ["read_window", "with_server_window"]
 
 _HOSTED = frozenset({"api.openai.com", "api.anthropic.com"})
 
@@ -40,6 +44,23 @@ def read_window(base_url: str, model: str, timeout_s: float = 2.0) -> int | None
         if window:
             return window
     return None
+
+
+def with_server_window(model: ModelConfig) -> ModelConfig:
+    """`model` with the window its server says, when its config names none.
+
+    Only an OpenAI-compatible model with a `base_url` is asked (once per process and server): a
+    `llamacpp` model's window is its own `n_ctx`, and the hosted APIs say nothing.
+    """
+    if model.context_window is not None or model.provider is not Provider.OPENAI or not model.base_url:
+        return model
+    window = _read_once(model.base_url, model.model)
+    return model if window is None else dataclasses.replace(model, context_window=window)
+
+
+@functools.lru_cache(maxsize=64)
+def _read_once(base_url: str, model: str) -> int | None:
+    return read_window(base_url, model)
 
 
 def _get(url: str, timeout_s: float) -> Any:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from pytest_specbench.config.settings import RecordMode
 from pytest_specbench.replay.cassette import CASSETTE_VERSION, Cassette, cassette_path, load_cassette
-from pytest_specbench.replay.choose import open_for_mode
+from pytest_specbench.replay.choose import open_for_mode, with_run_window
 from pytest_specbench.replay.clients import RecordingClient, ReplayingClient, Source, finish, provenance
 
 __all__ = [
@@ -31,4 +31,5 @@ __all__ = [
     "load_cassette",
     "open_for_mode",
     "provenance",
+    "with_run_window",
 ]

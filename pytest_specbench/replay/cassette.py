@@ -182,9 +182,27 @@ def _header(path: Path, line: dict[str, Any], test_id: str, sample: int) -> dict
     return line
 
 
+OPTIONAL_HEADER = frozenset({"context_window"})
+"""Header fields a recording made before they existed lacks: missing, they are no drift."""
+
+
+def recorded_window(path: Path) -> int | None:
+    """The context window a recording ran with (its header's `context_window`), or None when it
+    names none or cannot be read (loading the cassette then says why)."""
+    try:
+        with path.open(encoding="utf-8") as handle:
+            header = json.loads(handle.readline())
+    except (OSError, ValueError):
+        return None
+    window = header.get("context_window") if isinstance(header, dict) else None
+    return window if isinstance(window, int) and not isinstance(window, bool) and window > 0 else None
+
+
 def _same_run(path: Path, header: Mapping[str, Any], expected: Mapping[str, Any]) -> None:
     """Each field the run would write in its header is the one recorded (model, sampling, brief, ...)."""
     for key, now in expected.items():
+        if key in OPTIONAL_HEADER and key not in header:
+            continue
         recorded = header.get(key)
         if not _same(recorded, now):
             said = "is missing" if key not in header else f"is {_json(recorded)}"

@@ -53,6 +53,9 @@ class FakeProvider:
         """Every request received, as (path, JSON body), in arrival order."""
         self.request_headers: list[dict[str, str]] = []
         """The headers of each of `requests`, names lowercased."""
+        self.documents: dict[str, object] = {}
+        """JSON answered to `GET <path>`, as a local server describes itself (llama-server's `/props`,
+        vLLM's `/v1/models`, ...); any other GET is a 404. GETs are not in `requests`."""
         self._scripts: dict[str, tuple[Step, ...]] = {}
         self._attempts: dict[tuple[str, int], int] = {}
         self._lock = threading.Lock()
@@ -220,6 +223,13 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_json(400, {"error": {"message": "the request body is not a JSON object"}})
             return
         self.server.provider._answer(self, self.path, body)
+
+    def do_GET(self) -> None:
+        document = self.server.provider.documents.get(self.path)
+        if document is None:
+            self.send_json(404, {"error": {"message": f"no document at GET {self.path}"}})
+        else:
+            self.send_json(200, document)
 
     def log_message(self, format: str, *args: Any) -> None:
         """Quiet: a test's output is no place for an access log."""

@@ -74,3 +74,20 @@ def test_a_server_that_says_nothing_gives_none(serve: Any) -> None:
 def test_hosted_apis_and_unreachable_servers_are_not_asked() -> None:
     assert read_window("https://api.openai.com/v1", "gpt-4o") is None
     assert read_window("http://127.0.0.1:9/v1", "qwen", timeout_s=0.5) is None
+
+
+def test_only_an_openai_compatible_model_without_a_window_asks_its_server(serve: Any) -> None:
+    from pytest_specbench.config.settings import ModelConfig, Provider
+    from pytest_specbench.models.window import with_server_window
+
+    url = serve(VLLM)
+    asked = with_server_window(ModelConfig(id="q", provider=Provider.OPENAI, model="qwen", base_url=url))
+    assert asked.context_window == 32768
+    configured = ModelConfig(
+        id="q", provider=Provider.OPENAI, model="qwen", base_url=url, context_window=4096
+    )
+    assert with_server_window(configured) is configured
+    hosted = ModelConfig(id="g", provider=Provider.OPENAI, model="gpt-4o")  # no base_url: OpenAI itself
+    assert with_server_window(hosted) is hosted
+    other = ModelConfig(id="c", provider=Provider.ANTHROPIC, model="claude", base_url=url)
+    assert with_server_window(other) is other
