@@ -19,6 +19,7 @@ import ast
 import dataclasses
 import enum
 import inspect
+import itertools
 import re
 import tempfile
 import typing
@@ -66,7 +67,7 @@ def attribute_docs(cls: type) -> dict[str, str]:
     tree = ast.parse(inspect.cleandoc("\n" + inspect.getsource(cls)))
     body = next(node for node in tree.body if isinstance(node, ast.ClassDef)).body
     docs: dict[str, str] = {}
-    for field, after in zip(body, body[1:], strict=False):
+    for field, after in itertools.pairwise(body):
         text = (
             after.value.value
             if isinstance(after, ast.Expr) and isinstance(after.value, ast.Constant)
@@ -376,7 +377,7 @@ RECORD_FIELD_HELP: dict[str, str] = {
     "outcome": "`passed`, `failed`, `error`, `skipped`, `xfailed` or `xpassed`.",
     "error": "The one-line cause of an ERROR, else null.",
     "skip_reason": "Why the test was skipped (a missing API key names its variable).",
-    "checks": "Every check in report order: `{name, passed, detail}`, plus `known: true` for a known failure.",
+    "checks": "Every check in report order, `{name, passed, detail}`; `known: true` marks a known failure.",
     "features": "Top-level features (a mean over samples with repeats).",
     "total_features": "Features at any depth.",
     "requirements": "Requirements at any depth.",
@@ -396,7 +397,7 @@ RECORD_FIELD_HELP: dict[str, str] = {
     "truncated_turns": "Turns cut off by `max_tokens`.",
     "cache_read_input_tokens": "Prompt tokens the provider read from its prompt cache.",
     "cache_creation_input_tokens": "Prompt tokens the provider wrote to its prompt cache.",
-    "tree": "The tree's top-level features, each `{id, title, description, requirements, children, reference}`.",
+    "tree": "Top-level features, each `{id, title, description, requirements, children, reference}`.",
     "cost_usd": "USD at the model's prices; null without them.",
     "samples": "Samples run (`repeats`).",
     "passes": "Samples that passed every check.",

@@ -1,4 +1,4 @@
-"""A team's own stdio server, for real: the docs' example (docs/own-server.md) with the official server-filesystem.
+"""A team's own stdio server, for real: the example of docs/own-server.md, official server-filesystem.
 
 The model is scripted; the server is @modelcontextprotocol/server-filesystem under node 22 from
 tests/node (skipped, naming the install command, where that is not installed).

@@ -318,7 +318,9 @@ BRIEF_KEYS: dict[str, Key] = {
         parse_int(0), help="Requirements (at any depth) the tree needs: the min_requirements check."
     ),
     "min_features": Key(parse_int(0), help="Top-level features the tree needs: the min_features check."),
-    "xfail": Key(parse_str),
+    "xfail": Key(
+        parse_str, help="Reason this brief is expected to fail; its tests are strict expected failures."
+    ),
     "server": Key(_server),
     "gate": Key(parse_gate),
     # Check settings of this brief only (a brief sets the bar; a model does not lower it).
