@@ -20,6 +20,7 @@ from pytest_specbench._session import deprecated
 from pytest_specbench.cli import build_parser
 from pytest_specbench.config import schema
 from pytest_specbench.config.settings import CHECK_NAMES
+from pytest_specbench.testing import FakeProvider, Reply, call
 from pytest_specbench.verdicts.checks import CHECKS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -195,3 +196,72 @@ def test_the_workflows_specbench_steps_parse() -> None:
     assert [run[0] for run in runs] == ["merge", "compare", "compare"]
     for argv in runs:
         build_parser().parse_args(argv)  # an unknown option or command exits 2
+
+
+# --- the examples the docs show, run ----------------------------------------------------------------
+
+
+def _block(text: str, language: str, containing: str) -> str:
+    blocks = re.findall(rf"```{language}\n(.*?)```", text, re.DOTALL)
+    return next(block for block in blocks if containing in block)
+
+
+def _readme_suite(pytester: pytest.Pytester, provider: FakeProvider) -> None:
+    """The README's smallest suite in a pytester directory, its model served by the fake provider."""
+    readme = README.read_text(encoding="utf-8")
+    toml = _block(readme, "toml", "[briefs.todo-app]").replace(
+        "http://localhost:1234/v1", provider.openai_base_url
+    )
+    evals = pytester.path / "evals"
+    (evals / "codebases" / "todo-app").mkdir(parents=True)
+    (evals / "codebases" / "todo-app" / "todo.py").write_text("def add(task):\n    return task\n")
+    (evals / "briefs").mkdir()
+    (evals / "briefs" / "todo-app.md").write_text("Specify this todo app.\n")
+    (evals / "specbench.toml").write_text(toml)
+    (evals / "test_specs.py").write_text(_block(readme, "python", "def test_spec"))
+
+
+def _four_features() -> list[Reply]:
+    """Four features of five requirements each: the README brief's minimums, exactly."""
+    features = [call("create_feature", title=f"Area {n}", description="d") for n in range(1, 5)]
+    requirements = [
+        call(
+            "create_requirement",
+            feature_id=f"F-{n:04d}",
+            title=f"Area {n} rule {r}",
+            description="d",
+            acceptance_criteria=["c"],
+        )
+        for n in range(1, 5)
+        for r in range(1, 6)
+    ]
+    return [Reply(tool_calls=features), Reply(tool_calls=requirements), Reply.final("Wrote 4 features.")]
+
+
+def test_the_readmes_smallest_suite_runs(
+    pytester: pytest.Pytester, provider: FakeProvider, xdist_args: list[str]
+) -> None:
+    _readme_suite(pytester, provider)
+    provider.script("qwen/qwen3.6-35b-a3b", _four_features())
+
+    result = pytester.runpytest("evals/", "--snapshot-update", *xdist_args)
+
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["*test_spec?qwen36-lmstudio-todo-app?*PASSED*"])
+
+
+def test_the_readmes_smallest_suite_fails_a_short_tree_with_its_verdict(
+    pytester: pytest.Pytester, provider: FakeProvider
+) -> None:
+    _readme_suite(pytester, provider)
+    provider.script("qwen/qwen3.6-35b-a3b", [*_four_features()[:1], Reply.final("Wrote 4 features.")])
+
+    result = pytester.runpytest("evals/", "--snapshot-update")
+
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines([f"*of {len(CHECK_NAMES) + 1} checks failed*", "*min_requirements: 0 < 20*"])
+
+
+def test_the_test_doubles_example_runs() -> None:
+    code = _block((ROOT / "docs" / "testing.md").read_text(encoding="utf-8"), "python", "FakeProvider")
+    exec(compile(code, "docs/testing.md", "exec"), {})
