@@ -45,7 +45,15 @@ def render(name: str) -> str:
 
 def _cell(text: object) -> str:
     """Text fit for one Markdown table cell."""
-    return " ".join(str(text).split()).replace("|", "\\|")
+    return _escaped(" ".join(str(text).split())).replace("|", "\\|")
+
+
+def _escaped(text: str) -> str:
+    """`<id>` outside code spans as text, not as an HTML tag (inside them Markdown escapes it)."""
+    parts = text.split("`")
+    for i in range(0, len(parts), 2):
+        parts[i] = parts[i].replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return "`".join(parts)
 
 
 def _code(value: object) -> str:
@@ -492,10 +500,19 @@ def render_server_tools() -> str:
     """A section per tool: its description as the model reads it, and its arguments."""
     out = []
     for tool in server_tools():
-        out.append(f"## `{tool.name}`\n\n{'Read-only. ' if tool.read_only else ''}{tool.description}\n")
+        read_only = "Read-only. " if tool.read_only else ""
+        out.append(f"## `{tool.name}`\n\n{read_only}{_escaped(tool.description)}\n")
         if tool.arguments:
             out.append(_table(("argument", "type", "description"), list(tool.arguments)))
     return "\n".join(out)
+
+
+def render_system_prompts() -> str:
+    """The built-in system prompts, verbatim."""
+    from pytest_specbench import DEFAULT_SYSTEM_PROMPT, NEUTRAL_SYSTEM_PROMPT
+
+    shown = {"On the reference server": DEFAULT_SYSTEM_PROMPT, "On an external server": NEUTRAL_SYSTEM_PROMPT}
+    return "\n".join(f"{label}:\n\n```text\n{text.strip()}\n```\n" for label, text in shown.items())
 
 
 BLOCKS: dict[str, Callable[[], str]] = {
@@ -505,5 +522,6 @@ BLOCKS: dict[str, Callable[[], str]] = {
     "record-fields": render_record_fields,
     "format-versions": render_format_versions,
     "server-tools": render_server_tools,
+    "system-prompts": render_system_prompts,
 }
 """Each generated block by the name its marker uses."""
