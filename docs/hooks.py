@@ -10,7 +10,8 @@ renderers are plain functions of the live declarations, so tests call them witho
   deprecated aliases;
 - checks: `check_declarations()`, the one place that reads them;
 - results.json fields: the TypedDicts of `pytest_specbench._record`;
-- the reference server's tools: `tools/list` of a server built on empty directories.
+- the reference server's tools: `tools/list` of a server built on empty directories;
+- fixtures: the plugin's fixture definitions and their docstrings.
 """
 
 from __future__ import annotations
@@ -515,6 +516,29 @@ def render_system_prompts() -> str:
     return "\n".join(f"{label}:\n\n```text\n{text.strip()}\n```\n" for label, text in shown.items())
 
 
+def fixtures() -> dict[str, str]:
+    """The plugin's fixtures by name, each with its docstring's first paragraph."""
+    from pytest_specbench import plugin
+
+    found = {
+        getattr(value, "name", name): _first_paragraph(value.__doc__)
+        for name, value in vars(plugin).items()
+        if type(value).__name__ == "FixtureFunctionDefinition"
+    }
+    return found
+
+
+def render_fixtures() -> str:
+    """The fixtures as a table, the deprecated aliases marked."""
+    from pytest_specbench._session.deprecated import FIXTURE_ALIASES
+
+    rows = [
+        (_code(name), ("**deprecated**: " if name in FIXTURE_ALIASES else "") + doc)
+        for name, doc in fixtures().items()
+    ]
+    return _table(("fixture", "what it is"), rows)
+
+
 BLOCKS: dict[str, Callable[[], str]] = {
     "config-keys": render_config_keys,
     "options": render_options,
@@ -523,5 +547,6 @@ BLOCKS: dict[str, Callable[[], str]] = {
     "format-versions": render_format_versions,
     "server-tools": render_server_tools,
     "system-prompts": render_system_prompts,
+    "fixtures": render_fixtures,
 }
 """Each generated block by the name its marker uses."""

@@ -150,6 +150,16 @@ def test_every_server_tool_has_a_section() -> None:
     assert [name for name in names if f"## `{name}`" not in text] == []
 
 
+def test_every_fixture_has_an_entry() -> None:
+    import pytest_specbench.plugin as plugin
+
+    text = hooks.render("fixtures")
+    names = [name for name, value in vars(plugin).items() if hasattr(value, "_get_wrapped_function")]
+    assert {"spec_run", "specbench_client_factory", "model"} <= set(names)
+    assert [name for name in names if f"| `{name}` |" not in text] == []
+    assert all(f"| `{old}` | **deprecated**" in text for old in deprecated.FIXTURE_ALIASES)
+
+
 def test_an_unknown_block_fails_the_build() -> None:
     with pytest.raises(KeyError, match="no generated block 'nope'"):
         hooks.on_page_markdown("<!-- specbench:nope -->\n")
