@@ -485,6 +485,18 @@ def server_tools() -> list[ToolDoc]:
     return [_tool_doc(tool) for tool in listed]
 
 
+def scaffold_tools() -> list[ToolDoc]:
+    """Every scaffold tool, read from `tools/list` of a scaffold server with all of them."""
+    import anyio
+
+    from pytest_specbench.config.settings import ScaffoldTool
+    from pytest_specbench.scaffold import build_scaffold_server
+
+    with tempfile.TemporaryDirectory() as scratch:
+        listed = anyio.run(build_scaffold_server(list(ScaffoldTool), Path(scratch)).list_tools)
+    return [_tool_doc(tool) for tool in listed]
+
+
 def _tool_doc(tool: Any) -> ToolDoc:
     schema = tool.input_schema
     required = set(schema.get("required", ()))
@@ -498,11 +510,21 @@ def _tool_doc(tool: Any) -> ToolDoc:
 
 
 def render_server_tools() -> str:
+    """The reference server's tools."""
+    return _render_tools(server_tools())
+
+
+def render_scaffold_tools() -> str:
+    """The scaffold's tools."""
+    return _render_tools(scaffold_tools())
+
+
+def _render_tools(tools: list[ToolDoc]) -> str:
     """A section per tool: its description as the model reads it, and its arguments."""
     out = []
-    for tool in server_tools():
+    for tool in tools:
         read_only = "Read-only. " if tool.read_only else ""
-        out.append(f"## `{tool.name}`\n\n{read_only}{_escaped(tool.description)}\n")
+        out.append(f"### `{tool.name}`\n\n{read_only}{_escaped(tool.description)}\n")
         if tool.arguments:
             out.append(_table(("argument", "type", "description"), list(tool.arguments)))
     return "\n".join(out)
@@ -546,6 +568,7 @@ BLOCKS: dict[str, Callable[[], str]] = {
     "record-fields": render_record_fields,
     "format-versions": render_format_versions,
     "server-tools": render_server_tools,
+    "scaffold-tools": render_scaffold_tools,
     "system-prompts": render_system_prompts,
     "fixtures": render_fixtures,
 }

@@ -147,7 +147,16 @@ def test_every_server_tool_has_a_section() -> None:
     text = hooks.render("server-tools")
     names = [tool.name for tool in hooks.server_tools()]
     assert "create_requirement" in names
-    assert [name for name in names if f"## `{name}`" not in text] == []
+    assert [name for name in names if f"### `{name}`" not in text] == []
+
+
+def test_every_scaffold_tool_has_a_section() -> None:
+    from pytest_specbench.scaffold.app import TOOL_NAMES
+
+    text = hooks.render("scaffold-tools")
+    names = [name for pair in TOOL_NAMES.values() for name in pair]
+    assert "todo_write" in names
+    assert [name for name in names if f"### `{name}`" not in text] == []
 
 
 def test_every_fixture_has_an_entry() -> None:
