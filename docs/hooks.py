@@ -161,7 +161,9 @@ def parser_type(parse: Callable[..., Any]) -> str:
         low = f"≥ {bound['minimum']}" if bound.get("inclusive", True) else f"> {bound['minimum']}"
         high = f", ≤ {bound['maximum']}" if bound.get("maximum") is not None else ""
         return f"{name} {low}{high}"
-    return {"tuple": "array", "dict": "table", "Path": "path"}.get(name, name).replace(" | ", " or ")
+    return {"tuple": "array", "dict": "table", "ServerConfig": "table", "Path": "path"}.get(
+        name, name
+    ).replace(" | ", " or ")
 
 
 def _default(key: str, spec: Any, table: str) -> str:

@@ -77,6 +77,14 @@ def test_ci_runs_exactly_the_readmes_test_command() -> None:
     assert test_command in lines
 
 
+def test_the_readmes_python_version_is_the_packages() -> None:
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    version = re.search(r"Python ≥ ([\d.]+)", README.read_text(encoding="utf-8"))
+    assert version and project["requires-python"] == f">={version.group(1)}"
+
+
 def test_the_readmes_verdict_counts_every_check() -> None:
     found = re.search(r"(\d+) of (\d+) checks failed\n((?:  .*\n)+)", README.read_text(encoding="utf-8"))
     assert found, "the README shows one verdict as it prints"
