@@ -177,6 +177,16 @@ def test_every_fixture_has_an_entry() -> None:
     assert all(f"| `{old}` | **deprecated**" in text for old in deprecated.FIXTURE_ALIASES)
 
 
+def test_the_map_of_the_package_names_every_room() -> None:
+    from test_layers import LAYERS
+
+    text = (ROOT / "CONTRIBUTING.md").read_text(encoding="utf-8").split("## Map of the package")[1]
+    rows = [line.split(" | ")[0] for line in text.splitlines() if line.startswith("| `")]
+    named = {name.strip("`/").removesuffix(".py") for row in rows for name in re.findall(r"`[^`]+`", row)}
+    rooms = {room for layer in LAYERS for room in layer} - {"__init__", "__main__"}
+    assert sorted(rooms - named) == []
+
+
 def test_an_unknown_block_fails_the_build() -> None:
     with pytest.raises(KeyError, match="no generated block 'nope'"):
         hooks.on_page_markdown("<!-- specbench:nope -->\n")
