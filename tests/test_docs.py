@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 import yaml
 
+import pytest_specbench
 from pytest_specbench._session import deprecated
 from pytest_specbench.cli import build_parser
 from pytest_specbench.config import schema
@@ -48,6 +49,10 @@ def test_the_site_builds_strictly(tmp_path: Path) -> None:
     config_page = (tmp_path / "site" / "reference" / "config" / "index.html").read_text(encoding="utf-8")
     assert "specbench:" not in config_page  # every generated block was replaced
     assert "max_turns" in config_page
+    api_page = (tmp_path / "site" / "reference" / "api" / "index.html").read_text(encoding="utf-8")
+    assert [
+        name for name in pytest_specbench.__all__ if f'id="pytest_specbench.{name}"' not in api_page
+    ] == []
 
 
 def _relative_links(text: str) -> list[str]:
