@@ -8,7 +8,7 @@ renderers are plain functions of the live declarations, so tests call them witho
   the field the value goes to);
 - options and ini keys: the plugin's `pytest_addoption` on a real pytest `Parser`, plus the
   deprecated aliases;
-- checks: `check_declarations()`, the one place that reads them;
+- checks: `check_declarations()`, the one place that reads them (re-point it there);
 - results.json fields: the TypedDicts of `pytest_specbench._record`;
 - the reference server's tools: `tools/list` of a server built on empty directories;
 - fixtures: the plugin's fixture definitions and their docstrings.
@@ -169,12 +169,11 @@ def parser_type(parse: Callable[..., Any]) -> str:
 def _default(key: str, spec: Any, table: str) -> str:
     from pytest_specbench.config.schema import Dest
     from pytest_specbench.config.settings import RunSettings
-    from pytest_specbench.verdicts.checks import CHECK_DEFAULTS
     from pytest_specbench.verdicts.regression import ALPHA, GATE_DEFAULTS
 
     holder = RunSettings if spec.dest is Dest.SETTINGS else _holder(table)
     field_name = spec.name or key
-    known: dict[str, Any] = {**CHECK_DEFAULTS, **GATE_DEFAULTS, "alpha": ALPHA}
+    known: dict[str, Any] = {**check_declarations().brief_settings, **GATE_DEFAULTS, "alpha": ALPHA}
     if holder is not None and spec.dest is not Dest.EXTRA:
         for field in dataclasses.fields(holder):
             if field.name == field_name and field.default is not dataclasses.MISSING:
@@ -319,35 +318,46 @@ class CheckDoc:
     """The brief-only settings it reads, with their defaults (empty where not declared)."""
 
 
-def check_declarations() -> list[CheckDoc]:
-    """Every check in report order, then the baseline gate's: the ONE place that reads checks.
+@dataclass(frozen=True, slots=True)
+class CheckDeclarations:
+    """What the code declares about its checks."""
 
-    Re-point this function once each check is declared once (name, settings, defaults).
+    checks: list[CheckDoc]
+    """Every check in report order, then the baseline gate's."""
+    brief_settings: Mapping[str, object]
+    """The brief-only check settings with their defaults."""
+
+
+def check_declarations() -> CheckDeclarations:
+    """The checks and their settings: the ONE place the docs read checks from.
+
+    Re-point this function once each check is declared once (name, settings, defaults): fill
+    each `CheckDoc.settings` from its declaration, and `brief_settings` from all of them.
     """
     from pytest_specbench.config.settings import CHECK_NAMES
     from pytest_specbench.verdicts import regression
-    from pytest_specbench.verdicts.checks import CHECKS
+    from pytest_specbench.verdicts.checks import CHECK_DEFAULTS, CHECKS
 
     functions = {fn.__name__.removeprefix("check_"): fn for fn in CHECKS}
     docs = [CheckDoc(name, _first_paragraph(functions[name].__doc__), {}) for name in CHECK_NAMES]
     gate = "With --specbench-baseline: the run is no worse than its record in the accepted baseline."
-    return [*docs, CheckDoc(regression.NAME, gate, {})]
-
-
-def check_settings_defaults() -> dict[str, object]:
-    """The brief-only check settings and their defaults."""
-    from pytest_specbench.verdicts.checks import CHECK_DEFAULTS
-
-    return dict(CHECK_DEFAULTS)
+    return CheckDeclarations([*docs, CheckDoc(regression.NAME, gate, {})], dict(CHECK_DEFAULTS))
 
 
 def render_checks() -> str:
     """The checks in report order with what each asks, then the brief-only settings they read."""
-    rows = [(f"{i}", _code(c.name), c.summary) for i, c in enumerate(check_declarations(), start=1)]
-    settings = [(_code(k), _shown_default(v)) for k, v in check_settings_defaults().items()]
+    declared = check_declarations()
+    rows = [
+        (f"{i}", _code(c.name), c.summary, ", ".join(_code(k) for k in c.settings))
+        for i, c in enumerate(declared.checks, start=1)
+    ]
+    head = ("#", "check", "passes when", "settings")
+    if not any(c.settings for c in declared.checks):  # not declared per check yet
+        head, rows = head[:3], [row[:3] for row in rows]
+    settings = [(_code(k), _shown_default(v)) for k, v in declared.brief_settings.items()]
     return "\n".join(
         [
-            _table(("#", "check", "passes when"), rows),
+            _table(head, rows),
             "## Check settings of a brief\n",
             "Set in a `[briefs.<id>]` table only (a brief sets the bar; a model cannot lower it).\n",
             _table(("key", "default"), settings),

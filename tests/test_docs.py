@@ -144,7 +144,7 @@ def test_every_check_has_an_entry_in_report_order() -> None:
     assert -1 not in places, [n for n, p in zip(names, places, strict=True) if p == -1]
     assert places == sorted(places)
     assert all(check.__doc__ for check in CHECKS)
-    assert all(f"| `{key}` |" in text for key in hooks.check_settings_defaults())
+    assert all(f"| `{key}` |" in text for key in hooks.check_declarations().brief_settings)
 
 
 def test_every_record_field_is_described() -> None:
