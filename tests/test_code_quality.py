@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-PYTHON_TREES = ["pytest_specbench", "tests", "bench", "evals", "conftest.py"]
+PYTHON_TREES = ["pytest_specbench", "tests", "bench", "evals", "docs/hooks.py", "conftest.py"]
 
 
 def run(*argv: str) -> subprocess.CompletedProcess[str]:

