@@ -193,3 +193,45 @@ def test_the_window_a_server_says_is_the_runs_and_its_replay_runs_with_the_recor
     assert replayed["source"] == "replayed"
     (cassette,) = (pytester.path / "cassettes").glob("*.jsonl")
     assert json.loads(cassette.read_text().splitlines()[0])["context_window"] == 8192
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["json", "sse"])
+def test_native_context_editing_asks_anthropic_to_clear_old_reads_and_replays_exactly(
+    suite: Any, provider: FakeProvider, pytester: pytest.Pytester, stream: bool
+) -> None:
+    name = suite.model("claude", "anthropic", stream=stream, context_window=4_000)
+    suite.model("gpt", "openai")
+    provider.script(
+        name,
+        [
+            Reply(tool_calls=[FEATURE], input_tokens=1_000),
+            Reply(tool_calls=[READ], input_tokens=2_000),
+            Reply(tool_calls=[READ], input_tokens=3_000),
+            # The API cleared the first read before it answered: the prompt fell, by its own doing.
+            Reply(text="Done.", input_tokens=1_500, cleared_tool_uses=1, cleared_input_tokens=1_600),
+        ],
+    )
+    suite.brief("notes", min_requirements=0, tree_quality=False)
+    suite.write(VERIFY)
+    once = ["--specbench-transport=memory", "--specbench-contexts=native", "--specbench-record-mode=once"]
+
+    live = pytester.runpytest(*once, "--specbench-report=out", "-rs")
+    sent = [body for path, body in provider.requests if path == "/v1/messages"]
+    provider.script(name, [])
+    replayed = pytester.runpytest(*once, "--specbench-report=replay")
+
+    live.assert_outcomes(passed=1, skipped=1)
+    live.stdout.fnmatch_lines(["*test_spec[[]gpt-notes-native[]]*only Anthropic's API has*"])
+    live.stdout.fnmatch_lines(["native: the provider's own context editing (Anthropic's API only)*"])
+    (edit,) = sent[0]["context_management"]["edits"]
+    assert edit["type"] == "clear_tool_uses_20250919" and edit["keep"] == {"type": "tool_uses", "value": 8}
+    assert "create_feature" in edit["exclude_tools"] and "read_file" not in edit["exclude_tools"]
+    assert all(body["context_management"] == sent[0]["context_management"] for body in sent)
+    betas = [h.get("anthropic-beta", "") for h in provider.request_headers]
+    assert betas and all("context-management-2025-06-27" in b.split(",") for b in betas)
+    replayed.assert_outcomes(passed=1, skipped=1)
+    for report in ("out", "replay"):
+        events = (pytester.path / report / "transcripts" / "test_spec[claude-notes-native].jsonl").read_text()
+        (native,) = [e for line in events.splitlines() if (e := json.loads(line)).get("kind") == "context"]
+        assert (native["strategy"], native["turn"]) == ("native", 4)
+        assert native["detail"] == "the API cleared 1 tool results (1,600 input tokens)"

@@ -110,7 +110,8 @@ class Clients:
         from pytest_specbench.models import open_client
 
         api_key = self.api_key(plan.model)
-        return _redacting(open_client(self.prepare(plan.model), plan.settings, api_key), plan.redactor)
+        opened = open_client(self.prepare(plan.model), plan.settings, api_key, plan.context)
+        return _redacting(opened, plan.redactor)
 
 
 @asynccontextmanager

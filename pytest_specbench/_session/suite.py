@@ -20,7 +20,9 @@ from pytest_specbench.config.settings import (
     BriefConfig,
     Config,
     ContextConfig,
+    ContextStrategy,
     ModelConfig,
+    Provider,
     RecordMode,
     RunSettings,
     ScaffoldConfig,
@@ -113,6 +115,12 @@ class Suite:
         from pytest_specbench import replay
 
         model, brief, scaffold, context = run
+        if context.strategy is ContextStrategy.NATIVE and model.provider is not Provider.ANTHROPIC:
+            pytest.skip(
+                f"context {context.id!r} is the provider's own context editing, which only Anthropic's "
+                f"API has (clear_tool_uses_20250919); model {model.id!r} is {model.provider} — use mask "
+                "or summary"
+            )
         mode = self.record_mode_for(model)
         cassettes = self.options.cassette_dir or (self.config.path.parent / "cassettes")
         return RunPlan(

@@ -199,6 +199,9 @@ class _Loop:
         if reply.reasoning:
             redacted = sum(1 for part in reply.reasoning if part.redacted)
             self.transcript.append(ReasoningEvent(turn, _storable(reply.reasoning_text), redacted))
+        if reply.context_edits:  # the provider's own editing (`native`): its prompt may fall now
+            self.transcript.append(ContextEvent(turn, "native", reply.context_edits))
+            self.watch.rewritten()
         self.transcript.append(_assistant_event(turn, reply, seconds, self.limits.context_window))
         self.turns += 1
         self.tokens_in += reply.usage.input_tokens

@@ -125,7 +125,7 @@ class ContextEvent:
     turn: int
     """The turn whose request first carries the change."""
     strategy: str
-    """`mask` or `summary`."""
+    """`mask`, `summary`, or `native` (what the provider's own context editing cleared)."""
     detail: str
     input_tokens: int = 0
     """The summary request's prompt tokens (0 for a mask): counted in the run's tokens."""

@@ -228,7 +228,7 @@ def _context(context_id: str, raw: Mapping[str, object], at: At) -> ContextConfi
     # A comparison against full means nothing if full can be redefined.
     _refuse_builtin(context_id, BUILTIN_CONTEXTS, "context strategy", "contexts", at)
     fields = parse_keys(raw, CONTEXT_KEYS, at)[Dest.FIELD]
-    _require(fields, "strategy", at, 'add strategy = "mask" (or "full", "summary")')
+    _require(fields, "strategy", at, 'add strategy = "mask" (or "full", "summary", "native")')
     return ContextConfig(id=context_id, **fields)
 
 

@@ -387,10 +387,12 @@ SCAFFOLD_KEYS: dict[str, Key] = {
 CONTEXT_KEYS: dict[str, Key] = {
     "strategy": Key(
         parse_context_strategy,
-        help='"full", "mask" or "summary": what each request carries of the conversation.',
+        help='"full", "mask", "summary" or "native" (the provider\'s own context editing): what each '
+        "request carries of the conversation.",
     ),
     "keep_last": Key(parse_int(1)),
     "summary_at": Key(parse_fraction),
+    "trigger_tokens": Key(parse_int(1)),
 }
 """A `[contexts.<id>]` table: a context strategy and its parameters (`ContextConfig`)."""
 

@@ -319,6 +319,10 @@ class ContextStrategy(StrEnum):
     SUMMARY = "summary"
     """Once a prompt fills `summary_at` of the window, ask the model to summarise the run so far,
     then continue from the brief and the summary."""
+    NATIVE = "native"
+    """The provider's own context editing, not the harness's: Anthropic's `clear_tool_uses_20250919`
+    (results of read-only tools older than the last `keep_last` cleared by the API once a prompt
+    passes `trigger_tokens`). Not portable: a model of another provider is skipped."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -328,9 +332,13 @@ class ContextConfig:
     id: str
     strategy: ContextStrategy = ContextStrategy.FULL
     keep_last: int = 8
-    """mask: the tool calls, counted from the last, whose results are sent whole."""
+    """mask: the tool calls, counted from the last, whose results are sent whole (native: that the
+    provider keeps)."""
     summary_at: float = 0.7
     """summary: the fraction of the window a prompt may fill before the run is summarised."""
+    trigger_tokens: int | None = None
+    """native: the prompt tokens past which the provider clears old tool results (None: its default,
+    100,000 input tokens for Anthropic)."""
 
 
 FULL_CONTEXT = ContextConfig("full")
@@ -341,6 +349,7 @@ BUILTIN_CONTEXTS = {
         FULL_CONTEXT,
         ContextConfig("mask", ContextStrategy.MASK),
         ContextConfig("summary", ContextStrategy.SUMMARY),
+        ContextConfig("native", ContextStrategy.NATIVE),
     )
 }
 

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import TYPE_CHECKING
 
-from ..config.settings import ModelConfig, Protocol, RunSettings
+from ..config.settings import FULL_CONTEXT, ContextConfig, ModelConfig, Protocol, RunSettings
 from .types import (
     AssistantMessage,
     AssistantTurn,
@@ -47,7 +47,7 @@ __all__ = [
 
 
 def open_client(
-    model: ModelConfig, settings: RunSettings, api_key: str | None
+    model: ModelConfig, settings: RunSettings, api_key: str | None, context: ContextConfig = FULL_CONTEXT
 ) -> AbstractAsyncContextManager[ModelClient]:
     """The adapter for `model.protocol`, closed (with its connections) on exit.
 
@@ -55,19 +55,25 @@ def open_client(
         model: which protocol, model name, base_url, max_tokens and whether to stream.
         settings: the SDK's `request_timeout_s` and `max_retries`, and `temperature`.
         api_key: the key read from `model.key_variable`; None for a server that takes none.
+        context: the run's context strategy; only `native` reaches the adapter (Anthropic's
+            context editing), every other is the loop's.
 
     Raises:
         ProviderError: from `generate()`, when a request fails after the SDK's retries.
     """
-    return _open(model, settings, api_key)
+    return _open(model, settings, api_key, context)
 
 
 @asynccontextmanager
-async def _open(model: ModelConfig, settings: RunSettings, api_key: str | None) -> AsyncIterator[ModelClient]:
+async def _open(
+    model: ModelConfig, settings: RunSettings, api_key: str | None, context: ContextConfig
+) -> AsyncIterator[ModelClient]:
     if model.protocol is Protocol.ANTHROPIC:
         from .anthropic import AnthropicMessagesClient
 
-        client: AnthropicMessagesClient | OpenAIChatClient = AnthropicMessagesClient(model, settings, api_key)
+        client: AnthropicMessagesClient | OpenAIChatClient = AnthropicMessagesClient(
+            model, settings, api_key, context
+        )
     else:
         from .openai import OpenAIChatClient
 

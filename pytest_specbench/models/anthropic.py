@@ -41,7 +41,7 @@ from anthropic.types import (
 )
 from anthropic.types import Message as AnthropicMessage
 
-from ..config.settings import ModelConfig, Provider, RunSettings
+from ..config.settings import FULL_CONTEXT, ContextConfig, ContextStrategy, ModelConfig, Provider, RunSettings
 from ._errors import (
     NO_KEY,
     ErrorContext,
@@ -80,6 +80,9 @@ _FAILURES = (anthropic.AnthropicError, httpx2.HTTPError, json.JSONDecodeError, U
 
 _Role: TypeAlias = Literal["user", "assistant"]
 _INTERLEAVED = "interleaved-thinking-2025-05-14"
+_CONTEXT_MANAGEMENT = "context-management-2025-06-27"
+CLEAR_TOOL_USES = "clear_tool_uses_20250919"
+"""Anthropic's context edit that the `native` strategy asks for."""
 
 
 class AnthropicMessagesClient:
@@ -90,13 +93,21 @@ class AnthropicMessagesClient:
     thinking on it is None and left out: the API takes only its default then.
     """
 
-    def __init__(self, model: ModelConfig, settings: RunSettings, api_key: str | None) -> None:
+    def __init__(
+        self,
+        model: ModelConfig,
+        settings: RunSettings,
+        api_key: str | None,
+        context: ContextConfig = FULL_CONTEXT,
+    ) -> None:
         """Build the SDK client; `aclose()` releases it.
 
         Args:
             model: the model's table; `base_url` has no `/v1` (the SDK appends `/v1/messages`).
             settings: `request_timeout_s`, `max_retries` and `temperature` are used.
             api_key: the key, or None for a server that takes none.
+            context: under `native`, every request asks the API to clear old tool results itself
+                (context editing); any other strategy is the loop's and changes nothing here.
         """
         if model.provider is Provider.LLAMACPP and model.base_url is None:
             raise ValueError(f"model {model.id!r}: a llamacpp model needs the base_url of its started server")
@@ -104,7 +115,10 @@ class AnthropicMessagesClient:
         self._max_retries = settings.max_retries
         self._sampling = {} if settings.temperature is None else {"temperature": settings.temperature}
         self._thinking = thinking_param(model.extra)
-        self._headers = {"anthropic-beta": _INTERLEAVED} if model.extra.get("interleaved_thinking") else {}
+        self._native = context if context.strategy is ContextStrategy.NATIVE else None
+        betas = [_INTERLEAVED] if model.extra.get("interleaved_thinking") else []
+        betas += [_CONTEXT_MANAGEMENT] if self._native else []
+        self._headers = {"anthropic-beta": ",".join(betas)} if betas else {}
         self._output: OutputConfigParam | Omit = (
             {"effort": model.extra["effort"]} if model.extra.get("effort") else omit
         )
@@ -121,13 +135,14 @@ class AnthropicMessagesClient:
         """Send the conversation and return the model's next turn (see `ModelClient`)."""
         params = _messages(messages)
         tool_params = [_tool(spec) for spec in tools]
+        body = {**self._sampling, **context_management(self._native, tools)}
         with counting_attempts() as attempts:
             try:
                 if self._model.stream:
-                    send = functools.partial(self._stream, system, params, tool_params)
+                    send = functools.partial(self._stream, system, params, tool_params, body)
                     turn = await resend_broken_streams(send, attempts, self._max_retries)
                 else:
-                    turn = await self._complete(system, params, tool_params)
+                    turn = await self._complete(system, params, tool_params, body)
             except _FAILURES as err:
                 raise self._errors.explain(err, attempts.retries) from err
         return replace(turn, retries=attempts.retries)
@@ -137,7 +152,7 @@ class AnthropicMessagesClient:
         await self._sdk.close()
 
     async def _complete(
-        self, system: str, messages: list[MessageParam], tools: list[ToolParam]
+        self, system: str, messages: list[MessageParam], tools: list[ToolParam], body: dict[str, object]
     ) -> AssistantTurn:
         message = await self._sdk.messages.create(
             model=self._model.model,
@@ -147,13 +162,13 @@ class AnthropicMessagesClient:
             tools=tools or omit,
             thinking=self._thinking,
             output_config=self._output,
-            extra_body=self._sampling,
+            extra_body=body,
             extra_headers=self._headers,
         )
         return _turn(message)
 
     async def _stream(
-        self, system: str, messages: list[MessageParam], tools: list[ToolParam]
+        self, system: str, messages: list[MessageParam], tools: list[ToolParam], body: dict[str, object]
     ) -> AssistantTurn:
         # Raw events rather than the SDK's `stream()` helper: the helper raises on tool input
         # that is not valid JSON, which is the model's mistake to report, not a failed request.
@@ -166,7 +181,7 @@ class AnthropicMessagesClient:
             stream=True,
             thinking=self._thinking,
             output_config=self._output,
-            extra_body=self._sampling,
+            extra_body=body,
             extra_headers=self._headers,
         )
         answer = _StreamedMessage()
@@ -179,6 +194,44 @@ class AnthropicMessagesClient:
                 f"the streamed answer held no message_start event (content-type {content_type})"
             )
         return answer.turn()
+
+
+def context_management(native: ContextConfig | None, tools: list[ToolSpec]) -> dict[str, object]:
+    """The request's `context_management` under the `native` strategy (else nothing): clear the
+    results of read-only tools older than the last `keep_last`, past `trigger_tokens` when set.
+    Tools that write are excluded, so the ids they returned survive, as under `mask`."""
+    if native is None:
+        return {}
+    edit: dict[str, object] = {
+        "type": CLEAR_TOOL_USES,
+        "keep": {"type": "tool_uses", "value": native.keep_last},
+        "exclude_tools": sorted(spec.name for spec in tools if not spec.read_only),
+    }
+    if native.trigger_tokens is not None:
+        edit["trigger"] = {"type": "input_tokens", "value": native.trigger_tokens}
+    return {"context_management": {"edits": [edit]}}
+
+
+def applied_edits(response: object) -> str:
+    """What the API's context editing cleared before it answered, in words ('' when nothing):
+    the `context_management` of a message, or of a stream's `message_delta`."""
+    managed = _extra(response, "context_management")
+    edits = managed.get("applied_edits") if isinstance(managed, dict) else None
+    parts = []
+    for edit in edits if isinstance(edits, list) else []:
+        if isinstance(edit, dict) and edit.get("type") == CLEAR_TOOL_USES:
+            uses, tokens = int(edit.get("cleared_tool_uses") or 0), int(edit.get("cleared_input_tokens") or 0)
+            parts.append(f"the API cleared {uses} tool results ({tokens:,} input tokens)")
+    return "; ".join(parts)
+
+
+def _extra(model: object, name: str) -> object:
+    """A field the non-beta types do not declare, as the SDK kept it (pydantic's extras), as plain data."""
+    value = getattr(model, name, None)
+    if value is None:
+        value = (getattr(model, "model_extra", None) or {}).get(name)
+    dump = getattr(value, "model_dump", None)
+    return dump() if callable(dump) else value
 
 
 def thinking_param(extra: dict[str, object]) -> ThinkingConfigParam | Omit:
@@ -280,6 +333,7 @@ def _turn(message: AnthropicMessage | str) -> AssistantTurn:
         reasoning=tuple(
             _reasoning(block) for block in content if isinstance(block, ThinkingBlock | RedactedThinkingBlock)
         ),
+        context_edits=applied_edits(message),
     )
 
 
@@ -345,6 +399,7 @@ class _StreamedMessage:
     started: bool = False
     stop_reason: str = ""
     usage: Usage = field(default_factory=Usage)
+    context_edits: str = ""
 
     def add(self, event: RawMessageStreamEvent) -> None:
         if isinstance(event, RawMessageStartEvent):
@@ -363,6 +418,7 @@ class _StreamedMessage:
                 block.json_parts.append(event.delta.partial_json)
         elif isinstance(event, RawMessageDeltaEvent):
             self.stop_reason = event.delta.stop_reason or self.stop_reason
+            self.context_edits = applied_edits(event) or self.context_edits
             # Counts on message_delta are running totals, so those it has replace the start's.
             self.usage = _merged(self.usage, _usage(event.usage))
 
@@ -389,4 +445,5 @@ class _StreamedMessage:
             stop_reason=_STOP_REASONS.get(self.stop_reason, "other"),
             raw_stop_reason=self.stop_reason,
             reasoning=tuple(block.reasoning() for block in ordered if block.kind.endswith("thinking")),
+            context_edits=self.context_edits,
         )

@@ -100,6 +100,8 @@ class AssistantTurn:
     """How many times the SDK retried the request before this answer came."""
     reasoning: tuple[Reasoning, ...] = ()
     """The reasoning before the answer (a thinking model's), in the order it came; `text` excludes it."""
+    context_edits: str = ""
+    """What the provider's own context editing removed from this request, in words ('' if nothing)."""
 
     @property
     def reasoning_text(self) -> str:

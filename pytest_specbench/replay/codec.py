@@ -235,6 +235,8 @@ def turn_data(turn: AssistantTurn) -> dict[str, Any]:
     }
     if turn.reasoning:
         data["reasoning"] = [_reasoning_data(part) for part in turn.reasoning]
+    if turn.context_edits:  # only then, as reasoning: older cassettes read back the same
+        data["context_edits"] = turn.context_edits
     return data
 
 
@@ -261,6 +263,7 @@ def turn_from_data(data: Mapping[str, Any]) -> AssistantTurn:
         raw_stop_reason=_str(data.get("raw_stop_reason", "")),
         retries=_int(data.get("retries", 0)),
         reasoning=tuple(_reasoning_from_data(part) for part in data.get("reasoning", ())),
+        context_edits=_str(data.get("context_edits", "")),
     )
 
 

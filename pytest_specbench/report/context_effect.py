@@ -57,7 +57,18 @@ def render_context_effect(records: list[dict[str, Any]]) -> list[str]:
         with_context_effect(records),
         key=lambda r: (first[_group(r)], _context(r) != FULL_CONTEXT.id, _context(r)),
     )
-    return align([list(_COLUMNS)] + [_row(r) for r in ordered])
+    table = align([list(_COLUMNS)] + [_row(r) for r in ordered])
+    if any(_context(r) == NATIVE_NOTE[0] for r in records):
+        table.append(NATIVE_NOTE[1])
+    return table
+
+
+NATIVE_NOTE = (
+    "native",
+    "native: the provider's own context editing (Anthropic's API only), not the harness's: "
+    "compare it with full on one provider, not across providers",
+)
+"""The built-in `native` context is reported apart: its effect is not portable."""
 
 
 def _changes(record: dict[str, Any], full: dict[str, Any] | None) -> dict[str, Any]:

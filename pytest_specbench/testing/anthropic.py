@@ -59,7 +59,13 @@ class AnthropicWire:
             for i, c in enumerate(reply.tool_calls)
         ]
         usage = {**self._input_usage(reply), "output_tokens": reply.output_tokens}
-        return {**self._message(model, step), "content": content, "stop_reason": reply.stop, "usage": usage}
+        message = {
+            **self._message(model, step),
+            "content": content,
+            "stop_reason": reply.stop,
+            "usage": usage,
+        }
+        return {**message, **self._context_management(reply)}
 
     def events(self, reply: Reply, model: str, step: int, request: dict[str, Any]) -> list[str]:
         usage = {**self._input_usage(reply), "output_tokens": 1}
@@ -87,9 +93,20 @@ class AnthropicWire:
         delta = {
             "delta": {"stop_reason": reply.stop, "stop_sequence": None},
             "usage": {"output_tokens": reply.output_tokens},
+            **self._context_management(reply),
         }
         events += [("message_delta", delta), ("message_stop", {})]
         return [f"event: {name}\ndata: {json.dumps({'type': name, **data})}\n\n" for name, data in events]
+
+    def _context_management(self, reply: Reply) -> dict[str, Any]:
+        if not reply.cleared_tool_uses:
+            return {}
+        edit = {
+            "type": "clear_tool_uses_20250919",
+            "cleared_tool_uses": reply.cleared_tool_uses,
+            "cleared_input_tokens": reply.cleared_input_tokens,
+        }
+        return {"context_management": {"applied_edits": [edit]}}
 
     def _message(self, model: str, step: int) -> dict[str, Any]:
         return {

@@ -94,6 +94,10 @@ class Reply:
     reasoning_tokens: int = 0
     """Output tokens reported as reasoning (`completion_tokens_details.reasoning_tokens`, OpenAI only:
     Anthropic counts thinking inside `output_tokens`)."""
+    cleared_tool_uses: int = 0
+    """Anthropic's context editing: tool results the API cleared before this answer, sent with
+    `cleared_input_tokens` as `context_management.applied_edits` (Anthropic wire only)."""
+    cleared_input_tokens: int = 0
 
     def __post_init__(self) -> None:
         # Tuples, so that a reply stays immutable when a list was passed.
