@@ -307,3 +307,52 @@ def test_the_readmes_smallest_suite_fails_a_short_tree_with_its_verdict(
 def test_the_test_doubles_example_runs() -> None:
     code = _block((ROOT / "docs" / "testing.md").read_text(encoding="utf-8"), "python", "FakeProvider")
     exec(compile(code, "docs/testing.md", "exec"), {})
+
+
+def _toml_examples() -> list[tuple[str, str]]:
+    pages = [README, *sorted((ROOT / "docs").glob("*.md"))]
+    return [
+        (f"{page.name}#{n}", block)
+        for page in pages
+        for n, block in enumerate(
+            re.findall(r"```toml\n(.*?)```", page.read_text(encoding="utf-8"), re.DOTALL)
+        )
+    ]
+
+
+TOML_EXAMPLES = _toml_examples()
+
+
+def _table_keys(table: str) -> dict[str, Any] | None:
+    """The schema's keys for a table of specbench.toml, by its dotted name; None for a table of values."""
+    head, _, rest = table.partition(".")
+    homes = {
+        "defaults": schema.DEFAULTS_KEYS,
+        "models": schema.MODEL_KEYS,
+        "briefs": schema.BRIEF_KEYS,
+        "scaffolds": schema.SCAFFOLD_KEYS,
+        "contexts": schema.CONTEXT_KEYS,
+        "gate": {**schema.GATE_KEYS, **schema.SESSION_GATE_KEYS},
+    }
+    if head == "gate" or (rest and "." not in rest) or head == "defaults":
+        return dict(homes[head])
+    return None  # e.g. [models.x.extra_body]: free-form values the schema passes through
+
+
+def test_there_are_toml_examples_to_check() -> None:
+    assert len(TOML_EXAMPLES) >= 5
+
+
+@pytest.mark.parametrize(("where", "block"), TOML_EXAMPLES, ids=[w for w, _ in TOML_EXAMPLES])
+def test_every_toml_example_parses_and_names_only_keys_the_schema_knows(where: str, block: str) -> None:
+    import tomllib
+
+    document = tomllib.loads(block)
+    for section, value in document.items():
+        tables = value.items() if section in ("models", "briefs", "scaffolds", "contexts") else [("", value)]
+        for name, table in tables:
+            dotted = f"{section}.{name}" if name else section
+            known = _table_keys(dotted)
+            assert known is not None and isinstance(table, dict), f"{where}: [{dotted}] is no table"
+            unknown = sorted(set(table) - set(known))
+            assert not unknown, f"{where}: [{dotted}] names keys the schema does not know: {unknown}"
