@@ -192,6 +192,16 @@ def test_the_map_of_the_package_names_every_room() -> None:
     assert sorted(rooms - named) == []
 
 
+def test_the_readmes_map_names_every_room_lowest_first() -> None:
+    from test_layers import RANK
+
+    block = README.read_text(encoding="utf-8").split("## Map of the package")[1].split("```")[1]
+    named = [room for room in re.findall(r"\b(\w+)(?:/|\.py)", block) if room in RANK]
+    assert sorted(set(RANK) - set(named) - {"__init__", "__main__"}) == []
+    ranks = [RANK[room] for room in named]
+    assert ranks == sorted(ranks), "the README's map lists the rooms lowest first, as LAYERS does"
+
+
 def test_an_unknown_block_fails_the_build() -> None:
     with pytest.raises(KeyError, match="no generated block 'nope'"):
         hooks.on_page_markdown("<!-- specbench:nope -->\n")
