@@ -58,6 +58,14 @@ class SuiteVerdict:
         """Whether `record` is one of the candidate's runs this verdict was drawn from."""
         return str(record.get("model")) == self.candidate
 
+    def deciding(self) -> list[str]:
+        """The lines of the metrics that gave the verdict (the regressed ones of a regression), each
+        without the `candidate vs incumbent` head: what a summary lists under the comparison."""
+        flips = self.sign_flip
+        return [
+            _line(j, self.briefs, flips.get(j.label)) for j in self.judgments if j.verdict is self.verdict
+        ]
+
     def lines(self) -> list[str]:
         head = f"{self.candidate} vs {self.incumbent}"
         if self.briefs < MIN_BRIEFS:

@@ -121,15 +121,8 @@ class ResultsCollector:
             records = list(self.records.values())
             summary = step_summary(
                 table_rows(records),
-                regressions(records, self.paired)
-                + [(s.name, line) for s in self.suites if s.regressed for line in s.lines()],
-                inconclusive(records)
-                + [
-                    (s.name, line)
-                    for s in self.suites
-                    if s.verdict is Verdict.INCONCLUSIVE
-                    for line in s.lines()
-                ],
+                regressions(records, self.paired) + _suite_entries(self.suites, Verdict.REGRESSED),
+                inconclusive(records) + _suite_entries(self.suites, Verdict.INCONCLUSIVE),
             )
             append_step_summary(summary)
         failed = (
@@ -283,6 +276,16 @@ def regressions(records: list[dict[str, Any]], paired: list[Paired]) -> list[tup
         (str(p.candidate["test_id"]), f"baseline_model: {p.verdict.detail}")
         for p in paired
         if not p.verdict.passed
+    ]
+
+
+def _suite_entries(suites: list[SuiteVerdict], verdict: Verdict) -> list[tuple[str, str]]:
+    """(`candidate vs incumbent`, line) of each metric that gave a suite verdict of `verdict`."""
+    return [
+        (s.name, f"baseline_model over the briefs: {line}")
+        for s in suites
+        if s.verdict is verdict
+        for line in s.deciding()
     ]
 
 
