@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from pytest_specbench.config.checks import DECLARED, parse_check_names
 from pytest_specbench.config.keys import (
     BARE_KEY,
     MAX_REPEATS,
@@ -21,7 +22,6 @@ from pytest_specbench.config.keys import (
     Parser,
     parse_alpha,
     parse_bool,
-    parse_check_names,
     parse_choice_of,
     parse_codebase,
     parse_command,
@@ -34,11 +34,9 @@ from pytest_specbench.config.keys import (
     parse_int,
     parse_number,
     parse_path,
-    parse_phrases,
     parse_protocol,
     parse_provider,
     parse_record_mode,
-    parse_reference_features,
     parse_specs_dir,
     parse_str,
     parse_table,
@@ -204,22 +202,17 @@ BRIEF_KEYS: dict[str, Key] = {
     "prompt_file": Key(parse_text_file, name="prompt"),
     "system_prompt": Key(parse_str),
     "system_prompt_file": Key(parse_text_file, name="system_prompt"),
-    "min_requirements": Key(parse_int(0)),
-    "min_features": Key(parse_int(0)),
     "xfail": Key(parse_str),
     "server": Key(_server),
     "gate": Key(parse_gate),
     # Check settings of this brief only (a brief sets the bar; a model does not lower it).
-    "forbidden_topics": Key(parse_phrases, Dest.EXTRA),
-    "reference_features": Key(parse_reference_features, Dest.EXTRA),
-    "min_feature_recall": Key(parse_fraction, Dest.EXTRA),
-    "tree_quality": Key(parse_bool, Dest.EXTRA),
-    "max_empty_features": Key(parse_int(0), Dest.EXTRA),
-    "max_requirements_without_criteria": Key(parse_int(0), Dest.EXTRA),
-    "max_duplicate_titles": Key(parse_int(0), Dest.EXTRA),
-    "max_placeholders": Key(parse_int(0), Dest.EXTRA),
-    "min_criteria_per_requirement": Key(parse_int(1), Dest.EXTRA),
+    **{
+        setting.key: Key(setting.parse, Dest.FIELD if setting.field else Dest.EXTRA)
+        for check in DECLARED
+        for setting in check.settings
+    },
 }
+"""A `[briefs.<id>]` table; its check settings are the checks' own (`config.checks.DECLARED`)."""
 
 SERVER_KEYS: dict[str, Key] = {
     "command": Key(parse_command),

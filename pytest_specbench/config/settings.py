@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 __all__ = [
-    "CHECK_NAMES",
     "BriefConfig",
     "Config",
     "ContextConfig",
@@ -152,23 +151,6 @@ class ServerConfig:
         return not any(name for _, name, _, _ in string.Formatter().parse(self.url))
 
 
-CHECK_NAMES = (
-    "no_loop",
-    "terminated",
-    "final_response",
-    "files_exist",
-    "no_false_claims",
-    "min_requirements",
-    "min_features",
-    "feature_recall",
-    "on_topic",
-    "tree_quality",
-    "min_criteria_per_requirement",
-)
-"""The checks every run gets, in report order: a test holds this equal to `verdicts.checks.CHECKS`.
-The config names them in `known_failures`; the baseline gate's `no_regression` is not among them."""
-
-
 @dataclass(frozen=True, slots=True)
 class ModelConfig:
     """One `[models.<id>]` table."""
@@ -201,8 +183,8 @@ class ModelConfig:
     context_window: int | None = None
     """The model's context window in tokens, when the config says; a llamacpp model's is its n_ctx."""
     known_failures: tuple[str, ...] = ()
-    """Checks this model is known to fail (`CHECK_NAMES`): reported, not counted, and an error once
-    one passes, as pytest's strict xfail, so the list never outlives the shortcoming."""
+    """Checks this model is known to fail (`config.checks.CHECK_NAMES`): reported, not counted, and an
+    error once one passes, as pytest's strict xfail, so the list never outlives the shortcoming."""
     deterministic: bool = False
     """Its live answers are the same on every machine (a scripted server): a live run's tree is then
     held to its snapshot exactly, as a replay's is. A real model's greedy decoding is not."""
