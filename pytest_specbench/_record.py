@@ -20,8 +20,10 @@ from typing import Any, Literal, NotRequired, Required, TypedDict, cast
 from pytest_specbench.errors import ResultsFileError
 
 __all__ = [
+    "GATE_TOLERANCES",
     "CheckRecord",
     "FeatureRecord",
+    "GateFields",
     "Record",
     "RequirementRecord",
     "SampleRecord",
@@ -106,6 +108,29 @@ class SampleRecord(TypedDict, total=False):
     ended_at: float
 
 
+GATE_TOLERANCES = (
+    "max_requirements_drop",
+    "max_features_drop",
+    "max_recall_drop",
+    "max_tokens_increase",
+    "max_cost_increase",
+)
+"""The tolerances of a record's `gate`, in its order (the fields of `config.gate.GateTolerances`)."""
+
+
+class GateFields(TypedDict, total=False):
+    """A record's `gate` (`config.gate.GateTolerances.fields`): every tolerance (None: not
+    gated), `alpha` and `family` only when the config sets them."""
+
+    max_requirements_drop: float | None
+    max_features_drop: float | None
+    max_recall_drop: float | None
+    max_tokens_increase: float | None
+    max_cost_increase: float | None
+    alpha: float
+    family: str
+
+
 class Record(SampleRecord, total=False):
     """One test of a results.json: who ran what, the run's fields, and what the session added."""
 
@@ -122,7 +147,7 @@ class Record(SampleRecord, total=False):
     skip_reason: str
     metrics: dict[str, Spread | None]
     per_sample: list[SampleRecord]
-    gate: dict[str, float | None]
+    gate: GateFields
     source: Source
     recorded_seconds: float | None
     vs_baseline_model: dict[str, Any]
@@ -341,7 +366,9 @@ RECORD_FIELDS: dict[str, _Check] = {
     "skip_reason": _optional(_string),
     "metrics": _dict_of(_optional(_SPREAD)),
     "per_sample": _list_of(_fields(SAMPLE_FIELDS)),
-    "gate": _dict_of(_optional(_count)),
+    "gate": _fields(
+        {**dict.fromkeys(GATE_TOLERANCES, _COUNT), "alpha": _count, "family": _one_of("test", "session")}
+    ),
     "source": _optional(_one_of("live", "recorded", "replayed")),
     "recorded_seconds": _COUNT,
     "vs_baseline_model": _fields({"baseline_model": _string, "passed": _boolean, "detail": _string}),

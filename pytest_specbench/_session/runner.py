@@ -30,7 +30,7 @@ from pytest_specbench.redact import RedactingClient
 from pytest_specbench.report.progress import ProgressWriter
 from pytest_specbench.scaffold import ScaffoldedTools, open_scaffolded_tools
 from pytest_specbench.verdicts.known import unexpected_passes
-from pytest_specbench.verdicts.regression import GATE_DEFAULTS, judge
+from pytest_specbench.verdicts.regression import judge
 
 if TYPE_CHECKING:
     from anyio.from_thread import BlockingPortal
@@ -119,12 +119,12 @@ class Runner:
     def gated(self, plan: RunPlan, run: SpecRun) -> tuple[SpecRun, dict[str, Any]]:
         """The run with `no_regression` appended, and its record (with the gate it was held to)."""
         session = self.session
-        gate = {**GATE_DEFAULTS, **session.suite.gate_for(plan.brief)}
+        gate = session.suite.gate_for(plan.brief)
         baseline = session.baseline
         source = str(baseline.path) if baseline.path else None
         result = judge(run.record(), baseline.record_for(plan.nodeid, plan.test_id), gate, source)
         judged = run.judged(result.check(), known=unexpected_passes(run.checks, run.model))
-        return judged, {**judged.record(), "gate": gate, **result.fields()}
+        return judged, {**judged.record(), "gate": gate.fields(), **result.fields()}
 
     def save_transcript(self, test_id: str, sample: int, transcript: Transcript) -> None:
         """Write a sample's transcript; sample k ≥ 2 goes to `<test_id>.sample-k.jsonl`."""

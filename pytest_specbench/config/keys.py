@@ -23,7 +23,8 @@ from urllib.parse import urlsplit
 
 from pytest_specbench._files import is_system_tree
 from pytest_specbench._text import phrase_pattern
-from pytest_specbench.config.settings import ContextStrategy, GateFamily, Protocol, Provider, RecordMode
+from pytest_specbench.config.gate import GateFamily
+from pytest_specbench.config.settings import ContextStrategy, Protocol, Provider, RecordMode
 from pytest_specbench.errors import ConfigError
 
 BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
@@ -246,8 +247,8 @@ def parse_protocol(value: object, at: At) -> Protocol:
     return _parse_choice(value, at, Protocol, "protocol")
 
 
-def parse_gate_family(value: object, at: At) -> str:
-    return _parse_choice(value, at, GateFamily, "value").value
+def parse_gate_family(value: object, at: At) -> GateFamily:
+    return _parse_choice(value, at, GateFamily, "value")
 
 
 def parse_alpha(value: object, at: At) -> float:

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from pytest_specbench.config.gate import GateTolerances
 from pytest_specbench.config.keys import (
     MAX_REPEATS,
     PROVIDERS,
@@ -473,7 +474,9 @@ def load_config(path: Path) -> Config:
         key: _context(key, raw, _table_at(file, "contexts", key))
         for key, raw in (_section(doc, "contexts", file) if "contexts" in doc else {}).items()
     }
-    gate = parse_gate(doc.get("gate", {}), At(file, "gate"), {**GATE_KEYS, **SESSION_GATE_KEYS})
+    gate = GateTolerances(
+        **parse_gate(doc.get("gate", {}), At(file, "gate"), {**GATE_KEYS, **SESSION_GATE_KEYS})
+    )
     config = Config(
         file,
         models,

@@ -14,6 +14,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from pytest_specbench.config.gate import GateTolerances
+
 __all__ = [
     "BriefConfig",
     "Config",
@@ -63,15 +65,6 @@ class RecordMode(StrEnum):
     """Replay (strictly, as `none`) where a cassette exists; run live and record where none does."""
     ALL = "all"
     """Run live and rewrite the cassette of every selected test."""
-
-
-class GateFamily(StrEnum):
-    """`[gate] family`: which p-values the gate adjusts together before it calls a change a regression."""
-
-    TEST = "test"
-    """Holm within each test (its metrics and checks): the family-wise error of one test (the default)."""
-    SESSION = "session"
-    """Benjamini–Hochberg over every test of the session, decided on the controller at session end."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -258,7 +251,7 @@ class BriefConfig:
     extra: dict[str, Any] = field(default_factory=dict)
     """Check settings added by later checks (forbidden_topics, reference_features, ...)."""
     gate: dict[str, float] = field(default_factory=dict)
-    """`gate = { ... }`: this brief's tolerances against the baseline, over `[gate]`."""
+    """`gate = { ... }`: the tolerances this brief sets (parsed keys of `GateTolerances`), over `[gate]`."""
 
 
 class ScaffoldTool(StrEnum):
@@ -357,7 +350,7 @@ class Config:
     """RunSettings fields set in [defaults]."""
     scaffolds: dict[str, ScaffoldConfig] = field(default_factory=lambda: dict(BUILTIN_SCAFFOLDS))
     """The built-in scaffolds, then the `[scaffolds.<id>]` tables."""
-    gate: dict[str, float | str] = field(default_factory=dict)
+    gate: GateTolerances = field(default_factory=GateTolerances)
     """`[gate]`: tolerances against the baseline set for every brief, `alpha` and `family`."""
     contexts: dict[str, ContextConfig] = field(default_factory=lambda: dict(BUILTIN_CONTEXTS))
     """The built-in context strategies (full, mask, summary), then the `[contexts.<id>]` tables."""
@@ -377,9 +370,9 @@ class Config:
             merged.setdefault("temperature", None)
         return RunSettings(**merged)
 
-    def gate_for(self, brief: BriefConfig) -> dict[str, float | str]:
-        """The gate tolerances set for `brief`: its own `gate` over `[gate]` (the rest keep defaults)."""
-        return {**self.gate, **brief.gate}
+    def gate_for(self, brief: BriefConfig) -> GateTolerances:
+        """The gate tolerances of `brief`'s runs: its own `gate` over `[gate]` over the defaults."""
+        return self.gate.over(brief.gate)
 
 
 def _is_loopback(url: str) -> bool:

@@ -17,10 +17,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from pytest_specbench._text import align
+from pytest_specbench.config.gate import GateTolerances
 from pytest_specbench.report.results import Results
 from pytest_specbench.verdicts.checks import Check
 from pytest_specbench.verdicts.regression import (
-    GATE_DEFAULTS,
     GateResult,
     judge,
     newly,
@@ -107,7 +107,7 @@ class Comparison:
         return "no regression"
 
 
-def compare_results(old: Results, new: Results, gate: Mapping[str, float | str | None]) -> list[Comparison]:
+def compare_results(old: Results, new: Results, gate: Mapping[str, float]) -> list[Comparison]:
     """Every test of `new`, then those only in `old`; `gate` overrides each new record's own tolerances."""
     spreads = pooled_spreads([*old.values(), *new.values()])
     rows = [_compared(key, old.get(key), record, gate, spreads) for key, record in new.items()]
@@ -118,7 +118,7 @@ def _compared(
     key: str,
     old: Mapping[str, Any] | None,
     new: Mapping[str, Any],
-    gate: Mapping[str, float | str | None],
+    gate: Mapping[str, float],
     spreads: Mapping[str, float],
 ) -> Comparison:
     """One test of both files, judged as `no_regression` would judge it (an error where the
@@ -128,8 +128,7 @@ def _compared(
     if new.get("outcome") == "error" and old.get("outcome") != "error":
         error = Check("no_regression", False, f"error: {new.get('error') or 'the run did not finish'}")
         return Comparison(key, old, new, error)
-    own = new.get("gate")
-    tolerances = {**GATE_DEFAULTS, **(own if isinstance(own, Mapping) else {}), **gate}
+    tolerances = GateTolerances.from_fields(new.get("gate")).over(gate)
     result = judge(new, old, tolerances, "baseline", spreads=spreads)
     return Comparison(key, old, new, result.check(), result)
 

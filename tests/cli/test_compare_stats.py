@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from pytest_specbench.config.gate import GateTolerances
 from pytest_specbench.verdicts.regression import check_no_regression
 
 SPECBENCH = shutil.which("specbench", path=str(Path(sys.executable).parent))
@@ -86,7 +87,7 @@ def test_compare_judges_repeats_by_the_plugins_rules_in_its_words(
     assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
     rows = {line.split()[0]: line for line in result.stdout.splitlines() if line.startswith("test_spec[")}
     old, new = (json.loads(f.read_text()) for f in files)
-    plugin = check_no_regression(new[0], old[0], {}, "baseline").detail
+    plugin = check_no_regression(new[0], old[0], GateTolerances(), "baseline").detail
     assert rows["test_spec[tight-notes]"].endswith(f"REGRESSED: {plugin}")
     assert plugin == (
         "requirements 174 → 120 (−31 %, 90 % CI −39 % … −23 %, one-sided p = 0.004, Welch/log, 3 v 3): "
