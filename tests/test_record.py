@@ -79,6 +79,10 @@ def test_a_full_record_passes_as_it_is() -> None:
         (["feature_recall"], 2, "field feature_recall must be a fraction between 0 and 1, got 2"),
         (["version"], True, "field version must be a finite number, got true"),
         (["test_id"], 7, "field test_id must be a string, got 7"),
+        (["context_window"], 1.5, "field context_window must be a whole number, got 1.5"),
+        (["deterministic"], "yes", 'field deterministic must be true or false, got "yes"'),
+        (["per_sample", 0, "source"], "moon", 'field per_sample[0].source must be one of live, recorded'),
+        (["regression"], {"metrics": []}, "field regression.verdict is missing"),
     ],
 )  # fmt: skip
 def test_a_wrong_field_is_one_line_naming_file_record_and_field(

@@ -92,7 +92,7 @@ class Comparison:
     def as_json(self) -> dict[str, Any]:
         row = dict(zip(COLUMNS, self.cells(), strict=True))
         verdict = _verdict_word(self)
-        fields = self.result.fields() if self.result else {}
+        fields: Mapping[str, Any] = self.result.fields() if self.result else {}
         return {"key": self.key, **row, "regressed": self.regressed, "verdict": verdict, **fields}
 
     def _gate(self) -> str:

@@ -22,8 +22,9 @@ import math
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, TypeGuard
+from typing import Any, Final, Literal, TypeGuard
 
+from pytest_specbench._record import RegressionRecord
 from pytest_specbench.config.gate import ALPHA, TOLERANCES, GateTolerances
 from pytest_specbench.errors import SpecbenchInconclusiveWarning
 from pytest_specbench.verdicts.checks import Check
@@ -60,7 +61,7 @@ NAME = "no_regression"
 NO_CHANGE = Verdict.NO_REGRESSION
 NOT_CONFIGURED = "not configured (no --specbench-baseline)"
 SESSION = "session"
-FIELD = "regression"
+FIELD: Final = "regression"
 """The record field that keeps the gate's numbers (`GateResult.fields`)."""
 
 
@@ -116,7 +117,7 @@ class GateResult:
         inconclusive = self.verdict is Verdict.INCONCLUSIVE
         return Check(NAME, True, "; ".join(shown) or "nothing to compare", inconclusive=inconclusive)
 
-    def fields(self) -> dict[str, Any]:
+    def fields(self) -> RegressionRecord:
         """`{"regression": {...}}`, the plain data a results.json record keeps of the verdict."""
         return {
             FIELD: {
