@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from pytest_specbench._record import Record
 from pytest_specbench._text import align
 from pytest_specbench.config.gate import GateTolerances
 from pytest_specbench.report.results import Results
@@ -51,8 +52,8 @@ class Comparison:
     """One test in the old file, the new one, or both."""
 
     key: str
-    old: Mapping[str, Any] | None
-    new: Mapping[str, Any] | None
+    old: Record | None
+    new: Record | None
     verdict: Check | None
     """The gate's verdict; None when the test is in only one of the files."""
     result: GateResult | None = None
@@ -69,11 +70,13 @@ class Comparison:
 
     @property
     def test_id(self) -> str:
-        return str((self.new or self.old or {}).get("test_id", self.key))
+        record = self.new or self.old
+        return record["test_id"] if record is not None else self.key
 
     def cells(self) -> list[str]:
         """The row of the text and Markdown tables."""
-        old, new = self.old or {}, self.new or {}
+        old: Mapping[str, Any] = self.old or {}
+        new: Mapping[str, Any] = self.new or {}
         both = self.old is not None and self.new is not None
         return [
             self.test_id,
@@ -116,8 +119,8 @@ def compare_results(old: Results, new: Results, gate: Mapping[str, float]) -> li
 
 def _compared(
     key: str,
-    old: Mapping[str, Any] | None,
-    new: Mapping[str, Any],
+    old: Record | None,
+    new: Record,
     gate: Mapping[str, float],
     spreads: Mapping[str, float],
 ) -> Comparison:
