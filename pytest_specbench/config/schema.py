@@ -12,7 +12,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import Any, get_args
 
 from pytest_specbench.config.checks import DECLARED, parse_check_names
 from pytest_specbench.config.keys import (
@@ -47,7 +47,16 @@ from pytest_specbench.config.keys import (
     suggest,
     wrong_type,
 )
-from pytest_specbench.config.settings import Provider, ScaffoldTool, ServerConfig
+from pytest_specbench.config.settings import (
+    Effort,
+    Provider,
+    Reasoning,
+    ReasoningEffort,
+    ReasoningFormat,
+    ScaffoldTool,
+    ServerConfig,
+    Thinking,
+)
 from pytest_specbench.errors import ConfigError
 
 # --- the key tables: one row per key ----------------------------------------------------------------
@@ -74,6 +83,11 @@ class Key:
     """The destination name when it differs from the key."""
     provider: Provider | None = None
     """The only provider the key applies to (model tables)."""
+
+
+def parse_literal(choices: object) -> Parser:
+    """One of the words of a `Literal` type (an API's own enum, as `ProviderExtras` types it)."""
+    return parse_choice_of(*get_args(choices))
 
 
 def _server(value: object, at: At) -> ServerConfig:
@@ -156,23 +170,15 @@ MODEL_KEYS: dict[str, Key] = {
     "llama_server": Key(parse_file, Dest.EXTRA, provider=Provider.LLAMACPP),
     "protocol": Key(parse_protocol, Dest.EXTRA, provider=Provider.LLAMACPP),
     "chat_format": Key(_retired_chat_format, Dest.EXTRA, provider=Provider.LLAMACPP),
-    "reasoning_format": Key(
-        parse_choice_of("none", "deepseek", "deepseek-legacy", "auto"), Dest.EXTRA, provider=Provider.LLAMACPP
-    ),
+    "reasoning_format": Key(parse_literal(ReasoningFormat), Dest.EXTRA, provider=Provider.LLAMACPP),
     "reasoning_budget": Key(parse_int(-1), Dest.EXTRA, provider=Provider.LLAMACPP),
-    "reasoning": Key(parse_choice_of("on", "off", "auto"), Dest.EXTRA, provider=Provider.LLAMACPP),
+    "reasoning": Key(parse_literal(Reasoning), Dest.EXTRA, provider=Provider.LLAMACPP),
     # Thinking models (see docs/thinking.md): the request fields each API names them by.
-    "reasoning_effort": Key(
-        parse_choice_of("none", "minimal", "low", "medium", "high", "xhigh"),
-        Dest.EXTRA,
-        provider=Provider.OPENAI,
-    ),
-    "thinking": Key(parse_choice_of("adaptive", "enabled"), Dest.EXTRA, provider=Provider.ANTHROPIC),
+    "reasoning_effort": Key(parse_literal(ReasoningEffort), Dest.EXTRA, provider=Provider.OPENAI),
+    "thinking": Key(parse_literal(Thinking), Dest.EXTRA, provider=Provider.ANTHROPIC),
     "thinking_budget_tokens": Key(parse_int(1024), Dest.EXTRA, provider=Provider.ANTHROPIC),
     "interleaved_thinking": Key(parse_bool, Dest.EXTRA, provider=Provider.ANTHROPIC),
-    "effort": Key(
-        parse_choice_of("low", "medium", "high", "xhigh", "max"), Dest.EXTRA, provider=Provider.ANTHROPIC
-    ),
+    "effort": Key(parse_literal(Effort), Dest.EXTRA, provider=Provider.ANTHROPIC),
 }
 
 GATE_KEYS: dict[str, Key] = {

