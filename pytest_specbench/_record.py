@@ -84,16 +84,17 @@ class Spread(TypedDict):
     max: float
 
 
-class StatsFields(TypedDict):
-    """`RunStats` as record fields (`_run.record.stats_fields`)."""
+class StatsFields(TypedDict, total=False):
+    """`RunStats` as record fields (`_run.record.stats_fields`); with repeats, the counts the
+    record sums up over its samples (`SAMPLED_METRICS`) are means, or None when a sample lacks one."""
 
-    turns: int
-    tool_calls: int
+    turns: float | None
+    tool_calls: float | None
     tool_errors: int
     tool_errors_by_kind: dict[str, int]
-    input_tokens: int
-    output_tokens: int
-    seconds: float
+    input_tokens: float | None
+    output_tokens: float | None
+    seconds: float | None
     retries: int
     max_identical_streak: int
     scaffold_calls: int
@@ -104,7 +105,7 @@ class StatsFields(TypedDict):
     reasoning_turns: int
 
 
-class ContextFields(TypedDict):
+class ContextFields(TypedDict, total=False):
     """How full the window got (`agent.stats.context_fields`)."""
 
     context_window: int | None
@@ -116,7 +117,7 @@ class ContextFields(TypedDict):
     masked_results: int
 
 
-class PassFields(TypedDict):
+class PassFields(TypedDict, total=False):
     """How many samples passed (`_run.record.pass_fields`); a run without repeats is one sample."""
 
     samples: int
@@ -124,6 +125,13 @@ class PassFields(TypedDict):
     min_passes: int
     pass_rate: float
     pass_hat_k: dict[str, float]
+
+
+class Timing(TypedDict, total=False):
+    """A sample's wall-clock start and end (epoch seconds), kept in `per_sample` entries."""
+
+    started_at: float | None
+    ended_at: float | None
 
 
 class Provenance(TypedDict):
@@ -151,7 +159,7 @@ class RegressionRecord(TypedDict):
     regression: RegressionFields
 
 
-class SampleRecord(TypedDict, total=False):
+class SampleRecord(StatsFields, ContextFields, PassFields, Timing, total=False):
     """The fields of one run (a sample of a run with repeats has exactly these, `per_sample`)."""
 
     checks: list[CheckRecord]
@@ -161,47 +169,10 @@ class SampleRecord(TypedDict, total=False):
     feature_recall: float | None
     total_tokens: float | None
     stop_reason: str | None
-    turns: float | None
-    tool_calls: float | None
-    tool_errors: int
-    tool_errors_by_kind: dict[str, int]
-    input_tokens: float | None
-    output_tokens: float | None
-    seconds: float | None
-    retries: int
-    max_identical_streak: int
-    scaffold_calls: int
-    truncated_turns: int
-    cache_read_input_tokens: int
-    cache_creation_input_tokens: int
-    reasoning_tokens: int
-    reasoning_turns: int
     context: str
     """The context strategy's id."""
-    context_window: int | None
-    peak_context_tokens: int
-    end_context_tokens: int
-    peak_context_fraction: float | None
-    end_context_fraction: float | None
-    summary_turns: int
-    masked_results: int
     tree: list[FeatureRecord] | None
     cost_usd: float | None
-    samples: int
-    passes: int
-    min_passes: int
-    pass_rate: float
-    pass_hat_k: dict[str, float]
-    started_at: float | None
-    """Wall-clock start and end (epoch seconds): in `per_sample` entries only."""
-    ended_at: float | None
-
-
-class Timing(TypedDict, total=False):
-    """A sample's wall-clock start and end (epoch seconds), kept in `per_sample` entries."""
-
-    started_at: float | None
-    ended_at: float | None
 
 
 class PerSampleRecord(SampleRecord, total=False):

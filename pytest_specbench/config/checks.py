@@ -41,21 +41,6 @@ __all__ = [
 
 
 @dataclass(frozen=True, slots=True)
-class CheckSetting:
-    """One brief key a check reads."""
-
-    key: str
-    parse: Parser
-    """Checks and converts the value written in specbench.toml (raises a `ConfigError`)."""
-    default: Any
-    """The value when the brief does not set the key."""
-    help: str
-    """One line for the docs: what the key means."""
-    field: bool = False
-    """A `BriefConfig` field (`min_requirements`), not one of its `extra` check settings."""
-
-
-@dataclass(frozen=True, slots=True)
 class CheckDeclaration:
     """One check: its name (a results.json key, a `known_failures` value), what it judges, its keys."""
 
@@ -66,6 +51,22 @@ class CheckDeclaration:
     """The brief keys of this check only."""
     reads: tuple[str, ...] = ()
     """Keys of other tables it reads (run settings, the model's `max_tokens`)."""
+
+
+@dataclass(frozen=True, slots=True)
+class CheckSetting:
+    """One brief key a check reads."""
+
+    key: str
+    """The key as a `[briefs.<id>]` table writes it."""
+    parse: Parser
+    """Checks and converts the value written in specbench.toml (raises a `ConfigError`)."""
+    default: Any
+    """The value when the brief does not set the key."""
+    help: str
+    """One line for the docs: what the key means."""
+    field: bool = False
+    """A `BriefConfig` field (`min_requirements`), not one of its `extra` check settings."""
 
 
 DECLARED: tuple[CheckDeclaration, ...] = (

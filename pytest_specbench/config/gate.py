@@ -12,7 +12,7 @@ import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import Any, cast
 
 from pytest_specbench._record import GATE_TOLERANCES, GateFields
 
@@ -75,13 +75,7 @@ class GateTolerances:
 
     def fields(self) -> GateFields:
         """The record's `gate` field: plain data, the same as the one written before this type existed."""
-        fields = GateFields(
-            max_requirements_drop=self.max_requirements_drop,
-            max_features_drop=self.max_features_drop,
-            max_recall_drop=self.max_recall_drop,
-            max_tokens_increase=self.max_tokens_increase,
-            max_cost_increase=self.max_cost_increase,
-        )
+        fields = cast(GateFields, {key: self.limit(key) for key in TOLERANCES})
         if self.alpha is not None:
             fields["alpha"] = self.alpha
         if self.family is not None:

@@ -85,10 +85,7 @@ def test_recall_is_a_difference_in_points_and_tokens_and_cost_are_gated_only_whe
 
 def test_a_replay_without_spread_on_either_side_falls_back_to_the_tolerance_rule() -> None:
     result = judge(
-        sampled("requirements", 120, 120, 120),
-        sampled("requirements", 174, 174, 174),
-        GATE,
-        SOURCE,
+        sampled("requirements", 120, 120, 120), sampled("requirements", 174, 174, 174), GATE, SOURCE
     )
 
     assert result.verdict is Verdict.REGRESSED
@@ -111,16 +108,10 @@ def test_without_a_baseline_or_its_record_the_check_passes_saying_so() -> None:
 
 def test_the_issues_two_lines_from_its_sample_data() -> None:
     regressed = check_no_regression(
-        sampled("requirements", 110, 125, 125),
-        sampled("requirements", 170, 178, 174),
-        GATE,
-        SOURCE,
+        sampled("requirements", 110, 125, 125), sampled("requirements", 170, 178, 174), GATE, SOURCE
     )
     inconclusive = check_no_regression(
-        sampled("requirements", 160, 145, 180),
-        sampled("requirements", 174, 150, 196),
-        GATE,
-        SOURCE,
+        sampled("requirements", 160, 145, 180), sampled("requirements", 174, 150, 196), GATE, SOURCE
     )
 
     assert not regressed.passed and regressed.detail == (
@@ -152,10 +143,7 @@ def test_a_tight_32_percent_drop_regresses_and_a_wide_14_percent_drop_is_inconcl
 def test_equal_distributions_are_no_regression_and_recall_is_tested_in_points() -> None:
     same = judge(sampled("requirements", 101, 99, 100), sampled("requirements", 100, 101, 99), GATE, SOURCE)
     recall = judge(
-        sampled("feature_recall", 0.8, 0.82, 0.81),
-        sampled("feature_recall", 0.8, 0.81, 0.82),
-        GATE,
-        SOURCE,
+        sampled("feature_recall", 0.8, 0.82, 0.81), sampled("feature_recall", 0.8, 0.81, 0.82), GATE, SOURCE
     )
 
     assert same.verdict is Verdict.NO_REGRESSION
@@ -227,10 +215,7 @@ def test_alpha_comes_from_the_gate() -> None:
 
 def test_the_record_fields_are_plain_data() -> None:
     result = judge(
-        sampled("requirements", 160, 145, 180),
-        sampled("requirements", 174, 150, 196),
-        GATE,
-        SOURCE,
+        sampled("requirements", 160, 145, 180), sampled("requirements", 174, 150, 196), GATE, SOURCE
     )
 
     fields = json.loads(json.dumps(result.fields()))
@@ -246,10 +231,7 @@ def test_the_record_fields_are_plain_data() -> None:
 
 def test_an_inconclusive_verdict_warns_in_the_plugins_own_category() -> None:
     check = check_no_regression(
-        sampled("requirements", 160, 145, 180),
-        sampled("requirements", 174, 150, 196),
-        GATE,
-        SOURCE,
+        sampled("requirements", 160, 145, 180), sampled("requirements", 174, 150, 196), GATE, SOURCE
     )
 
     with pytest.warns(
