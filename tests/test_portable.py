@@ -69,9 +69,7 @@ def test_strict_snapshots_fail_a_live_tree_that_differs(
     result = pytester.runpytest("--specbench-strict-snapshots", *xdist_args)
 
     result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(
-        ["E *assert [[]+ received[]] == [[]- snapshot[]]*", "*+ ## F-0002 Labels*"]
-    )
+    result.stdout.fnmatch_lines(["E *assert [[]+ received[]] == [[]- snapshot[]]*", "*+ ## F-0002 Labels*"])
 
 
 def test_a_deterministic_models_tree_is_still_held_to_its_snapshot(
@@ -83,9 +81,7 @@ def test_a_deterministic_models_tree_is_still_held_to_its_snapshot(
     result = pytester.runpytest("--specbench-report=out", *xdist_args)
 
     result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(
-        ["E *assert [[]+ received[]] == [[]- snapshot[]]*", "*+ ## F-0002 Labels*"]
-    )
+    result.stdout.fnmatch_lines(["E *assert [[]+ received[]] == [[]- snapshot[]]*", "*+ ## F-0002 Labels*"])
     (record,) = json.loads((pytester.path / "out" / "results.json").read_text())
     assert record["deterministic"] is True and "snapshot_diff" not in record
 
