@@ -59,10 +59,15 @@ LIST_WIDTH = 3
 def check_settings(run: RunSettings, brief: BriefConfig, max_tokens: int | None = None) -> dict[str, Any]:
     """The one mapping the checks read: the run's settings, the model's `max_tokens` (named when an
     answer is cut off) and the brief's check keys over their defaults."""
-    return {**dataclasses.asdict(run), "max_tokens": max_tokens, **CHECK_DEFAULTS, **brief.extra}
+    return {**_unset(run, max_tokens), **brief.extra}
 
 
-_DEFAULTS = {**dataclasses.asdict(RunSettings()), "max_tokens": None, **CHECK_DEFAULTS}
+def _unset(run: RunSettings, max_tokens: int | None) -> dict[str, Any]:
+    """The settings of a brief that sets no check key: the declared defaults (`CHECK_DEFAULTS`)."""
+    return {**dataclasses.asdict(run), "max_tokens": max_tokens, **CHECK_DEFAULTS}
+
+
+_DEFAULTS = _unset(RunSettings(), None)
 
 
 @dataclass(frozen=True, slots=True)
