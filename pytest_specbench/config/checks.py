@@ -111,7 +111,7 @@ DECLARED: tuple[CheckDeclaration, ...] = (
                 "reference_features",
                 parse_reference_features,
                 (),
-                'features the tree should cover: [{ name = "undo", aliases = ["revert"] }, ...]',
+                'features the tree should cover, e.g. `[{ name = "undo", aliases = ["revert"] }]`',
             ),
             CheckSetting(
                 "min_feature_recall",
