@@ -188,7 +188,7 @@ class ProviderExtras:
     effort: Effort | None = None
     """anthropic: the output effort (`output_config.effort`)."""
 
-    def set(self) -> dict[str, Any]:
+    def given(self) -> dict[str, Any]:
         """The keys the model table set, with their values (a cassette hashes only these)."""
         return {
             f.name: value for f in dataclasses.fields(self) if (value := getattr(self, f.name)) is not None

@@ -119,7 +119,7 @@ def test_model_fields(tmp_path: Path) -> None:
     )
     assert (qwen.max_tokens, qwen.stream, qwen.xfail) == (8192, True, None)
     assert qwen.overrides == {"request_timeout_s": 900.0, "max_turns": 30}
-    assert qwen.extra.set() == {}
+    assert qwen.extra.given() == {}
 
 
 def test_model_record_mode(tmp_path: Path) -> None:
@@ -145,7 +145,7 @@ def test_llamacpp_extras_and_model_path_resolution(tmp_path: Path) -> None:
     assert gemma.provider is Provider.LLAMACPP
     assert gemma.model == "gemma.local"
     # Resolved against the config's directory, and allowed not to exist yet.
-    assert gemma.extra.set() == {
+    assert gemma.extra.given() == {
         "model_path": tmp_path.parent / "models" / "gemma.gguf",
         "n_ctx": 8192,
         "n_threads": 1,
@@ -162,7 +162,7 @@ def test_provider_extras_are_the_schemas_provider_keys() -> None:
     assert {f.name for f in dataclasses.fields(ProviderExtras)} == keys - {"chat_format"}
     model = ModelConfig("m", Provider.ANTHROPIC, "claude", extra={"thinking": "adaptive", "effort": "low"})
     assert model.extra == ProviderExtras(thinking="adaptive", effort="low") and model.thinking
-    assert model.extra.set() == {"thinking": "adaptive", "effort": "low"}
+    assert model.extra.given() == {"thinking": "adaptive", "effort": "low"}
 
 
 def test_brief_fields_and_paths(tmp_path: Path) -> None:
