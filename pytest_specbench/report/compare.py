@@ -12,6 +12,7 @@ could reach.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -19,6 +20,7 @@ from typing import Any
 from pytest_specbench._record import Record
 from pytest_specbench._text import align
 from pytest_specbench.config.gate import GateTolerances
+from pytest_specbench.report.family import session_family
 from pytest_specbench.report.results import Results
 from pytest_specbench.verdicts.checks import Check
 from pytest_specbench.verdicts.regression import (
@@ -113,8 +115,21 @@ class Comparison:
 def compare_results(old: Results, new: Results, gate: Mapping[str, float]) -> list[Comparison]:
     """Every test of `new`, then those only in `old`; `gate` overrides each new record's own tolerances."""
     spreads = pooled_spreads([*old.values(), *new.values()])
-    rows = [_compared(key, old.get(key), record, gate, spreads) for key, record in new.items()]
+    rows = _decided([_compared(key, old.get(key), record, gate, spreads) for key, record in new.items()])
     return rows + [Comparison(key, record, None, None) for key, record in old.items() if key not in new]
+
+
+def _decided(rows: list[Comparison]) -> list[Comparison]:
+    """Tests gated with `[gate] family = "session"` decided together over the file (BH), as the
+    session decided them: each alone is only recorded, never a verdict."""
+    gated = [{"nodeid": row.key, **row.result.fields()} for row in rows if row.result is not None]
+    decided = session_family(gated)
+    return [
+        dataclasses.replace(row, verdict=decided[row.key].check(), result=decided[row.key])
+        if row.key in decided
+        else row
+        for row in rows
+    ]
 
 
 def _compared(
