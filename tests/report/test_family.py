@@ -7,6 +7,7 @@ from typing import Any
 
 from pytest_specbench.config.gate import GateFamily, GateTolerances
 from pytest_specbench.report.family import session_family
+from pytest_specbench.report.paired import paired_verdicts
 from pytest_specbench.verdicts.regression import judge
 from pytest_specbench.verdicts.significance import Verdict
 
@@ -62,3 +63,13 @@ def test_records_of_the_test_family_and_not_compared_ones_are_left_alone() -> No
     ]
 
     assert session_family(records) == {}
+
+
+def test_a_baseline_model_pair_under_a_session_family_is_judged_on_its_own() -> None:
+    def run(model: str, requirements: list[float]) -> dict[str, Any]:
+        record = {"test_id": "t", "nodeid": f"t.py::test_spec[{model}-b]", "model": model, "brief": "b"}
+        return record | sampled(*requirements) | {"outcome": "passed", "gate": SESSION.fields()}
+
+    (pair,) = paired_verdicts([run("new", [110, 125, 125]), run("old", [170, 178, 174])], {"new": "old"})
+
+    assert not pair.verdict.passed and pair.verdict.detail.startswith("requirements 174 → 120")
