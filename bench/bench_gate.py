@@ -22,6 +22,7 @@ import random
 from collections import Counter
 from typing import Any
 
+from pytest_specbench.config.gate import GateTolerances
 from pytest_specbench.verdicts.regression import judge
 
 MEDIAN = 170.0
@@ -42,7 +43,7 @@ def simulate(n: int, reps: int, cv: float, drop: float = 0.0, seed: int = 2411) 
     counts: Counter[str] = Counter()
     for _ in range(reps):
         old, new = draw(rng, n, cv, MEDIAN), draw(rng, n, cv, MEDIAN * (1 - drop))
-        result = judge(record(new), record(old), {}, "sim")
+        result = judge(record(new), record(old), GateTolerances(), "sim")
         counts[str(result.verdict)] += 1
         (metric,) = result.judgments
         counts["p ≤ α"] += metric.p is not None and metric.p <= 0.05

@@ -8,7 +8,7 @@ renderers are plain functions of the live declarations, so tests call them witho
   the field the value goes to);
 - options and ini keys: the plugin's `pytest_addoption` on a real pytest `Parser`, plus the
   deprecated aliases;
-- checks: `check_declarations()`, the one place that reads them (re-point it there);
+- checks: `check_declarations()`, from each check's one declaration (`config.checks.DECLARED`);
 - results.json fields: the TypedDicts of `pytest_specbench._record`;
 - the reference server's tools: `tools/list` of a server built on empty directories;
 - fixtures: the plugin's fixture definitions and their docstrings.
@@ -329,19 +329,15 @@ class CheckDeclarations:
 
 
 def check_declarations() -> CheckDeclarations:
-    """The checks and their settings: the ONE place the docs read checks from.
-
-    Re-point this function once each check is declared once (name, settings, defaults): fill
-    each `CheckDoc.settings` from its declaration, and `brief_settings` from all of them.
-    """
-    from pytest_specbench.config.settings import CHECK_NAMES
+    """The checks and their settings, from their one declaration (`config.checks.DECLARED`), then
+    the baseline gate's `no_regression`."""
+    from pytest_specbench.config.checks import DECLARED
     from pytest_specbench.verdicts import regression
-    from pytest_specbench.verdicts.checks import CHECK_DEFAULTS, CHECKS
 
-    functions = {fn.__name__.removeprefix("check_"): fn for fn in CHECKS}
-    docs = [CheckDoc(name, _first_paragraph(functions[name].__doc__), {}) for name in CHECK_NAMES]
+    docs = [CheckDoc(c.name, c.summary, {s.key: s.default for s in c.settings}) for c in DECLARED]
     gate = "With --specbench-baseline: the run is no worse than its record in the accepted baseline."
-    return CheckDeclarations([*docs, CheckDoc(regression.NAME, gate, {})], dict(CHECK_DEFAULTS))
+    settings = {s.key: s.default for c in DECLARED for s in c.settings}
+    return CheckDeclarations([*docs, CheckDoc(regression.NAME, gate, {})], settings)
 
 
 def render_checks() -> str:

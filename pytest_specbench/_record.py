@@ -1,8 +1,9 @@
 """The results.json record as a type, and the one check that a record read back is one.
 
-`run.py` writes these fields (`SpecRun.record`, `SampledRun.record`), the runner adds
-`gate`, `source` and `recorded_seconds`, the collector `nodeid`, `outcome`, `error` and
-`skip_reason`, the report `vs_baseline_model` and the `*_vs_bare` effect. Every reader
+The writer builds these types (`_run.result.SpecRun.record`, `_run.record`), the runner adds
+`gate` and `regression` (`_session.runner.Runner.gated`), the collector `nodeid`, `outcome`,
+`error` and `skip_reason`, the report `vs_baseline_model` and the `*_vs_bare` effect; mypy
+checks the writer and the readers against the same definition. Every reader
 (`specbench compare|merge|html`, a baseline) goes through `validate_record` once, so a
 file that is JSON but not a record is one line naming the file, the record and the field,
 never a traceback deep in a report. Fields it does not know are kept as they are: a
@@ -20,12 +21,23 @@ from typing import Any, Literal, NotRequired, Required, TypedDict, cast
 from pytest_specbench.errors import ResultsFileError
 
 __all__ = [
+    "GATE_TOLERANCES",
     "CheckRecord",
+    "ContextFields",
     "FeatureRecord",
+    "GateFields",
+    "PassFields",
+    "PerSampleRecord",
+    "Provenance",
     "Record",
+    "RegressionFields",
+    "RegressionRecord",
     "RequirementRecord",
     "SampleRecord",
+    "Source",
     "Spread",
+    "StatsFields",
+    "Timing",
     "validate_record",
 ]
 
@@ -72,16 +84,10 @@ class Spread(TypedDict):
     max: float
 
 
-class SampleRecord(TypedDict, total=False):
-    """The fields of one run (a sample of a run with repeats has exactly these, `per_sample`)."""
+class StatsFields(TypedDict, total=False):
+    """`RunStats` as record fields (`_run.record.stats_fields`); with repeats, the counts the
+    record sums up over its samples (`SAMPLED_METRICS`) are means, or None when a sample lacks one."""
 
-    checks: list[CheckRecord]
-    features: float | None
-    total_features: float | None
-    requirements: float | None
-    feature_recall: float | None
-    total_tokens: float | None
-    stop_reason: str | None
     turns: float | None
     tool_calls: float | None
     tool_errors: int
@@ -95,15 +101,107 @@ class SampleRecord(TypedDict, total=False):
     truncated_turns: int
     cache_read_input_tokens: int
     cache_creation_input_tokens: int
-    tree: list[FeatureRecord] | None
-    cost_usd: float | None
+    reasoning_tokens: int
+    reasoning_turns: int
+
+
+class ContextFields(TypedDict, total=False):
+    """How full the window got (`agent.stats.context_fields`)."""
+
+    context_window: int | None
+    peak_context_tokens: int
+    end_context_tokens: int
+    peak_context_fraction: float | None
+    end_context_fraction: float | None
+    summary_turns: int
+    masked_results: int
+
+
+class PassFields(TypedDict, total=False):
+    """How many samples passed (`_run.record.pass_fields`); a run without repeats is one sample."""
+
     samples: int
     passes: int
     min_passes: int
     pass_rate: float
     pass_hat_k: dict[str, float]
-    started_at: float
-    ended_at: float
+
+
+class Timing(TypedDict, total=False):
+    """A sample's wall-clock start and end (epoch seconds), kept in `per_sample` entries."""
+
+    started_at: float | None
+    ended_at: float | None
+
+
+class Provenance(TypedDict):
+    """Where a run's model turns came from (`replay.provenance`)."""
+
+    source: Source
+    recorded_seconds: float | None
+
+
+class RegressionFields(TypedDict):
+    """The gate's verdict as a record keeps it (`verdicts.regression.GateResult.fields`)."""
+
+    verdict: str
+    alpha: float
+    family: str
+    decided: bool
+    reason: str | None
+    metrics: list[dict[str, Any]]
+    """One `Judgment.fields()` per metric and check compared."""
+
+
+class RegressionRecord(TypedDict):
+    """`{"regression": ...}`, the record field that keeps the gate's numbers."""
+
+    regression: RegressionFields
+
+
+class SampleRecord(StatsFields, ContextFields, PassFields, Timing, total=False):
+    """The fields of one run (a sample of a run with repeats has exactly these, `per_sample`)."""
+
+    checks: list[CheckRecord]
+    features: float | None
+    total_features: float | None
+    requirements: float | None
+    feature_recall: float | None
+    total_tokens: float | None
+    stop_reason: str | None
+    context: str
+    """The context strategy's id."""
+    tree: list[FeatureRecord] | None
+    cost_usd: float | None
+
+
+class PerSampleRecord(SampleRecord, total=False):
+    """One entry of a record's `per_sample`: a sample's fields and where its turns came from."""
+
+    source: Source
+
+
+GATE_TOLERANCES = (
+    "max_requirements_drop",
+    "max_features_drop",
+    "max_recall_drop",
+    "max_tokens_increase",
+    "max_cost_increase",
+)
+"""The tolerances of a record's `gate`, in its order (the fields of `config.gate.GateTolerances`)."""
+
+
+class GateFields(TypedDict, total=False):
+    """A record's `gate` (`config.gate.GateTolerances.fields`): every tolerance (None: not
+    gated), `alpha` and `family` only when the config sets them."""
+
+    max_requirements_drop: float | None
+    max_features_drop: float | None
+    max_recall_drop: float | None
+    max_tokens_increase: float | None
+    max_cost_increase: float | None
+    alpha: float
+    family: str
 
 
 class Record(SampleRecord, total=False):
@@ -121,10 +219,13 @@ class Record(SampleRecord, total=False):
     error: str | None
     skip_reason: str
     metrics: dict[str, Spread | None]
-    per_sample: list[SampleRecord]
-    gate: dict[str, float | None]
+    per_sample: list[PerSampleRecord]
+    gate: GateFields
     source: Source
+    regression: RegressionFields
     recorded_seconds: float | None
+    deterministic: bool
+    snapshot_diff: str
     vs_baseline_model: dict[str, Any]
     features_vs_bare: float | None
     features_ratio_vs_bare: float | None
@@ -329,6 +430,11 @@ SAMPLE_FIELDS: dict[str, _Check] = {
     "pass_rate": _fraction,
     "pass_hat_k": _dict_of(_fraction),
     **dict.fromkeys(("started_at", "ended_at"), _optional(_number)),
+    **dict.fromkeys(("reasoning_tokens", "reasoning_turns", "summary_turns", "masked_results"), _WHOLE),
+    **dict.fromkeys(("context_window", "peak_context_tokens", "end_context_tokens"), _WHOLE),
+    **dict.fromkeys(("peak_context_fraction", "end_context_fraction"), _COUNT),
+    "context": _optional(_string),
+    "source": _optional(_one_of("live", "recorded", "replayed")),
 }
 """What one run's fields must be: checked in a record and in each of its `per_sample`."""
 
@@ -341,9 +447,22 @@ RECORD_FIELDS: dict[str, _Check] = {
     "skip_reason": _optional(_string),
     "metrics": _dict_of(_optional(_SPREAD)),
     "per_sample": _list_of(_fields(SAMPLE_FIELDS)),
-    "gate": _dict_of(_optional(_count)),
-    "source": _optional(_one_of("live", "recorded", "replayed")),
+    "gate": _fields(
+        {**dict.fromkeys(GATE_TOLERANCES, _COUNT), "alpha": _count, "family": _one_of("test", "session")}
+    ),
     "recorded_seconds": _COUNT,
+    "deterministic": _boolean,
+    "snapshot_diff": _string,
+    "regression": _fields(
+        {
+            **dict.fromkeys(("verdict", "family"), _string),
+            "alpha": _count,
+            "decided": _boolean,
+            "reason": _optional(_string),
+            "metrics": _list_of(_fields({})),
+        },
+        ("verdict", "metrics"),
+    ),
     "vs_baseline_model": _fields({"baseline_model": _string, "passed": _boolean, "detail": _string}),
     **{f"{name}_vs_bare": _optional(_number) for name in ("features", "requirements")},
     **{f"{name}_ratio_vs_bare": _COUNT for name in ("features", "requirements")},

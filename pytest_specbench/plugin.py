@@ -41,6 +41,7 @@ from pytest_specbench.report.summary import ResultsCollector
 if TYPE_CHECKING:
     from anyio.from_thread import BlockingPortal
 
+    from pytest_specbench._record import Record
     from pytest_specbench._run.plan import RunPlan
     from pytest_specbench._run.result import SpecRun
     from pytest_specbench.agent.tools import MCPToolSession
@@ -283,7 +284,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     return report
 
 
-def _record_for(item: pytest.Item, params: dict[str, Any]) -> dict[str, Any]:
+def _record_for(item: pytest.Item, params: dict[str, Any]) -> Record:
     from pytest_specbench._run.record import base_record
 
     record = item.stash.get(RECORD_KEY, None)

@@ -28,6 +28,7 @@ from typing import Any, Literal
 
 import yaml
 
+from pytest_specbench._record import FeatureRecord
 from pytest_specbench._text import flatten
 
 __all__ = ["Feature", "Requirement", "SpecTree", "TreeFileError", "feature_data", "id_sort_key", "read_tree"]
@@ -110,7 +111,7 @@ class SpecTree:
         return {f.id for f in self.all_features()} | {r.id for r in self.all_requirements()}
 
 
-def feature_data(feature: Feature) -> dict[str, Any]:
+def feature_data(feature: Feature) -> FeatureRecord:
     """A feature with its requirements and children as plain data (no paths), for records."""
     return {
         "id": feature.id,

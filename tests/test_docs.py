@@ -20,7 +20,7 @@ import pytest_specbench
 from pytest_specbench._session import deprecated
 from pytest_specbench.cli import build_parser
 from pytest_specbench.config import schema
-from pytest_specbench.config.settings import CHECK_NAMES
+from pytest_specbench.config.checks import CHECK_NAMES
 from pytest_specbench.testing import FakeProvider, Reply, call
 from pytest_specbench.verdicts.checks import CHECKS
 

@@ -118,7 +118,7 @@ def test_results_record_keeps_its_fields() -> None:
 
 def test_check_names_keep_their_order() -> None:
     """Check names are config values (`known_failures`) and results.json keys: new ones go last."""
-    from pytest_specbench.config.settings import CHECK_NAMES
+    from pytest_specbench.config.checks import CHECK_NAMES
 
     pinned = ["no_loop", "terminated", "final_response", "files_exist", "no_false_claims"]
     pinned += ["min_requirements", "min_features", "feature_recall", "on_topic", "tree_quality"]

@@ -11,9 +11,11 @@ from typing import Any
 import pytest
 
 from pytest_specbench._record import validate_record
+from pytest_specbench.config.gate import GateFamily, GateTolerances
 from pytest_specbench.errors import ResultsFileError
 from pytest_specbench.report.results import read_results
 from pytest_specbench.testing import FakeProvider, Reply, call
+from pytest_specbench.verdicts.regression import GATE_DEFAULTS
 
 FEATURE = {
     "id": "F-0001",
@@ -77,6 +79,10 @@ def test_a_full_record_passes_as_it_is() -> None:
         (["feature_recall"], 2, "field feature_recall must be a fraction between 0 and 1, got 2"),
         (["version"], True, "field version must be a finite number, got true"),
         (["test_id"], 7, "field test_id must be a string, got 7"),
+        (["context_window"], 1.5, "field context_window must be a whole number, got 1.5"),
+        (["deterministic"], "yes", 'field deterministic must be true or false, got "yes"'),
+        (["per_sample", 0, "source"], "moon", 'field per_sample[0].source must be one of live, recorded'),
+        (["regression"], {"metrics": []}, "field regression.verdict is missing"),
     ],
 )  # fmt: skip
 def test_a_wrong_field_is_one_line_naming_file_record_and_field(
@@ -95,6 +101,16 @@ def test_a_wrong_field_is_one_line_naming_file_record_and_field(
     name = "#3" if path == ["test_id"] else "test_spec[m-b] (#3)"
     assert message.startswith(f"shard/results.json: record {name}: {said}"), message
     assert "\n" not in message
+
+
+def test_the_gate_of_a_session_family_reads_back() -> None:
+    """`[gate] family = "session"` puts a word in the record's gate: a baseline made of it must load."""
+    gate = GateTolerances(alpha=0.01, family=GateFamily.SESSION).fields()
+    record = copy.deepcopy(RECORD) | {"gate": json.loads(json.dumps(gate))}
+
+    assert validate_record(record, "r.json")["gate"] == {**GATE_DEFAULTS, "alpha": 0.01, "family": "session"}
+    with pytest.raises(ResultsFileError, match=r"field gate\.family must be one of test, session"):
+        validate_record(record | {"gate": {"family": "sometimes"}}, "r.json")
 
 
 def test_read_results_checks_every_record(tmp_path: Path) -> None:

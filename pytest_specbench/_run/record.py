@@ -9,6 +9,7 @@ import math
 import statistics
 from typing import Any
 
+from pytest_specbench._record import CheckRecord, FeatureRecord, PassFields, Record, Spread, StatsFields
 from pytest_specbench.agent.stats import RunStats
 from pytest_specbench.config.settings import BARE, BriefConfig, ModelConfig, ScaffoldConfig
 from pytest_specbench.tree import Feature, SpecTree, feature_data
@@ -16,7 +17,6 @@ from pytest_specbench.verdicts.checks import Check
 from pytest_specbench.verdicts.matching import first_match
 
 __all__ = [
-    "BASE_FIELDS",
     "REGRESSION",
     "RESULTS_VERSION",
     "SAMPLED_METRICS",
@@ -47,14 +47,12 @@ SAMPLED_METRICS = (
 )
 """The record fields a run with repeats reports as mean, stdev, min and max over its samples."""
 
-BASE_FIELDS = frozenset({"version", "test_id", "model", "brief", "scaffold", "provider", "model_name"})
-"""The fields of `base_record`: the same in every sample of a test, so `per_sample` leaves them out."""
-
 
 def base_record(
     test_id: str, model: ModelConfig, brief: BriefConfig, scaffold: ScaffoldConfig = BARE
-) -> dict[str, Any]:
-    """The fields every record has, whether or not the run happened."""
+) -> Record:
+    """The fields every record has, whether or not the run happened (the same in every sample of a
+    test, so `per_sample` leaves them out)."""
     return {
         "version": RESULTS_VERSION,
         "test_id": test_id,
@@ -66,13 +64,15 @@ def base_record(
     }
 
 
-def check_fields(check: Check) -> dict[str, Any]:
+def check_fields(check: Check) -> CheckRecord:
     """A check as a results.json record keeps it; `known` only when it is a known failure."""
-    fields = {"name": check.name, "passed": check.passed, "detail": check.detail}
-    return {**fields, "known": True} if check.known else fields
+    fields = CheckRecord(name=check.name, passed=check.passed, detail=check.detail)
+    if check.known:
+        fields["known"] = True
+    return fields
 
 
-def stats_fields(stats: RunStats) -> dict[str, Any]:
+def stats_fields(stats: RunStats) -> StatsFields:
     """RunStats as record fields."""
     return {
         "turns": stats.turns,
@@ -93,7 +93,7 @@ def stats_fields(stats: RunStats) -> dict[str, Any]:
     }
 
 
-def spread(values: list[Any]) -> dict[str, float] | None:
+def spread(values: list[Any]) -> Spread | None:
     """Mean, (sample) standard deviation, min and max; None when a sample lacks the number."""
     if any(v is None for v in values):
         return None
@@ -103,7 +103,7 @@ def spread(values: list[Any]) -> dict[str, float] | None:
     return {"mean": round(mean, 4), "stdev": round(stdev, 4), "min": min(numbers), "max": max(numbers)}
 
 
-def pass_fields(passes: int, samples: int, min_passes: int) -> dict[str, Any]:
+def pass_fields(passes: int, samples: int, min_passes: int) -> PassFields:
     """How many samples passed, and tau-bench's pass^k for each k: the chance that k samples all pass."""
     hat = {str(k): round(math.comb(passes, k) / math.comb(samples, k), 4) for k in range(1, samples + 1)}
     return {
@@ -115,7 +115,7 @@ def pass_fields(passes: int, samples: int, min_passes: int) -> dict[str, Any]:
     }
 
 
-def tree_fields(tree: SpecTree, brief: BriefConfig) -> list[dict[str, Any]]:
+def tree_fields(tree: SpecTree, brief: BriefConfig) -> list[FeatureRecord]:
     """The top-level features as plain data, each with the brief's reference feature it covers (or None).
 
     The reference lets a report line up what two runs wrote for the same feature.

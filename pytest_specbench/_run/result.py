@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal, TypeAlias
+from typing import Any, cast
 
+from pytest_specbench._record import Record, SampleRecord, Source, Timing
 from pytest_specbench._run.record import (
-    BASE_FIELDS,
     REGRESSION,
     SAMPLED_METRICS,
     base_record,
@@ -33,9 +33,6 @@ from pytest_specbench.verdicts.checks import Check, feature_recall
 from pytest_specbench.verdicts.regression import warn_inconclusive
 
 __all__ = ["Sample", "Source", "SpecRun", "failed_checks"]
-
-Source: TypeAlias = Literal["live", "recorded", "replayed"]
-"""Where a sample's model turns came from: the model, the model while recording, a cassette."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,11 +74,13 @@ class Sample:
         """Every check of the sample passed (the baseline gate judges a test, not a sample)."""
         return all(c.passed or c.known for c in self.checks if c.name != REGRESSION)
 
-    def record(self, *, timed: bool = False) -> dict[str, Any]:
-        """The sample's fields of a results.json record (plain data, safe to send through xdist)."""
-        timing = {"started_at": self.started_at, "ended_at": self.ended_at} if timed else {}
-        return {
-            **base_record(self.test_id, self.model, self.brief, self.scaffold),
+    def record(self) -> Record:
+        """The sample's results.json record (plain data, safe to send through xdist)."""
+        return {**base_record(self.test_id, self.model, self.brief, self.scaffold), **self.fields()}
+
+    def fields(self, *, timed: bool = False) -> SampleRecord:
+        """The sample's own fields: a record's without `base_record`'s, as `per_sample` keeps them."""
+        fields: SampleRecord = {
             "checks": [check_fields(c) for c in self.checks],
             "features": self.tree.feature_count,
             "total_features": self.tree.total_feature_count,
@@ -95,8 +94,9 @@ class Sample:
             "tree": tree_fields(self.tree, self.brief),
             "cost_usd": self.cost_usd,
             **pass_fields(int(self.passed), 1, 1),
-            **timing,
+            **(Timing(started_at=self.started_at, ended_at=self.ended_at) if timed else Timing()),
         }
+        return fields
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,29 +202,35 @@ class SpecRun:
         lines += [f"  {check} (a known failure, not counted)" for check in self.checks if check.known]
         raise AssertionError("\n".join([head, *lines]))
 
-    def record(self) -> dict[str, Any]:
+    def record(self) -> Record:
         """The test's record: a sample's fields, or with repeats the means, their spread and each sample."""
-        source = {
-            "source": self.source,
-            "recorded_seconds": self.samples[0].recorded_seconds,
-            "deterministic": self.deterministic,
-        }
+        first = self.samples[0]
+        checks = [check_fields(c) for c in self.checks]
+        source, recorded, deterministic = self.source, first.recorded_seconds, self.deterministic
         if len(self.samples) == 1:
-            return {**self.samples[0].record(), "checks": [check_fields(c) for c in self.checks], **source}
-        records = [sample.record(timed=True) for sample in self.samples]
-        metrics = {name: spread([r[name] for r in records]) for name in SAMPLED_METRICS}
-        return {
-            **records[0],
-            **{name: m["mean"] if m else None for name, m in metrics.items()},
-            "checks": [check_fields(c) for c in self.checks],
+            return {
+                **first.record(),
+                "checks": checks,
+                "source": source,
+                "recorded_seconds": recorded,
+                "deterministic": deterministic,
+            }
+        fields = [sample.fields(timed=True) for sample in self.samples]
+        metrics = {name: spread([f.get(name) for f in fields]) for name in SAMPLED_METRICS}
+        record: Record = {
+            **base_record(first.test_id, first.model, first.brief, first.scaffold),
+            **fields[0],
+            "checks": checks,
             **pass_fields(self.passes, len(self.samples), self.min_passes),
             "metrics": metrics,
-            "per_sample": [
-                {**{k: v for k, v in r.items() if k not in BASE_FIELDS}, "source": s.source}
-                for r, s in zip(records, self.samples, strict=True)
-            ],
-            **source,
+            "per_sample": [{**f, "source": s.source} for f, s in zip(fields, self.samples, strict=True)],
+            "source": source,
+            "recorded_seconds": recorded,
+            "deterministic": deterministic,
         }
+        # The means in the places of sample 1's numbers (the keys are there: the order stays).
+        cast(dict[str, Any], record).update({name: m["mean"] if m else None for name, m in metrics.items()})
+        return record
 
 
 def _summed_checks(samples: tuple[Sample, ...], min_passes: int) -> tuple[Check, ...]:

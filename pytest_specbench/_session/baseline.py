@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
+from pytest_specbench._record import Record
 from pytest_specbench.report.results import Results, read_results
 
 __all__ = ["Baseline"]
@@ -27,7 +27,7 @@ class Baseline:
         """
         return cls(path, read_results(path) if path is not None else {})
 
-    def record_for(self, nodeid: str, test_id: str) -> dict[str, Any] | None:
+    def record_for(self, nodeid: str, test_id: str) -> Record | None:
         """The test's record in the baseline, by node id, else by test id."""
         found = self.records.get(nodeid)
-        return found or next((r for r in self.records.values() if r.get("test_id") == test_id), None)
+        return found or next((r for r in self.records.values() if r["test_id"] == test_id), None)

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from pytest_specbench import replay
+from pytest_specbench._record import Record
 from pytest_specbench._run.plan import RunPlan
 from pytest_specbench._run.record import base_record
 from pytest_specbench._run.result import SpecRun
@@ -30,7 +31,7 @@ from pytest_specbench.redact import RedactingClient
 from pytest_specbench.report.progress import ProgressWriter
 from pytest_specbench.scaffold import ScaffoldedTools, open_scaffolded_tools
 from pytest_specbench.verdicts.known import unexpected_passes
-from pytest_specbench.verdicts.regression import GATE_DEFAULTS, judge
+from pytest_specbench.verdicts.regression import judge
 
 if TYPE_CHECKING:
     from anyio.from_thread import BlockingPortal
@@ -42,7 +43,7 @@ __all__ = ["FIXTURE_KEY", "OPENED_KEY", "RECORD_KEY", "ClientFactory", "PluginCl
 ClientFactory = Callable[[int, RunPaths], AbstractAsyncContextManager["ModelClient"]]
 """`specbench_client_factory`: sample k's model client, opened for that sample's paths."""
 
-RECORD_KEY = pytest.StashKey[dict[str, Any]]()
+RECORD_KEY = pytest.StashKey[Record]()
 """The test's results.json record, left on the item for `pytest_runtest_makereport`."""
 OPENED_KEY = pytest.StashKey[dict[int, "ModelClient"]]()
 """Sample → the client the plugin opened for it (`Clients.open`): its turns are redacted already,
@@ -116,15 +117,15 @@ class Runner:
         result, item.stash[RECORD_KEY] = self.gated(plan, SpecRun(samples, plan.settings.passes_needed))
         return result
 
-    def gated(self, plan: RunPlan, run: SpecRun) -> tuple[SpecRun, dict[str, Any]]:
+    def gated(self, plan: RunPlan, run: SpecRun) -> tuple[SpecRun, Record]:
         """The run with `no_regression` appended, and its record (with the gate it was held to)."""
         session = self.session
-        gate = {**GATE_DEFAULTS, **session.suite.gate_for(plan.brief)}
+        gate = session.suite.gate_for(plan.brief)
         baseline = session.baseline
         source = str(baseline.path) if baseline.path else None
         result = judge(run.record(), baseline.record_for(plan.nodeid, plan.test_id), gate, source)
         judged = run.judged(result.check(), known=unexpected_passes(run.checks, run.model))
-        return judged, {**judged.record(), "gate": gate, **result.fields()}
+        return judged, {**judged.record(), "gate": gate.fields(), **result.fields()}
 
     def save_transcript(self, test_id: str, sample: int, transcript: Transcript) -> None:
         """Write a sample's transcript; sample k ≥ 2 goes to `<test_id>.sample-k.jsonl`."""

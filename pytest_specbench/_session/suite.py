@@ -13,6 +13,7 @@ from pytest_specbench._run.plan import RunPlan
 from pytest_specbench._run.prompts import system_prompt
 from pytest_specbench._session.options import Options
 from pytest_specbench.config import load_config
+from pytest_specbench.config.gate import GateTolerances
 from pytest_specbench.config.load import check_min_passes
 from pytest_specbench.config.settings import (
     BARE,
@@ -106,8 +107,8 @@ class Suite:
         options = self.options
         return options.record_mode or model.record_mode or options.ini_record_mode or RecordMode.OFF
 
-    def gate_for(self, brief: BriefConfig) -> dict[str, float | str]:
-        """The brief's gate tolerances over `[gate]` (the rest keep their defaults)."""
+    def gate_for(self, brief: BriefConfig) -> GateTolerances:
+        """The brief's gate tolerances over `[gate]` over the defaults."""
         return self.config.gate_for(brief)
 
     def plan(self, item: pytest.Item, run: Run, root: Path) -> RunPlan:

@@ -6,6 +6,7 @@ import json
 from collections import Counter
 from dataclasses import dataclass, field
 
+from pytest_specbench._record import ContextFields
 from pytest_specbench.agent.context import prompt_tokens
 from pytest_specbench.agent.transcript import AssistantEvent, ReasoningEvent, ToolCallEvent, Transcript
 from pytest_specbench.models.types import Usage
@@ -94,7 +95,7 @@ class RunStats:
         )
 
 
-def context_fields(stats: RunStats) -> dict[str, int | float | None]:
+def context_fields(stats: RunStats) -> ContextFields:
     """How full the window got, as results.json record fields (beside `stats_fields`)."""
     return {
         "context_window": stats.context_window,

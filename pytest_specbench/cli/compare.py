@@ -10,10 +10,10 @@ from typing import Any
 
 from pytest_specbench._text import markdown_table
 from pytest_specbench.cli import UsageProblem
+from pytest_specbench.config.gate import TOLERANCES
 from pytest_specbench.errors import ResultsFileError
 from pytest_specbench.report.compare import COLUMNS, compare_results, failed, summary_line, text_table
 from pytest_specbench.report.results import Results, read_results
-from pytest_specbench.verdicts.regression import GATE_DEFAULTS
 
 FORMATS = ("text", "markdown", "json")
 
@@ -36,7 +36,7 @@ def add_parser(subparsers: Any) -> None:
         action="store_true",
         help="do not fail when tests of OLD are not in NEW (a run that deselected them on purpose)",
     )
-    for key in GATE_DEFAULTS:
+    for key in TOLERANCES:
         parser.add_argument(
             f"--{key.replace('_', '-')}", dest=key, type=_fraction, metavar="FRACTION", help=f"override {key}"
         )
@@ -57,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
         old, new = read_results(args.old), read_results(args.new)
     except ResultsFileError as exc:
         raise UsageProblem(str(exc)) from None
-    keys = [*GATE_DEFAULTS, "alpha"]
+    keys = [*TOLERANCES, "alpha"]
     gate = {key: getattr(args, key) for key in keys if getattr(args, key) is not None}
     rows = compare_results(old, new, gate)
     if args.format == "json":

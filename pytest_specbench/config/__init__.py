@@ -1,5 +1,6 @@
-"""specbench.toml: the typed settings (`settings`), the key parsers (`keys`) and the schema of
-which key goes where (`schema`), and finding and loading the file (`load`).
+"""specbench.toml: the typed settings (`settings`), the gate's tolerances (`gate`), the checks and
+their brief keys, each declared once (`checks`), the key parsers (`keys`), the schema of which key
+goes where (`schema`), and finding and loading the file (`load`).
 
 The first stage of the data's way: nothing here imports a later stage.
 """

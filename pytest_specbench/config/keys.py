@@ -23,14 +23,8 @@ from urllib.parse import urlsplit
 
 from pytest_specbench._files import is_system_tree
 from pytest_specbench._text import phrase_pattern
-from pytest_specbench.config.settings import (
-    CHECK_NAMES,
-    ContextStrategy,
-    GateFamily,
-    Protocol,
-    Provider,
-    RecordMode,
-)
+from pytest_specbench.config.gate import GateFamily
+from pytest_specbench.config.settings import ContextStrategy, Protocol, Provider, RecordMode
 from pytest_specbench.errors import ConfigError
 
 BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
@@ -253,8 +247,8 @@ def parse_protocol(value: object, at: At) -> Protocol:
     return _parse_choice(value, at, Protocol, "protocol")
 
 
-def parse_gate_family(value: object, at: At) -> str:
-    return _parse_choice(value, at, GateFamily, "value").value
+def parse_gate_family(value: object, at: At) -> GateFamily:
+    return _parse_choice(value, at, GateFamily, "value")
 
 
 def parse_alpha(value: object, at: At) -> float:
@@ -265,23 +259,6 @@ def parse_alpha(value: object, at: At) -> float:
             f"must be greater than 0 and at most 0.5, got {value}", f"write a level, e.g. {at.key} = 0.05"
         )
     return number
-
-
-def parse_check_names(value: object, at: At) -> tuple[str, ...]:
-    """Names of checks (`CHECK_NAMES`), each once; the baseline gate cannot be one of them."""
-    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
-        raise wrong_type(value, "array of str", at, f'write {at.key} = ["min_criteria_per_requirement"]')
-    for index, name in enumerate(value):
-        where = at.at(f"{at.key}[{index}]")
-        if name == "no_regression":
-            raise where.error(
-                "no_regression cannot be a known failure: it is the gate against the baseline",
-                "remove it; to accept the new numbers, make this run's results.json the baseline",
-            )
-        if name not in CHECK_NAMES:
-            fix = suggest(name, list(CHECK_NAMES), f"valid checks: {', '.join(CHECK_NAMES)}")
-            raise where.error(f"unknown check {json.dumps(name)}", fix)
-    return tuple(dict.fromkeys(value))
 
 
 MAX_REPEATS = 1000

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from pytest_specbench.config.gate import GateTolerances
 from pytest_specbench.config.keys import (
     MAX_REPEATS,
     PROVIDERS,
@@ -47,6 +48,7 @@ from pytest_specbench.config.settings import (
     ContextConfig,
     ModelConfig,
     Provider,
+    ProviderExtras,
     ScaffoldConfig,
     ScaffoldTool,
     run_id,
@@ -149,14 +151,15 @@ def _model(model_id: str, raw: Mapping[str, object], at: At) -> ModelConfig:
     if len(prices) == 1:
         other = "price_output_per_mtok" if prices[0] == "price_input_per_mtok" else "price_input_per_mtok"
         raise at.at(prices[0]).error(f"is set without {other}", f"add {other} (USD per million tokens)")
-    model = ModelConfig(id=model_id, **fields, overrides=parsed[Dest.SETTINGS], extra=parsed[Dest.EXTRA])
+    extra = ProviderExtras(**parsed[Dest.EXTRA])
+    model = ModelConfig(id=model_id, **fields, overrides=parsed[Dest.SETTINGS], extra=extra)
     _check_thinking(model.extra, model.max_tokens, at)
     return model
 
 
-def _check_thinking(extra: Mapping[str, object], max_tokens: int, at: At) -> None:
+def _check_thinking(extra: ProviderExtras, max_tokens: int, at: At) -> None:
     """Claude's thinking keys agree with each other and with max_tokens, as the API requires."""
-    mode, budget = extra.get("thinking"), extra.get("thinking_budget_tokens")
+    mode, budget = extra.thinking, extra.thinking_budget_tokens
     if mode == "enabled" and budget is None:
         raise at.at("thinking").error(
             '"enabled" needs a budget',
@@ -167,13 +170,13 @@ def _check_thinking(extra: Mapping[str, object], max_tokens: int, at: At) -> Non
             "adaptive thinking takes no budget (the model decides how much to think)",
             'remove it (set effort = "low" to think less), or set thinking = "enabled"',
         )
-    if extra.get("interleaved_thinking") and budget is None:
+    if extra.interleaved_thinking and budget is None:
         raise at.at("interleaved_thinking").error(
             "applies to thinking with a budget (adaptive thinking interleaves on its own)",
             "add thinking_budget_tokens, or remove interleaved_thinking",
         )
     # Interleaved, the budget spans every thinking block of the turn and may exceed max_tokens.
-    if isinstance(budget, int) and budget >= max_tokens and not extra.get("interleaved_thinking"):
+    if budget is not None and budget >= max_tokens and not extra.interleaved_thinking:
         raise at.at("thinking_budget_tokens").error(
             f"{budget} is not under max_tokens = {max_tokens} (thinking counts toward max_tokens)",
             f"raise max_tokens above {budget}, or lower thinking_budget_tokens",
@@ -473,7 +476,9 @@ def load_config(path: Path) -> Config:
         key: _context(key, raw, _table_at(file, "contexts", key))
         for key, raw in (_section(doc, "contexts", file) if "contexts" in doc else {}).items()
     }
-    gate = parse_gate(doc.get("gate", {}), At(file, "gate"), {**GATE_KEYS, **SESSION_GATE_KEYS})
+    gate = GateTolerances(
+        **parse_gate(doc.get("gate", {}), At(file, "gate"), {**GATE_KEYS, **SESSION_GATE_KEYS})
+    )
     config = Config(
         file,
         models,

@@ -12,8 +12,9 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import Any, get_args
 
+from pytest_specbench.config.checks import DECLARED, parse_check_names
 from pytest_specbench.config.keys import (
     BARE_KEY,
     MAX_REPEATS,
@@ -21,7 +22,6 @@ from pytest_specbench.config.keys import (
     Parser,
     parse_alpha,
     parse_bool,
-    parse_check_names,
     parse_choice_of,
     parse_codebase,
     parse_command,
@@ -34,11 +34,9 @@ from pytest_specbench.config.keys import (
     parse_int,
     parse_number,
     parse_path,
-    parse_phrases,
     parse_protocol,
     parse_provider,
     parse_record_mode,
-    parse_reference_features,
     parse_specs_dir,
     parse_str,
     parse_table,
@@ -49,7 +47,16 @@ from pytest_specbench.config.keys import (
     suggest,
     wrong_type,
 )
-from pytest_specbench.config.settings import Provider, ScaffoldTool, ServerConfig
+from pytest_specbench.config.settings import (
+    Effort,
+    Provider,
+    Reasoning,
+    ReasoningEffort,
+    ReasoningFormat,
+    ScaffoldTool,
+    ServerConfig,
+    Thinking,
+)
 from pytest_specbench.errors import ConfigError
 
 # --- the key tables: one row per key ----------------------------------------------------------------
@@ -79,6 +86,11 @@ class Key:
     help: str = ""
     """What the key does, for the generated reference (docs/hooks.py); empty when the docstring of
     the field its value goes to says it."""
+
+
+def parse_literal(choices: object) -> Parser:
+    """One of the words of a `Literal` type (an API's own enum, as `ProviderExtras` types it)."""
+    return parse_choice_of(*get_args(choices))
 
 
 def _server(value: object, at: At) -> ServerConfig:
@@ -220,7 +232,7 @@ MODEL_KEYS: dict[str, Key] = {
         help="Retired (llama-cpp-python's chat handlers): refused with the reason; use chat_template_file.",
     ),
     "reasoning_format": Key(
-        parse_choice_of("none", "deepseek", "deepseek-legacy", "auto"),
+        parse_literal(ReasoningFormat),
         Dest.EXTRA,
         provider=Provider.LLAMACPP,
         help="llama-server's --reasoning-format: where thoughts go (default: auto).",
@@ -232,20 +244,20 @@ MODEL_KEYS: dict[str, Key] = {
         help="llama-server's --reasoning-budget: -1 unlimited, 0 ends thinking at once.",
     ),
     "reasoning": Key(
-        parse_choice_of("on", "off", "auto"),
+        parse_literal(Reasoning),
         Dest.EXTRA,
         provider=Provider.LLAMACPP,
         help="llama-server's --reasoning: turn thinking on, off or leave it to the model (auto).",
     ),
     # Thinking models (see docs/thinking.md): the request fields each API names them by.
     "reasoning_effort": Key(
-        parse_choice_of("none", "minimal", "low", "medium", "high", "xhigh"),
+        parse_literal(ReasoningEffort),
         Dest.EXTRA,
         provider=Provider.OPENAI,
         help="OpenAI reasoning models' effort; such a model sends no temperature unless a table sets one.",
     ),
     "thinking": Key(
-        parse_choice_of("adaptive", "enabled"),
+        parse_literal(Thinking),
         Dest.EXTRA,
         provider=Provider.ANTHROPIC,
         help='Claude\'s thinking: "adaptive" (the model decides) or "enabled" (with thinking_budget_tokens).',
@@ -263,7 +275,7 @@ MODEL_KEYS: dict[str, Key] = {
         help="Claude 4 models: think between tool calls (a beta header); the budget then spans the turn.",
     ),
     "effort": Key(
-        parse_choice_of("low", "medium", "high", "xhigh", "max"),
+        parse_literal(Effort),
         Dest.EXTRA,
         provider=Provider.ANTHROPIC,
         help="Claude's output_config.effort, for adaptive thinking.",
@@ -314,50 +326,19 @@ BRIEF_KEYS: dict[str, Key] = {
     "prompt_file": Key(parse_text_file, name="prompt"),
     "system_prompt": Key(parse_str),
     "system_prompt_file": Key(parse_text_file, name="system_prompt"),
-    "min_requirements": Key(
-        parse_int(0), help="Requirements (at any depth) the tree needs: the min_requirements check."
-    ),
-    "min_features": Key(parse_int(0), help="Top-level features the tree needs: the min_features check."),
     "xfail": Key(
         parse_str, help="Reason this brief is expected to fail; its tests are strict expected failures."
     ),
     "server": Key(_server),
     "gate": Key(parse_gate),
     # Check settings of this brief only (a brief sets the bar; a model does not lower it).
-    "forbidden_topics": Key(
-        parse_phrases,
-        Dest.EXTRA,
-        help="Words or regular expressions no feature or requirement may match: the on_topic check.",
-    ),
-    "reference_features": Key(
-        parse_reference_features,
-        Dest.EXTRA,
-        help='Features the tree should cover, [{ name = "undo", aliases = ["revert"] }] (feature_recall).',
-    ),
-    "min_feature_recall": Key(
-        parse_fraction,
-        Dest.EXTRA,
-        help="0..1, the recall feature_recall needs; unset: the recall is only reported.",
-    ),
-    "tree_quality": Key(parse_bool, Dest.EXTRA, help="false turns the tree_quality check off."),
-    "max_empty_features": Key(
-        parse_int(0),
-        Dest.EXTRA,
-        help="Features with no requirement (theirs or their children's) tree_quality allows.",
-    ),
-    "max_requirements_without_criteria": Key(
-        parse_int(0), Dest.EXTRA, help="Requirements without acceptance criteria tree_quality allows."
-    ),
-    "max_duplicate_titles": Key(parse_int(0), Dest.EXTRA, help="Duplicate titles tree_quality allows."),
-    "max_placeholders": Key(
-        parse_int(0),
-        Dest.EXTRA,
-        help="Placeholders (TBD, TODO:, lorem ipsum, ... goes here) tree_quality allows.",
-    ),
-    "min_criteria_per_requirement": Key(
-        parse_int(1), Dest.EXTRA, help="Acceptance criteria every requirement needs; unset: not checked."
-    ),
+    **{
+        setting.key: Key(setting.parse, Dest.FIELD if setting.field else Dest.EXTRA, help=setting.help)
+        for check in DECLARED
+        for setting in check.settings
+    },
 }
+"""A `[briefs.<id>]` table; its check settings are the checks' own (`config.checks.DECLARED`)."""
 
 SERVER_KEYS: dict[str, Key] = {
     "command": Key(parse_command),

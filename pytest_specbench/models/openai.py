@@ -75,7 +75,7 @@ class OpenAIChatClient:
         if model.provider is Provider.LLAMACPP and model.base_url is None:
             raise ValueError(f"model {model.id!r}: a llamacpp model needs the base_url of its started server")
         self._model = model
-        self._effort = model.extra.get("reasoning_effort")
+        self._effort = model.extra.reasoning_effort
         self._temperature = settings.temperature
         self._max_retries = settings.max_retries
         self._sdk = openai.AsyncOpenAI(

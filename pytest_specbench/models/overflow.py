@@ -166,5 +166,5 @@ def context_window(model: ModelConfig) -> int | None:
     if model.provider is Provider.LLAMACPP:
         from .llamacpp import DEFAULT_N_CTX  # here: the module is for local models only
 
-        return int(model.extra.get("n_ctx", DEFAULT_N_CTX))
+        return model.extra.n_ctx or DEFAULT_N_CTX
     return None

@@ -14,6 +14,7 @@ from pathlib import Path
 from time import monotonic
 from typing import Any, Literal, TypeAlias
 
+from pytest_specbench._record import Provenance
 from pytest_specbench.errors import CassetteError
 from pytest_specbench.models.types import AssistantTurn, Message, ModelClient, ToolSpec
 from pytest_specbench.replay.cassette import RERECORD, Cassette, Exchange, header_fields, write_cassette
@@ -168,7 +169,7 @@ def finish(client: object) -> None:
         client.finish()
 
 
-def provenance(client: object) -> dict[str, Any]:
+def provenance(client: object) -> Provenance:
     """The record's `source` and `recorded_seconds` (the model's recorded time; None for a live run)."""
     if isinstance(client, RecordingClient | ReplayingClient):
         return {"source": client.source, "recorded_seconds": client.recorded_seconds}

@@ -84,7 +84,8 @@ def sampling_of(model: ModelConfig, settings: RunSettings) -> dict[str, Any]:
         "max_tokens": model.max_tokens,
     }
     # Only when set: a cassette recorded before these keys existed keeps its hashes.
-    return sampling | {key: model.extra[key] for key in _THINKING_KEYS if key in model.extra}
+    extras = model.extra.given()
+    return sampling | {key: extras[key] for key in _THINKING_KEYS if key in extras}
 
 
 @dataclass(frozen=True, slots=True)

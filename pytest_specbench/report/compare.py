@@ -12,15 +12,18 @@ could reach.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from pytest_specbench._record import Record
 from pytest_specbench._text import align
+from pytest_specbench.config.gate import GateTolerances
+from pytest_specbench.report.family import session_family
 from pytest_specbench.report.results import Results
 from pytest_specbench.verdicts.checks import Check
 from pytest_specbench.verdicts.regression import (
-    GATE_DEFAULTS,
     GateResult,
     judge,
     newly,
@@ -51,8 +54,8 @@ class Comparison:
     """One test in the old file, the new one, or both."""
 
     key: str
-    old: Mapping[str, Any] | None
-    new: Mapping[str, Any] | None
+    old: Record | None
+    new: Record | None
     verdict: Check | None
     """The gate's verdict; None when the test is in only one of the files."""
     result: GateResult | None = None
@@ -69,11 +72,13 @@ class Comparison:
 
     @property
     def test_id(self) -> str:
-        return str((self.new or self.old or {}).get("test_id", self.key))
+        record = self.new or self.old
+        return record["test_id"] if record is not None else self.key
 
     def cells(self) -> list[str]:
         """The row of the text and Markdown tables."""
-        old, new = self.old or {}, self.new or {}
+        old: Mapping[str, Any] = self.old or {}
+        new: Mapping[str, Any] = self.new or {}
         both = self.old is not None and self.new is not None
         return [
             self.test_id,
@@ -92,7 +97,7 @@ class Comparison:
     def as_json(self) -> dict[str, Any]:
         row = dict(zip(COLUMNS, self.cells(), strict=True))
         verdict = _verdict_word(self)
-        fields = self.result.fields() if self.result else {}
+        fields: Mapping[str, Any] = self.result.fields() if self.result else {}
         return {"key": self.key, **row, "regressed": self.regressed, "verdict": verdict, **fields}
 
     def _gate(self) -> str:
@@ -107,18 +112,31 @@ class Comparison:
         return "no regression"
 
 
-def compare_results(old: Results, new: Results, gate: Mapping[str, float | str | None]) -> list[Comparison]:
+def compare_results(old: Results, new: Results, gate: Mapping[str, float]) -> list[Comparison]:
     """Every test of `new`, then those only in `old`; `gate` overrides each new record's own tolerances."""
     spreads = pooled_spreads([*old.values(), *new.values()])
-    rows = [_compared(key, old.get(key), record, gate, spreads) for key, record in new.items()]
+    rows = _decided([_compared(key, old.get(key), record, gate, spreads) for key, record in new.items()])
     return rows + [Comparison(key, record, None, None) for key, record in old.items() if key not in new]
+
+
+def _decided(rows: list[Comparison]) -> list[Comparison]:
+    """Tests gated with `[gate] family = "session"` decided together over the file (BH), as the
+    session decided them: each alone is only recorded, never a verdict."""
+    gated = [{"nodeid": row.key, **row.result.fields()} for row in rows if row.result is not None]
+    decided = session_family(gated)
+    return [
+        dataclasses.replace(row, verdict=decided[row.key].check(), result=decided[row.key])
+        if row.key in decided
+        else row
+        for row in rows
+    ]
 
 
 def _compared(
     key: str,
-    old: Mapping[str, Any] | None,
-    new: Mapping[str, Any],
-    gate: Mapping[str, float | str | None],
+    old: Record | None,
+    new: Record,
+    gate: Mapping[str, float],
     spreads: Mapping[str, float],
 ) -> Comparison:
     """One test of both files, judged as `no_regression` would judge it (an error where the
@@ -128,8 +146,7 @@ def _compared(
     if new.get("outcome") == "error" and old.get("outcome") != "error":
         error = Check("no_regression", False, f"error: {new.get('error') or 'the run did not finish'}")
         return Comparison(key, old, new, error)
-    own = new.get("gate")
-    tolerances = {**GATE_DEFAULTS, **(own if isinstance(own, Mapping) else {}), **gate}
+    tolerances = GateTolerances.from_fields(new.get("gate")).over(gate)
     result = judge(new, old, tolerances, "baseline", spreads=spreads)
     return Comparison(key, old, new, result.check(), result)
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from pytest_specbench._record import RegressionFields
 from pytest_specbench.report.results import record_key
 from pytest_specbench.verdicts.regression import FIELD, SESSION, GateResult, overall
 from pytest_specbench.verdicts.significance import Judgment, Verdict, decide, screened_out
@@ -29,7 +30,7 @@ def session_family(records: Iterable[Mapping[str, Any]]) -> dict[str, GateResult
     `regression` field; a `regressed` one fails the session. Records of other families, and
     tests not compared, are left out.
     """
-    gated = {record_key(dict(r)): r[FIELD] for r in records if _in_session(r)}
+    gated: dict[str, RegressionFields] = {record_key(r): r[FIELD] for r in records if _in_session(r)}
     judged = {key: [Judgment.from_fields(m) for m in field["metrics"]] for key, field in gated.items()}
     alpha = {key: float(field["alpha"]) for key, field in gated.items()}
     family = [

@@ -10,13 +10,15 @@ it sets the session's exit status, as pytest-cov's `--cov-fail-under` does for c
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from pytest_specbench._text import align
+from pytest_specbench.config.gate import GateTolerances
 from pytest_specbench.verdicts.checks import Check
-from pytest_specbench.verdicts.regression import GATE_DEFAULTS, check_no_regression
+from pytest_specbench.verdicts.regression import check_no_regression
 
 __all__ = ["Paired", "paired_verdicts", "render_paired"]
 
@@ -76,7 +78,9 @@ def _verdict(record: Mapping[str, Any], incumbent: Mapping[str, Any] | None, inc
         return Check("baseline_model", True, f"not compared: {incumbent_id}'s run of this test {why}")
     if record.get("outcome") == "error":
         return Check("baseline_model", False, f"error: {record.get('error') or 'the run did not finish'}")
-    gate = {**GATE_DEFAULTS, **record.get("gate", {})}
+    # A pair is judged on its own: the session family's BH (`family.py`) decides `no_regression`
+    # against the baseline file, and would leave this verdict "decided at session end" for ever.
+    gate = dataclasses.replace(GateTolerances.from_fields(record.get("gate")), family=None)
     return check_no_regression(record, incumbent, gate, f"model {incumbent_id}")
 
 

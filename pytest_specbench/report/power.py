@@ -12,9 +12,9 @@ increase) of that size with 80 % power, by the noncentral t:
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Iterable
 
+from pytest_specbench._record import Record
 from pytest_specbench.verdicts.regression import ALPHA, METRICS, pooled_spread_counts
 from pytest_specbench.verdicts.significance import POWER, margin
 from pytest_specbench.verdicts.stats import MAX_SAMPLES, samples_per_side
@@ -24,7 +24,7 @@ __all__ = ["HEADER", "power_rows"]
 HEADER = ["metric", "tests", "spread", "to detect", "samples per side"]
 
 
-def power_rows(records: Iterable[Mapping[str, Any]], drop: float, alpha: float = ALPHA) -> list[list[str]]:
+def power_rows(records: Iterable[Record], drop: float, alpha: float = ALPHA) -> list[list[str]]:
     """One row per metric of the gate: its pooled spread and the samples per side that would tell."""
     spreads = pooled_spread_counts(list(records))
     rows = []

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import json
 import stat
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from pytest_specbench._record import validate_record
+from pytest_specbench._record import Record, validate_record
 from pytest_specbench._run.record import RESULTS_VERSION
 from pytest_specbench.errors import ResultsFileError
 
@@ -21,11 +21,11 @@ __all__ = ["Results", "merge_results", "read_results", "record_key", "why"]
 
 _FIX = "pass a results.json written by --specbench-report"
 
-Results = dict[str, dict[str, Any]]
+Results = dict[str, Record]
 """Records by `record_key`, in file order."""
 
 
-def why(record: dict[str, Any]) -> str:
+def why(record: Mapping[str, Any]) -> str:
     """What a reader should see first: the error or skip, else the first failed check, else the
     first known failure (a passing run still names what its model is known to get wrong)."""
     if record.get("outcome") in {"error", "skipped"}:
@@ -40,7 +40,7 @@ def why(record: dict[str, Any]) -> str:
     return known
 
 
-def record_key(record: dict[str, Any]) -> str:
+def record_key(record: Mapping[str, Any]) -> str:
     """What identifies a record within a session: its node id, else its test id."""
     return str(record.get("nodeid") or record.get("test_id"))
 
@@ -80,15 +80,15 @@ def _index(path: Path, records: Iterable[dict[str, Any]]) -> Results:
                 f"{RESULTS_VERSION}",
                 "write it again with this version of pytest-specbench",
             )
-        validate_record(data, path, number)  # the typed record; `Results` keeps the plain dict
-        key = record_key(data)
+        record = validate_record(data, path, number)
+        key = record_key(record)
         if key in indexed:
             raise ResultsFileError(str(path), f"{key} appears twice", "keep one record per test")
-        indexed[key] = data
+        indexed[key] = record
     return indexed
 
 
-def merge_results(paths: Iterable[Path]) -> list[dict[str, Any]]:
+def merge_results(paths: Iterable[Path]) -> list[Record]:
     """The records of several results files (CI shards) as one list; a test in two of them is an error."""
     merged: Results = {}
     origin: dict[str, Path] = {}

@@ -21,8 +21,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from pytest_specbench.config.gate import GateTolerances
 from pytest_specbench.report.paired import Paired
-from pytest_specbench.verdicts.regression import ALPHA, GATE_DEFAULTS, METRICS, Metric, overall, samples
+from pytest_specbench.verdicts.regression import METRICS, Metric, overall, samples
 from pytest_specbench.verdicts.significance import Judgment, Method, Verdict, decide, margin
 from pytest_specbench.verdicts.stats import holm, paired_t, sign_flip_p
 
@@ -106,17 +107,15 @@ def _suite(candidate: str, incumbent: str, pairs: list[Paired], alpha: float | N
     pairs = [p for p in pairs if _has_numbers(p)]
     if len(pairs) < MIN_BRIEFS:
         return SuiteVerdict(candidate, incumbent, len(pairs), Verdict.NOT_COMPARED)
-    own = pairs[0].candidate.get("gate")
-    gate = {**GATE_DEFAULTS, **(own if isinstance(own, Mapping) else {})}
-    if alpha is None:
-        alpha = float(gate["alpha"]) if isinstance(gate.get("alpha"), int | float) else ALPHA
+    gate = GateTolerances.from_fields(pairs[0].candidate.get("gate"))
+    alpha = gate.level if alpha is None else alpha
     measured, flips = [], {}
     for metric in METRICS:
         differences = _differences(metric, pairs)
-        limit = gate.get(metric.tolerance)
-        if differences is None or len(differences) < MIN_BRIEFS or not isinstance(limit, int | float):
+        limit = gate.limit(metric.tolerance)
+        if differences is None or len(differences) < MIN_BRIEFS or limit is None:
             continue
-        measured.append(_judge(metric, differences, float(limit)))
+        measured.append(_judge(metric, differences, limit))
         sign = -1.0 if metric.worse == "drop" else 1.0  # the sign-flip p, too, looks toward worse
         flips[metric.label] = sign_flip_p([-sign * d for d in differences])
     tested = [i for i, j in enumerate(measured) if j.tested]

@@ -1,7 +1,8 @@
 """Verdicts on a finished run: each check is a name, passed or not, and one line saying why.
 
 A check is a plain function of the run's `Evidence`; `CHECKS` lists them in the order
-they are reported, a cause before its symptom (a loop before the limit it ran into).
+they are reported (the order, names and settings of `config.checks.DECLARED`, which a test
+holds equal to this list), a cause before its symptom (a loop before the limit it ran into).
 A check that does not apply (its setting unset, or the run ended without an answer)
 still reports, and passes with a detail saying why, so every results.json record
 has the same check names.
@@ -14,7 +15,7 @@ written at all is read from the tool names of the reference server, and from the
 
 Checks read their settings from `Evidence.settings`, one mapping resolved by
 `check_settings`: the run's `RunSettings` (model > brief > [defaults]) and the
-brief-only check keys (`CHECK_DEFAULTS`, overridden by the brief's table).
+brief-only check keys (`CHECK_DEFAULTS`, from the declaration, overridden by the brief's table).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from typing import Any
 
 from pytest_specbench.agent.stats import identical_streaks
 from pytest_specbench.agent.transcript import MessageEvent, ToolCallEvent, Transcript
+from pytest_specbench.config.checks import CHECK_DEFAULTS
 from pytest_specbench.config.settings import BriefConfig, RunSettings
 from pytest_specbench.models._reasoning import split_think
 from pytest_specbench.tree import SpecTree
@@ -50,18 +52,6 @@ __all__ = [
     "run_checks",
 ]
 
-CHECK_DEFAULTS: dict[str, Any] = {
-    "forbidden_topics": (),
-    "reference_features": (),
-    "min_feature_recall": None,
-    "tree_quality": True,
-    "max_empty_features": 0,
-    "max_requirements_without_criteria": 0,
-    "max_duplicate_titles": 0,
-    "max_placeholders": 0,
-    "min_criteria_per_requirement": None,
-}
-"""The brief-only check settings, as they are when a brief does not set them."""
 LIST_WIDTH = 3
 """Offenders named per problem in a detail, before "and N more"."""
 
@@ -69,10 +59,15 @@ LIST_WIDTH = 3
 def check_settings(run: RunSettings, brief: BriefConfig, max_tokens: int | None = None) -> dict[str, Any]:
     """The one mapping the checks read: the run's settings, the model's `max_tokens` (named when an
     answer is cut off) and the brief's check keys over their defaults."""
-    return {**dataclasses.asdict(run), "max_tokens": max_tokens, **CHECK_DEFAULTS, **brief.extra}
+    return {**_unset(run, max_tokens), **brief.extra}
 
 
-_DEFAULTS = {**dataclasses.asdict(RunSettings()), "max_tokens": None, **CHECK_DEFAULTS}
+def _unset(run: RunSettings, max_tokens: int | None) -> dict[str, Any]:
+    """The settings of a brief that sets no check key: the declared defaults (`CHECK_DEFAULTS`)."""
+    return {**dataclasses.asdict(run), "max_tokens": max_tokens, **CHECK_DEFAULTS}
+
+
+_DEFAULTS = _unset(RunSettings(), None)
 
 
 @dataclass(frozen=True, slots=True)

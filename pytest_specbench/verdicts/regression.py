@@ -22,8 +22,10 @@ import math
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, TypeGuard
+from typing import Any, Final, Literal, TypeGuard
 
+from pytest_specbench._record import RegressionRecord
+from pytest_specbench.config.gate import ALPHA, TOLERANCES, GateTolerances
 from pytest_specbench.errors import SpecbenchInconclusiveWarning
 from pytest_specbench.verdicts.checks import Check
 from pytest_specbench.verdicts.significance import (
@@ -52,22 +54,14 @@ __all__ = [
     "warn_inconclusive",
 ]
 
-GATE_DEFAULTS: dict[str, float | None] = {
-    "max_requirements_drop": 0.10,
-    "max_features_drop": 0.10,
-    "max_recall_drop": 0.05,
-    "max_tokens_increase": None,
-    "max_cost_increase": None,
-}
-"""The `[gate]` tolerances as they are when neither `[gate]` nor the brief sets them."""
-ALPHA = 0.05
-"""`[gate] alpha` when unset: the one-sided level of every test."""
+GATE_DEFAULTS: dict[str, float | None] = {key: GateTolerances().limit(key) for key in TOLERANCES}
+"""The `[gate]` tolerances as they are when neither `[gate]` nor the brief sets them (`GateTolerances`)."""
 
 NAME = "no_regression"
 NO_CHANGE = Verdict.NO_REGRESSION
 NOT_CONFIGURED = "not configured (no --specbench-baseline)"
 SESSION = "session"
-FIELD = "regression"
+FIELD: Final = "regression"
 """The record field that keeps the gate's numbers (`GateResult.fields`)."""
 
 
@@ -79,7 +73,7 @@ class Metric:
     field: str
     """The record field (in each `per_sample` entry too)."""
     tolerance: str
-    """The gate key that bounds it."""
+    """The `GateTolerances` field that bounds it."""
     worse: Literal["drop", "increase"]
     relative: bool = True
     """Compared as a % change of geometric means; False for recall, compared as a difference in points."""
@@ -123,7 +117,7 @@ class GateResult:
         inconclusive = self.verdict is Verdict.INCONCLUSIVE
         return Check(NAME, True, "; ".join(shown) or "nothing to compare", inconclusive=inconclusive)
 
-    def fields(self) -> dict[str, Any]:
+    def fields(self) -> RegressionRecord:
         """`{"regression": {...}}`, the plain data a results.json record keeps of the verdict."""
         return {
             FIELD: {
@@ -159,30 +153,28 @@ def samples(record: Mapping[str, Any], field: str) -> list[float] | None:
 def judge(
     new: Mapping[str, Any],
     old: Mapping[str, Any] | None,
-    gate: Mapping[str, float | str | None],
+    gate: GateTolerances,
     source: str | None,
     *,
     spreads: Mapping[str, float] | None = None,
 ) -> GateResult:
     """The verdict of `new` against its baseline record `old` from the file `source`.
 
-    `gate` holds the tolerances (unset ones keep `GATE_DEFAULTS`) and `alpha`. Without a
-    baseline file (`source` None) or a record of this test in it, nothing is compared.
-    `spreads` (metric label → SD on the test's scale, from `pooled_spreads` over the suite)
-    replaces this test's own spread in the sample advice.
+    `gate` holds the tolerances, `alpha` and `family`. Without a baseline file (`source` None)
+    or a record of this test in it, nothing is compared. `spreads` (metric label → SD on the
+    test's scale, from `pooled_spreads` over the suite) replaces this test's own spread in the
+    sample advice.
     """
-    alpha = _alpha(gate)
+    alpha = gate.level
     if source is None or old is None:
         reason = f"no baseline record for this test in {source}" if source else NOT_CONFIGURED
         return GateResult(Verdict.NOT_COMPARED, reason=reason, alpha=alpha)
-    tolerances = {**GATE_DEFAULTS, **gate}
-    measured = [*_metrics(new, old, tolerances), *_checks(new, old)]
+    measured = [*_metrics(new, old, gate), *_checks(new, old)]
     if spreads:
         measured = [_with_spread(j, spreads.get(j.label)) for j in measured]
     judged = adjust_within_test(measured, alpha)
-    session = gate.get("family") == SESSION
-    family = SESSION if session else "test"
-    return GateResult(overall(judged), tuple(judged), alpha=alpha, family=family, decided=not session)
+    family = SESSION if gate.session else "test"
+    return GateResult(overall(judged), tuple(judged), alpha=alpha, family=family, decided=not gate.session)
 
 
 def pooled_spreads(records: Iterable[Mapping[str, Any]]) -> dict[str, float]:
@@ -211,7 +203,7 @@ def pooled_spread_counts(records: Iterable[Mapping[str, Any]]) -> dict[str, tupl
 def check_no_regression(
     new: Mapping[str, Any],
     old: Mapping[str, Any] | None,
-    gate: Mapping[str, float | str | None],
+    gate: GateTolerances,
     source: str | None,
 ) -> Check:
     """`no_regression` of `new` against its baseline record `old` from the file `source` (see `judge`).
@@ -261,16 +253,16 @@ def warn_inconclusive(checks: Iterable[Check], test_id: str) -> None:
             warnings.warn(SpecbenchInconclusiveWarning(message), stacklevel=3)
 
 
-def _metrics(new: Mapping[str, Any], old: Mapping[str, Any], gate: Mapping[str, Any]) -> list[Judgment]:
+def _metrics(new: Mapping[str, Any], old: Mapping[str, Any], gate: GateTolerances) -> list[Judgment]:
     found = []
     for metric in METRICS:
         before, after = samples(old, metric.field), samples(new, metric.field)
         if before is None or after is None:
             continue  # missing on a side: not compared
-        limit = gate.get(metric.tolerance)
         scale: Literal["relative", "points"] = "relative" if metric.relative else "points"
-        tolerance = float(limit) if _is_number(limit) else None
-        found.append(judge_metric(metric.label, scale, metric.worse, before, after, tolerance))
+        found.append(
+            judge_metric(metric.label, scale, metric.worse, before, after, gate.limit(metric.tolerance))
+        )
     return found
 
 
@@ -331,8 +323,3 @@ def _number(record: Mapping[str, Any], field: str) -> float | None:
 
 def _is_number(value: object) -> TypeGuard[float]:
     return isinstance(value, int | float) and not isinstance(value, bool) and value == value
-
-
-def _alpha(gate: Mapping[str, object]) -> float:
-    alpha = gate.get("alpha")
-    return float(alpha) if isinstance(alpha, int | float) and not isinstance(alpha, bool) else ALPHA

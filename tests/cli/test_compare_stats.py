@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from pytest_specbench.config.gate import GateFamily, GateTolerances
 from pytest_specbench.verdicts.regression import check_no_regression
 
 SPECBENCH = shutil.which("specbench", path=str(Path(sys.executable).parent))
@@ -86,7 +87,7 @@ def test_compare_judges_repeats_by_the_plugins_rules_in_its_words(
     assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
     rows = {line.split()[0]: line for line in result.stdout.splitlines() if line.startswith("test_spec[")}
     old, new = (json.loads(f.read_text()) for f in files)
-    plugin = check_no_regression(new[0], old[0], {}, "baseline").detail
+    plugin = check_no_regression(new[0], old[0], GateTolerances(), "baseline").detail
     assert rows["test_spec[tight-notes]"].endswith(f"REGRESSED: {plugin}")
     assert plugin == (
         "requirements 174 → 120 (−31 %, 90 % CI −39 % … −23 %, one-sided p = 0.004, Welch/log, 3 v 3): "
@@ -128,3 +129,20 @@ def test_a_bad_alpha_is_one_line_and_exit_2(files: tuple[Path, Path], tmp_path: 
     result = specbench("compare", *files, "--alpha", "0.9", cwd=tmp_path)
 
     assert result.returncode == 2 and "must be greater than 0 and at most 0.5, got 0.9" in result.stderr
+
+
+def test_a_session_familys_results_are_decided_over_the_file(
+    files: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """`[gate] family = "session"`: compare decides the tests together, as the session did (BH)."""
+    old, new = files
+    session = tmp_path / "session.json"
+    gate = GateTolerances(family=GateFamily.SESSION).fields()
+    session.write_text(json.dumps([r | {"gate": gate} for r in json.loads(new.read_text())]))
+
+    result = specbench("compare", old, session, cwd=tmp_path)
+
+    assert result.returncode == 1, result.stdout + result.stderr
+    rows = {line.split()[0]: line for line in result.stdout.splitlines() if line.startswith("test_spec[")}
+    assert "REGRESSED: requirements 174 → 120" in rows["test_spec[tight-notes]"]
+    assert "BH" in rows["test_spec[tight-notes]"] and "decided at session end" not in result.stdout

@@ -1,12 +1,22 @@
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
 
 from pytest_specbench import config as config_module
 from pytest_specbench.config import DEFAULT_CONFIG, find_config, load_config, schema
-from pytest_specbench.config.settings import Config, Protocol, Provider, RecordMode, RunSettings, ServerConfig
+from pytest_specbench.config.settings import (
+    Config,
+    ModelConfig,
+    Protocol,
+    Provider,
+    ProviderExtras,
+    RecordMode,
+    RunSettings,
+    ServerConfig,
+)
 from pytest_specbench.errors import ConfigError
 
 MODEL = '[models.m]\nprovider = "openai"\nmodel = "gpt"\n'
@@ -109,7 +119,7 @@ def test_model_fields(tmp_path: Path) -> None:
     )
     assert (qwen.max_tokens, qwen.stream, qwen.xfail) == (8192, True, None)
     assert qwen.overrides == {"request_timeout_s": 900.0, "max_turns": 30}
-    assert qwen.extra == {}
+    assert qwen.extra.given() == {}
 
 
 def test_model_record_mode(tmp_path: Path) -> None:
@@ -135,7 +145,7 @@ def test_llamacpp_extras_and_model_path_resolution(tmp_path: Path) -> None:
     assert gemma.provider is Provider.LLAMACPP
     assert gemma.model == "gemma.local"
     # Resolved against the config's directory, and allowed not to exist yet.
-    assert gemma.extra == {
+    assert gemma.extra.given() == {
         "model_path": tmp_path.parent / "models" / "gemma.gguf",
         "n_ctx": 8192,
         "n_threads": 1,
@@ -143,6 +153,16 @@ def test_llamacpp_extras_and_model_path_resolution(tmp_path: Path) -> None:
         "protocol": Protocol.ANTHROPIC,
     }
     assert gemma.protocol is Protocol.ANTHROPIC
+
+
+def test_provider_extras_are_the_schemas_provider_keys() -> None:
+    """One typed field per provider-specific key of a model table (the retired chat_format aside)."""
+    keys = {key for key, spec in schema.MODEL_KEYS.items() if spec.dest is schema.Dest.EXTRA}
+
+    assert {f.name for f in dataclasses.fields(ProviderExtras)} == keys - {"chat_format"}
+    model = ModelConfig("m", Provider.ANTHROPIC, "claude", extra={"thinking": "adaptive", "effort": "low"})
+    assert model.extra == ProviderExtras(thinking="adaptive", effort="low") and model.thinking
+    assert model.extra.given() == {"thinking": "adaptive", "effort": "low"}
 
 
 def test_brief_fields_and_paths(tmp_path: Path) -> None:

@@ -36,7 +36,7 @@ def test_claude_with_a_budget_leaves_the_temperature_unsent(tmp_path: Path) -> N
     config = load(tmp_path, CLAUDE + "max_tokens = 8192\nthinking_budget_tokens = 4096\n")
 
     model = config.models["claude"]
-    assert model.thinking and model.extra["thinking_budget_tokens"] == 4096
+    assert model.thinking and model.extra.thinking_budget_tokens == 4096
     assert temperature(config, "claude") is None  # the built-in 0.0 would be refused
 
 
@@ -59,7 +59,7 @@ def test_unset_in_the_model_table_wins_over_defaults(tmp_path: Path) -> None:
 
     config = load(tmp_path, text)
 
-    assert temperature(config, "claude") is None and config.models["claude"].extra["effort"] == "low"
+    assert temperature(config, "claude") is None and config.models["claude"].extra.effort == "low"
 
 
 def test_unset_works_for_any_model(tmp_path: Path) -> None:
@@ -74,7 +74,7 @@ def test_an_openai_reasoning_model_refuses_a_set_temperature(tmp_path: Path) -> 
 
 def test_an_openai_reasoning_model_without_a_set_temperature_sends_none(tmp_path: Path) -> None:
     config = load(tmp_path, GPT + 'reasoning_effort = "low"\n')
-    assert temperature(config, "gpt") is None and config.models["gpt"].extra["reasoning_effort"] == "low"
+    assert temperature(config, "gpt") is None and config.models["gpt"].extra.reasoning_effort == "low"
 
 
 def test_a_local_server_with_reasoning_effort_keeps_its_temperature(tmp_path: Path) -> None:
@@ -110,4 +110,4 @@ def test_thinking_keys_belong_to_their_provider(tmp_path: Path) -> None:
 
 def test_an_interleaved_budget_may_exceed_max_tokens(tmp_path: Path) -> None:
     config = load(tmp_path, CLAUDE + "thinking_budget_tokens = 16000\ninterleaved_thinking = true\n")
-    assert config.models["claude"].extra["interleaved_thinking"] is True
+    assert config.models["claude"].extra.interleaved_thinking is True

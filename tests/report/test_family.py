@@ -5,18 +5,21 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from pytest_specbench.config.gate import GateFamily, GateTolerances
 from pytest_specbench.report.family import session_family
+from pytest_specbench.report.paired import paired_verdicts
 from pytest_specbench.verdicts.regression import judge
 from pytest_specbench.verdicts.significance import Verdict
 
-SESSION = {"family": "session"}
+SESSION = GateTolerances(family=GateFamily.SESSION)
+TEST = GateTolerances()
 
 
 def sampled(*values: float) -> dict[str, Any]:
     return {"per_sample": [{"requirements": v, "checks": []} for v in values], "checks": []}
 
 
-def gated(name: str, old: list[float], new: list[float], gate: dict[str, Any] = SESSION) -> dict[str, Any]:
+def gated(name: str, old: list[float], new: list[float], gate: GateTolerances = SESSION) -> dict[str, Any]:
     """A record as a worker writes it: the test's ids and the gate's `regression` field."""
     result = judge(sampled(*new), sampled(*old), gate, "baseline.json")
     record = {"test_id": f"test_spec[{name}]", "nodeid": f"t.py::test_spec[{name}]", "checks": []}
@@ -44,7 +47,7 @@ def test_a_worker_only_records_and_the_controller_decides_by_bh_over_the_session
 
 
 def test_a_change_significant_alone_is_not_among_many_tests() -> None:
-    alone = judge(sampled(150, 160, 140), sampled(170, 178, 174), {}, "baseline.json")
+    alone = judge(sampled(150, 160, 140), sampled(170, 178, 174), TEST, "baseline.json")
     records = [gated("drop", [170, 178, 174], [150, 160, 140])] + [gated(f"s{i}", *STEADY) for i in range(12)]
 
     decided = session_family(records)["t.py::test_spec[drop]"]
@@ -54,6 +57,19 @@ def test_a_change_significant_alone_is_not_among_many_tests() -> None:
 
 
 def test_records_of_the_test_family_and_not_compared_ones_are_left_alone() -> None:
-    records = [gated("own", *STEADY, gate={}), {"test_id": "x", "regression": {"verdict": "not compared"}}]
+    records = [
+        gated("own", *STEADY, gate=TEST),
+        {"test_id": "x", "regression": {"verdict": "not compared"}},
+    ]
 
     assert session_family(records) == {}
+
+
+def test_a_baseline_model_pair_under_a_session_family_is_judged_on_its_own() -> None:
+    def run(model: str, requirements: list[float]) -> dict[str, Any]:
+        record = {"test_id": "t", "nodeid": f"t.py::test_spec[{model}-b]", "model": model, "brief": "b"}
+        return record | sampled(*requirements) | {"outcome": "passed", "gate": SESSION.fields()}
+
+    (pair,) = paired_verdicts([run("new", [110, 125, 125]), run("old", [170, 178, 174])], {"new": "old"})
+
+    assert not pair.verdict.passed and pair.verdict.detail.startswith("requirements 174 → 120")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from pytest_specbench.config.gate import GateTolerances
 from pytest_specbench.report.ci import gate_properties, gate_verdict_cell, junit_properties, step_summary
 from pytest_specbench.verdicts.regression import judge
 
@@ -13,7 +14,7 @@ def gated(old: list[int], new: list[int]) -> dict[str, Any]:
     def sampled(values: list[int]) -> dict[str, Any]:
         return {"per_sample": [{"requirements": v, "checks": []} for v in values], "checks": []}
 
-    fields = judge(sampled(new), sampled(old), {}, "baseline.json").fields()
+    fields = judge(sampled(new), sampled(old), GateTolerances(), "baseline.json").fields()
     return json.loads(json.dumps({"requirements": sum(new) / len(new), **fields}))
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any
@@ -17,8 +18,9 @@ from pytest_specbench.agent.transcript import (
     ToolErrorKind,
     Transcript,
 )
-from pytest_specbench.config import load_config
-from pytest_specbench.config.settings import CHECK_NAMES, BriefConfig, RunSettings, ServerConfig
+from pytest_specbench.config import load_config, schema
+from pytest_specbench.config.checks import CHECK_DEFAULTS, CHECK_NAMES, DECLARED, check_table
+from pytest_specbench.config.settings import BriefConfig, RunSettings, ServerConfig
 from pytest_specbench.errors import ConfigError
 from pytest_specbench.tree import Feature, Requirement, SpecTree, TreeFileError
 from pytest_specbench.verdicts.changes import DiskChanges, compare, snapshot
@@ -41,6 +43,7 @@ from pytest_specbench.verdicts.checks import (
     run_checks,
 )
 from pytest_specbench.verdicts.loops import find_loop
+from pytest_specbench.verdicts.quality import tree_problems
 
 # --- building evidence ------------------------------------------------------------------------------
 
@@ -598,6 +601,30 @@ def test_every_check_reports_in_order_even_when_unconfigured(paths: Any) -> None
     # tests/test_public_api.py): every check reports, in that order.
     assert tuple(names) == CHECK_NAMES
     assert len(CHECKS) == len(names)
+
+
+def test_checks_run_as_they_are_declared() -> None:
+    """`CHECKS` is `DECLARED` in code: the same checks in the same order, reading the declared keys."""
+    assert [check.__name__.removeprefix("check_") for check in CHECKS] == [d.name for d in DECLARED]
+    readable = {*(f.name for f in dataclasses.fields(RunSettings)), "max_tokens", *CHECK_DEFAULTS}
+    unset = Evidence(run(), SpecTree(), BriefConfig("b", Path(), "p"), Path(), Path())
+    for declared in DECLARED:
+        assert set(declared.reads) <= readable, declared.name
+        for setting in declared.settings:
+            held = getattr(unset.brief, setting.key) if setting.field else unset.setting(setting.key)
+            assert held == setting.default, setting.key
+    limits = {problem.setting for problem in tree_problems(SpecTree())}
+    assert limits <= {s.key for s in DECLARED[CHECK_NAMES.index("tree_quality")].settings}
+
+
+def test_the_schema_parses_the_declared_check_keys() -> None:
+    for declared in DECLARED:
+        for setting in declared.settings:
+            key = schema.BRIEF_KEYS[setting.key]
+            assert key.parse is setting.parse
+            assert key.dest is (schema.Dest.FIELD if setting.field else schema.Dest.EXTRA)
+    assert {row[2] for row in check_table() if row[2]} == {f"`{s.key}`" for d in DECLARED for s in d.settings}
+    assert [row[0] for row in check_table() if row[0]] == [f"`{name}`" for name in CHECK_NAMES]
 
 
 def test_check_settings_joins_run_settings_and_brief_keys(tmp_path: Path) -> None:

@@ -9,10 +9,13 @@ from typing import Any
 import pytest
 
 from pytest_specbench import SpecbenchInconclusiveWarning
+from pytest_specbench.config.gate import GateTolerances
 from pytest_specbench.verdicts.regression import check_no_regression, judge, warn_inconclusive
 from pytest_specbench.verdicts.significance import Verdict
 
 SOURCE = "evals/baseline.json"
+GATE = GateTolerances()
+"""The default tolerances."""
 
 
 def record(requirements: int = 174, features: int = 7, **fields: Any) -> dict[str, Any]:
@@ -40,7 +43,7 @@ def sampled(
 def test_a_drop_past_the_tolerance_fails_with_the_numbers() -> None:
     new = record(120, checks={"min_features": False, "terminated": True})
 
-    check = check_no_regression(new, record(), {}, SOURCE)
+    check = check_no_regression(new, record(), GATE, SOURCE)
 
     assert not check.passed
     assert check.detail == (
@@ -50,8 +53,8 @@ def test_a_drop_past_the_tolerance_fails_with_the_numbers() -> None:
 
 
 def test_an_improvement_or_a_drop_within_tolerance_passes() -> None:
-    better = check_no_regression(record(200, 8), record(), {}, SOURCE)
-    slightly = check_no_regression(record(160), record(), {}, SOURCE)
+    better = check_no_regression(record(200, 8), record(), GATE, SOURCE)
+    slightly = check_no_regression(record(160), record(), GATE, SOURCE)
 
     assert better.passed and better.detail == (
         "requirements 174 → 200 (+15 %, tolerance rule, 1 v 1): no regression; "
@@ -66,8 +69,10 @@ def test_recall_is_a_difference_in_points_and_tokens_and_cost_are_gated_only_whe
     old = record(feature_recall=0.9, cost_usd=1.0)
     new = record(feature_recall=0.8, cost_usd=2.0, input_tokens=1900)
 
-    ungated = check_no_regression(new, old, {"max_recall_drop": 0.2}, SOURCE)
-    gated = check_no_regression(new, old, {"max_tokens_increase": 0.5, "max_cost_increase": 0.5}, SOURCE)
+    ungated = check_no_regression(new, old, GateTolerances(max_recall_drop=0.2), SOURCE)
+    gated = check_no_regression(
+        new, old, GateTolerances(max_tokens_increase=0.5, max_cost_increase=0.5), SOURCE
+    )
 
     assert ungated.passed, ungated.detail
     assert not gated.passed
@@ -79,7 +84,9 @@ def test_recall_is_a_difference_in_points_and_tokens_and_cost_are_gated_only_whe
 
 
 def test_a_replay_without_spread_on_either_side_falls_back_to_the_tolerance_rule() -> None:
-    result = judge(sampled("requirements", 120, 120, 120), sampled("requirements", 174, 174, 174), {}, SOURCE)
+    result = judge(
+        sampled("requirements", 120, 120, 120), sampled("requirements", 174, 174, 174), GATE, SOURCE
+    )
 
     assert result.verdict is Verdict.REGRESSED
     assert (
@@ -88,12 +95,12 @@ def test_a_replay_without_spread_on_either_side_falls_back_to_the_tolerance_rule
 
 
 def test_without_a_baseline_or_its_record_the_check_passes_saying_so() -> None:
-    unset = check_no_regression(record(), None, {}, None)
-    absent = check_no_regression(record(), None, {}, SOURCE)
+    unset = check_no_regression(record(), None, GATE, None)
+    absent = check_no_regression(record(), None, GATE, SOURCE)
 
     assert unset.passed and unset.detail == "not configured (no --specbench-baseline)"
     assert absent.passed and absent.detail == f"no baseline record for this test in {SOURCE}"
-    assert judge(record(), None, {}, SOURCE).verdict is Verdict.NOT_COMPARED
+    assert judge(record(), None, GATE, SOURCE).verdict is Verdict.NOT_COMPARED
 
 
 # --- repeats: the one-sided tests on the raw samples --------------------------------------------------
@@ -101,10 +108,10 @@ def test_without_a_baseline_or_its_record_the_check_passes_saying_so() -> None:
 
 def test_the_issues_two_lines_from_its_sample_data() -> None:
     regressed = check_no_regression(
-        sampled("requirements", 110, 125, 125), sampled("requirements", 170, 178, 174), {}, SOURCE
+        sampled("requirements", 110, 125, 125), sampled("requirements", 170, 178, 174), GATE, SOURCE
     )
     inconclusive = check_no_regression(
-        sampled("requirements", 160, 145, 180), sampled("requirements", 174, 150, 196), {}, SOURCE
+        sampled("requirements", 160, 145, 180), sampled("requirements", 174, 150, 196), GATE, SOURCE
     )
 
     assert not regressed.passed and regressed.detail == (
@@ -119,8 +126,8 @@ def test_the_issues_two_lines_from_its_sample_data() -> None:
 
 
 def test_a_tight_32_percent_drop_regresses_and_a_wide_14_percent_drop_is_inconclusive() -> None:
-    tight = judge(sampled("features", 68, 67, 69), sampled("features", 100, 99, 101), {}, SOURCE)
-    wide = judge(sampled("features", 60, 100, 98), sampled("features", 70, 110, 120), {}, SOURCE)
+    tight = judge(sampled("features", 68, 67, 69), sampled("features", 100, 99, 101), GATE, SOURCE)
+    wide = judge(sampled("features", 60, 100, 98), sampled("features", 70, 110, 120), GATE, SOURCE)
 
     (drop,) = tight.judgments
     assert tight.verdict is Verdict.REGRESSED and drop.low is not None and drop.high is not None
@@ -134,9 +141,9 @@ def test_a_tight_32_percent_drop_regresses_and_a_wide_14_percent_drop_is_inconcl
 
 
 def test_equal_distributions_are_no_regression_and_recall_is_tested_in_points() -> None:
-    same = judge(sampled("requirements", 101, 99, 100), sampled("requirements", 100, 101, 99), {}, SOURCE)
+    same = judge(sampled("requirements", 101, 99, 100), sampled("requirements", 100, 101, 99), GATE, SOURCE)
     recall = judge(
-        sampled("feature_recall", 0.8, 0.82, 0.81), sampled("feature_recall", 0.8, 0.81, 0.82), {}, SOURCE
+        sampled("feature_recall", 0.8, 0.82, 0.81), sampled("feature_recall", 0.8, 0.81, 0.82), GATE, SOURCE
     )
 
     assert same.verdict is Verdict.NO_REGRESSION
@@ -156,7 +163,7 @@ def test_the_p_values_of_one_test_are_adjusted_together_by_holm() -> None:
         ]
         return {"per_sample": per_sample, "checks": []}
 
-    result = judge(both([110, 125, 125], [50, 55, 60]), both([170, 178, 174], [70, 72, 71]), {}, SOURCE)
+    result = judge(both([110, 125, 125], [50, 55, 60]), both([170, 178, 174], [70, 72, 71]), GATE, SOURCE)
 
     requirements, features = result.judgments
     assert requirements.adjustment == features.adjustment == "Holm" and requirements.p is not None
@@ -168,8 +175,8 @@ def test_a_checks_passes_are_compared_by_fishers_exact_test() -> None:
     def checked(passed: list[bool]) -> dict[str, Any]:
         return sampled("requirements", *([100.0] * len(passed)), passes={"min_features": passed})
 
-    lost = judge(checked([False] * 5), checked([True] * 4 + [False]), {}, SOURCE)
-    fewer = judge(checked([True, True, False]), checked([True, True, True]), {}, SOURCE)
+    lost = judge(checked([False] * 5), checked([True] * 4 + [False]), GATE, SOURCE)
+    fewer = judge(checked([True, True, False]), checked([True, True, True]), GATE, SOURCE)
 
     assert lost.verdict is Verdict.REGRESSED
     assert (
@@ -189,17 +196,17 @@ def test_a_metric_missing_on_a_side_is_not_compared_never_a_crash() -> None:
     for sample in new["per_sample"]:
         sample["feature_recall"] = None
 
-    result = judge(new, old, {}, SOURCE)
+    result = judge(new, old, GATE, SOURCE)
 
     assert [j.label for j in result.judgments] == ["requirements"]
-    assert judge(record(), {"checks": "garbled", "per_sample": [None]}, {}, SOURCE).judgments == ()
+    assert judge(record(), {"checks": "garbled", "per_sample": [None]}, GATE, SOURCE).judgments == ()
 
 
 def test_alpha_comes_from_the_gate() -> None:
     strict = judge(
         sampled("requirements", 110, 125, 125),
         sampled("requirements", 170, 178, 174),
-        {"alpha": 0.001},
+        GateTolerances(alpha=0.001),
         SOURCE,
     )
 
@@ -207,7 +214,9 @@ def test_alpha_comes_from_the_gate() -> None:
 
 
 def test_the_record_fields_are_plain_data() -> None:
-    result = judge(sampled("requirements", 160, 145, 180), sampled("requirements", 174, 150, 196), {}, SOURCE)
+    result = judge(
+        sampled("requirements", 160, 145, 180), sampled("requirements", 174, 150, 196), GATE, SOURCE
+    )
 
     fields = json.loads(json.dumps(result.fields()))
 
@@ -222,7 +231,7 @@ def test_the_record_fields_are_plain_data() -> None:
 
 def test_an_inconclusive_verdict_warns_in_the_plugins_own_category() -> None:
     check = check_no_regression(
-        sampled("requirements", 160, 145, 180), sampled("requirements", 174, 150, 196), {}, SOURCE
+        sampled("requirements", 160, 145, 180), sampled("requirements", 174, 150, 196), GATE, SOURCE
     )
 
     with pytest.warns(
@@ -231,4 +240,4 @@ def test_an_inconclusive_verdict_warns_in_the_plugins_own_category() -> None:
         warn_inconclusive([check], "test_x")
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        warn_inconclusive([check_no_regression(record(), record(), {}, SOURCE)], "test_x")
+        warn_inconclusive([check_no_regression(record(), record(), GATE, SOURCE)], "test_x")
