@@ -383,6 +383,22 @@ def _type_name(hint: object) -> str:
 
 
 RECORD_FIELD_HELP: dict[str, str] = {
+    "reasoning_tokens": "Output tokens the provider counted as reasoning (OpenAI's `reasoning_tokens`; 0 where "
+    "it does not count them apart, as Anthropic).",
+    "reasoning_turns": "Turns whose answer came with reasoning (a thinking model's).",
+    "context_window": "The model's window in tokens: its `context_window` key, a `llamacpp` model's `n_ctx`, "
+    "what its server says, or null when unknown.",
+    "peak_context_tokens": "The largest prompt of any turn, cached tokens included.",
+    "end_context_tokens": "The last turn's prompt.",
+    "peak_context_fraction": "`peak_context_tokens` as a share of `context_window` (null when it is unknown).",
+    "end_context_fraction": "`end_context_tokens` as a share of `context_window`.",
+    "summary_turns": "Under the `summary` strategy: the requests that asked the model for its summary.",
+    "masked_results": "Under `mask`: the most tool results one request carried as placeholders.",
+    "context": "The context strategy's id (`full` unless `--specbench-contexts` says otherwise).",
+    "regression": "The gate's verdict against the baseline: `verdict`, `alpha`, `family` and per metric its "
+    "estimate, interval, p (and q), method and n per side ([Gating](../gating.md)).",
+    "deterministic": "Whether the run is held to its exact snapshot (a replay, or `deterministic = true`).",
+    "snapshot_diff": "A live run's tree against its committed snapshot, as a unified diff (absent when equal).",
     "version": "The record format's version (`RESULTS_VERSION`).",
     "test_id": "The test's id, e.g. `test_spec[gpt-todo-app]`.",
     "model": "The model's id (its `[models.<id>]` key).",
@@ -428,7 +444,9 @@ RECORD_FIELD_HELP: dict[str, str] = {
     "gate": "The tolerances (and `alpha`) the run was held to against a baseline.",
     "source": "`live`, `recorded` or `replayed`.",
     "recorded_seconds": "A recorded or replayed run: the model's time in the recording.",
-    "vs_baseline_model": "The paired verdict against `baseline_model`: `baseline_model`, `passed`, `detail`.",
+    "vs_baseline_model": "The paired verdict against `baseline_model`: `baseline_model`, `passed`, `detail`, "
+    "and with three or more briefs `suite`, the verdict over the briefs (`verdict`, `briefs`, per metric its "
+    "numbers and `sign_flip_p`).",
     "features_vs_bare": "A non-bare scaffold: top-level features minus the bare run's (null without one).",
     "features_ratio_vs_bare": "Top-level features over the bare run's (null when bare wrote 0).",
     "requirements_vs_bare": "Requirements minus the bare run's.",

@@ -89,8 +89,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         dest="specbench_contexts",
         default=None,
         metavar="IDS",
-        help="Comma-separated context strategies to run each pair with: full, mask, summary or a "
-        "[contexts.<id>] (default: full). Test ids of non-full runs end in -<context>.",
+        help="Comma-separated context strategies to run each pair with: full, mask, summary, native "
+        "(Anthropic's own context editing) or a [contexts.<id>] (default: full). Test ids of non-full "
+        "runs end in -<context>.",
     )
     group.addoption(
         "--specbench-strict",

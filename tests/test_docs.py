@@ -243,9 +243,35 @@ def test_the_workflows_pytest_steps_use_options_that_exist() -> None:
     assert {"--specbench-record-mode=all", "--specbench-strict"} <= set(record)
 
 
+def test_the_workflows_replay_job_names_recorded_models_and_passes(tmp_path: Path) -> None:
+    from pytest_specbench.config import load_config
+    from pytest_specbench.replay import cassette_path
+
+    replay = next(_words(c) for c in _commands() if c.startswith("pytest "))
+    models = replay[replay.index("--specbench-models") + 1].split(",")
+    config = load_config(ROOT / "evals" / "specbench.toml")
+    for model in models:  # each has a committed cassette for every brief it runs
+        briefs = config.models[model].briefs or tuple(config.briefs)
+        assert all(
+            cassette_path(ROOT / "evals" / "cassettes", f"test_spec[{model}-{b}]").exists() for b in briefs
+        )
+    argv = [
+        w.replace("out", str(tmp_path / "out"), 1)
+        if w.startswith(("--specbench-report", "--junitxml"))
+        else w
+        for w in replay
+    ]
+    argv.append(f"--specbench-html={tmp_path / 'report.html'}")  # not the ini's, inside the checkout
+    result = subprocess.run(
+        [sys.executable, "-m", *argv], cwd=ROOT, capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    assert (tmp_path / "out" / "results.json").exists() and (tmp_path / "out" / "junit.xml").exists()
+
+
 def test_the_workflows_specbench_steps_parse() -> None:
     runs = [_words(c)[1:] for c in _commands() if c.startswith("specbench ")]
-    assert [run[0] for run in runs] == ["merge", "compare", "compare"]
+    assert [run[0] for run in runs] == ["compare"]
     for argv in runs:
         build_parser().parse_args(argv)  # an unknown option or command exits 2
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from pytest_specbench.agent.tools import RunPaths, Transport
 from pytest_specbench.config.settings import (
+    CONTEXT_PARAMETERS,
     FULL_CONTEXT,
     BriefConfig,
     ContextConfig,
@@ -56,11 +57,14 @@ class RunPlan:
         return self.settings.repeats
 
     @property
-    def labels(self) -> dict[str, str]:
-        """The `brief` and `scaffold` ids a new cassette's header keeps."""
-        labels = {"brief": self.brief.id, "scaffold": self.scaffold.id}
+    def labels(self) -> dict[str, object]:
+        """The `brief` and `scaffold` ids a new cassette's header keeps, and under a context strategy
+        other than `full` its id and its parameters: a replay under changed ones is drift."""
+        labels: dict[str, object] = {"brief": self.brief.id, "scaffold": self.scaffold.id}
         # A full-context run's header stays as it was, so its cassettes recorded before still match.
-        return labels if self.context.id == FULL_CONTEXT.id else {**labels, "context": self.context.id}
+        if self.context.id == FULL_CONTEXT.id:
+            return labels
+        return {**labels, "context": self.context.id, "context_settings": context_settings(self.context)}
 
     def sample_root(self, number: int) -> Path:
         """Where sample `number` keeps its workspace and its copy of the codebase."""
@@ -75,3 +79,9 @@ class RunPlan:
     def label(self, number: int) -> str:
         """`k/N` for a sample of a run with repeats; empty for a single run."""
         return f"{number}/{self.samples}" if self.samples > 1 else ""
+
+
+def context_settings(context: ContextConfig) -> dict[str, object]:
+    """The parameters `context`'s strategy acts on, as a cassette's header keeps them."""
+    used = CONTEXT_PARAMETERS[context.strategy]
+    return {"strategy": str(context.strategy), **{name: getattr(context, name) for name in used}}

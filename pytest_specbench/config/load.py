@@ -43,6 +43,7 @@ from pytest_specbench.config.settings import (
     BARE,
     BUILTIN_CONTEXTS,
     BUILTIN_SCAFFOLDS,
+    CONTEXT_PARAMETERS,
     BriefConfig,
     Config,
     ContextConfig,
@@ -232,6 +233,13 @@ def _context(context_id: str, raw: Mapping[str, object], at: At) -> ContextConfi
     _refuse_builtin(context_id, BUILTIN_CONTEXTS, "context strategy", "contexts", at)
     fields = parse_keys(raw, CONTEXT_KEYS, at)[Dest.FIELD]
     _require(fields, "strategy", at, 'add strategy = "mask" (or "full", "summary", "native")')
+    strategy = fields["strategy"]
+    for key in sorted(set(fields) - {"strategy", *CONTEXT_PARAMETERS[strategy]}):
+        used = ", ".join(CONTEXT_PARAMETERS[strategy]) or "none"
+        raise at.at(key).error(
+            f'does nothing under strategy = "{strategy}" (which reads: {used})',
+            f"remove {key}, or set the strategy that reads it",
+        )
     return ContextConfig(id=context_id, **fields)
 
 

@@ -374,6 +374,14 @@ class ContextConfig:
     100,000 input tokens for Anthropic)."""
 
 
+CONTEXT_PARAMETERS: dict[ContextStrategy, tuple[str, ...]] = {
+    ContextStrategy.FULL: (),
+    ContextStrategy.MASK: ("keep_last",),
+    ContextStrategy.SUMMARY: ("summary_at",),
+    ContextStrategy.NATIVE: ("keep_last", "trigger_tokens"),
+}
+"""The `ContextConfig` fields each strategy acts on: a table that sets another is refused."""
+
 FULL_CONTEXT = ContextConfig("full")
 """Today's behaviour: every turn sends the whole conversation."""
 BUILTIN_CONTEXTS = {

@@ -13,7 +13,6 @@ The hosted APIs say nothing of the kind, so they are not asked.
 from __future__ import annotations
 
 import dataclasses
-import functools
 import json
 import urllib.request
 from collections.abc import Callable
@@ -54,13 +53,18 @@ def with_server_window(model: ModelConfig) -> ModelConfig:
     """
     if model.context_window is not None or model.provider is not Provider.OPENAI or not model.base_url:
         return model
-    window = _read_once(model.base_url, model.model)
+    key = (model.base_url, model.model)
+    window = _READ.get(key)
+    if window is None:
+        # Only a window found is kept: Ollama lists a model once it is loaded, which may be later.
+        window = read_window(model.base_url, model.model)
+        if window is not None:
+            _READ[key] = window
     return model if window is None else dataclasses.replace(model, context_window=window)
 
 
-@functools.lru_cache(maxsize=64)
-def _read_once(base_url: str, model: str) -> int | None:
-    return read_window(base_url, model)
+_READ: dict[tuple[str, str], int] = {}
+"""(base_url, model) → the window its server said, once per process."""
 
 
 def _get(url: str, timeout_s: float) -> Any:
@@ -85,15 +89,20 @@ def _props(body: Any, model: str) -> int | None:
     return _positive(nested) or _positive(body.get("n_ctx"))
 
 
-def _listed(key: str, name_keys: tuple[str, ...], list_key: str = "data") -> Callable[[Any, str], int | None]:
+def _listed(
+    key: str, name_keys: tuple[str, ...], list_key: str = "data", *, serves_one: bool = False
+) -> Callable[[Any, str], int | None]:
+    """A reader of a list of models; `serves_one`: the server runs one model and answers for it
+    whatever name a request uses (vLLM), so a lone entry is it. LM Studio and Ollama list what is
+    loaded, which may be another model: only an entry of the model's own name counts there."""
+
     def read(body: Any, model: str) -> int | None:
         entries = body.get(list_key) if isinstance(body, dict) else None
         if not isinstance(entries, list):
             return None
         dicts = [e for e in entries if isinstance(e, dict)]
         named = [e for e in dicts if model in (e.get(k) for k in name_keys)]
-        # A server with one model answers for it whatever name a request uses (llama-server, vLLM).
-        chosen = named or (dicts if len(dicts) == 1 else [])
+        chosen = named or (dicts if serves_one and len(dicts) == 1 else [])
         return next((w for e in chosen if (w := _positive(e.get(key)))), None)
 
     return read
@@ -101,7 +110,7 @@ def _listed(key: str, name_keys: tuple[str, ...], list_key: str = "data") -> Cal
 
 _PROBES: tuple[tuple[str, Callable[[Any, str], int | None]], ...] = (
     ("/props", _props),
-    ("/v1/models", _listed("max_model_len", ("id",))),
+    ("/v1/models", _listed("max_model_len", ("id",), serves_one=True)),
     ("/api/v0/models", _listed("loaded_context_length", ("id",))),
     ("/api/ps", _listed("context_length", ("name", "model"), "models")),
 )

@@ -182,7 +182,7 @@ def _header(path: Path, line: dict[str, Any], test_id: str, sample: int) -> dict
     return line
 
 
-OPTIONAL_HEADER = frozenset({"context_window"})
+OPTIONAL_HEADER = frozenset({"context_window", "context_settings"})
 """Header fields a recording made before they existed lacks: missing, they are no drift."""
 
 

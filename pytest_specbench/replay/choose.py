@@ -17,8 +17,8 @@ from pytest_specbench.replay.codec import Normaliser, RequestCodec, sampling_of
 
 __all__ = ["RunLabels", "open_for_mode", "replays", "run_header", "with_run_window"]
 
-RunLabels = Mapping[str, str]
-"""`brief` and `scaffold` ids of the run, written to a new cassette's header."""
+RunLabels = Mapping[str, object]
+"""`brief` and `scaffold` ids of the run (and its context strategy's), written to a new cassette's header."""
 
 
 def open_for_mode(
