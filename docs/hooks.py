@@ -383,14 +383,14 @@ def _type_name(hint: object) -> str:
 
 
 RECORD_FIELD_HELP: dict[str, str] = {
-    "reasoning_tokens": "Output tokens the provider counted as reasoning (OpenAI's `reasoning_tokens`; 0 where "
-    "it does not count them apart, as Anthropic).",
+    "reasoning_tokens": "Output tokens the provider counted as reasoning (OpenAI's `reasoning_tokens`; "
+    "0 where it does not count them apart, as Anthropic).",
     "reasoning_turns": "Turns whose answer came with reasoning (a thinking model's).",
     "context_window": "The model's window in tokens: its `context_window` key, a `llamacpp` model's `n_ctx`, "
     "what its server says, or null when unknown.",
     "peak_context_tokens": "The largest prompt of any turn, cached tokens included.",
     "end_context_tokens": "The last turn's prompt.",
-    "peak_context_fraction": "`peak_context_tokens` as a share of `context_window` (null when it is unknown).",
+    "peak_context_fraction": "`peak_context_tokens` as a share of `context_window` (null when unknown).",
     "end_context_fraction": "`end_context_tokens` as a share of `context_window`.",
     "summary_turns": "Under the `summary` strategy: the requests that asked the model for its summary.",
     "masked_results": "Under `mask`: the most tool results one request carried as placeholders.",
@@ -398,7 +398,7 @@ RECORD_FIELD_HELP: dict[str, str] = {
     "regression": "The gate's verdict against the baseline: `verdict`, `alpha`, `family` and per metric its "
     "estimate, interval, p (and q), method and n per side ([Gating](../gating.md)).",
     "deterministic": "Whether the run is held to its exact snapshot (a replay, or `deterministic = true`).",
-    "snapshot_diff": "A live run's tree against its committed snapshot, as a unified diff (absent when equal).",
+    "snapshot_diff": "A live run's tree against its committed snapshot, a unified diff (absent when equal).",
     "version": "The record format's version (`RESULTS_VERSION`).",
     "test_id": "The test's id, e.g. `test_spec[gpt-todo-app]`.",
     "model": "The model's id (its `[models.<id>]` key).",
