@@ -182,9 +182,10 @@ def test_the_window_a_server_says_is_the_runs_and_its_replay_runs_with_the_recor
     once = ["--specbench-transport=memory", "--specbench-record-mode=once"]
 
     pytester.runpytest(*once, "--specbench-report=out").assert_outcomes(passed=1)
-    provider.documents.clear()  # a replay asks neither the model nor its server
+    # The server says another window now: a replay must not ask it (a fresh process, no cache).
+    provider.documents["/v1/models"] = {"object": "list", "data": [{"id": name, "max_model_len": 4096}]}
     provider.script(name, [])
-    pytester.runpytest(*once, "--specbench-report=replay").assert_outcomes(passed=1)
+    pytester.runpytest_subprocess(*once, "--specbench-report=replay").assert_outcomes(passed=1)
 
     live = _records(pytester)["vllm"]
     (replayed,) = json.loads((pytester.path / "replay" / "results.json").read_text())
@@ -213,6 +214,10 @@ def test_native_context_editing_asks_anthropic_to_clear_old_reads_and_replays_ex
     )
     suite.brief("notes", min_requirements=0, tree_quality=False)
     suite.write(VERIFY)
+    config = pytester.path / "specbench.toml"
+    config.write_text(
+        config.read_text() + '[contexts.edit]\nstrategy = "native"\nkeep_last = 2\ntrigger_tokens = 500\n'
+    )
     once = ["--specbench-transport=memory", "--specbench-contexts=native", "--specbench-record-mode=once"]
 
     live = pytester.runpytest(*once, "--specbench-report=out", "-rs")
@@ -235,3 +240,42 @@ def test_native_context_editing_asks_anthropic_to_clear_old_reads_and_replays_ex
         (native,) = [e for line in events.splitlines() if (e := json.loads(line)).get("kind") == "context"]
         assert (native["strategy"], native["turn"]) == ("native", 4)
         assert native["detail"] == "the API cleared 1 tool results (1,600 input tokens)"
+
+    provider.script(name, [Reply(tool_calls=[FEATURE]), Reply(text="Done.")])
+    provider.requests.clear()
+    edit_once = [*once[:1], "--specbench-contexts=edit", *once[2:]]
+    pytester.runpytest(*edit_once, "--specbench-models=claude").assert_outcomes(passed=1)
+    (edit,) = provider.requests[0][1]["context_management"]["edits"]
+    assert edit["keep"]["value"] == 2 and edit["trigger"] == {"type": "input_tokens", "value": 500}
+    # The same id under other parameters: its cassette is another run's.
+    config.write_text(config.read_text().replace("keep_last = 2", "keep_last = 3"))
+    drifted = pytester.runpytest(*edit_once, "--specbench-models=claude")
+    drifted.assert_outcomes(errors=1)
+    drifted.stdout.fnmatch_lines(["*cassette drift in the header: context_settings is *keep_last*2*"])
+
+
+def test_a_configured_window_other_than_the_recorded_one_is_drift_and_an_older_cassette_replays(
+    suite: Any, provider: FakeProvider, pytester: pytest.Pytester
+) -> None:
+    name = suite.model("vllm", "openai", context_window=8192)
+    provider.script(name, [Reply(tool_calls=[FEATURE], input_tokens=1_000), Reply(text="Done.")])
+    suite.brief("notes", min_requirements=0, tree_quality=False)
+    suite.write(VERIFY)
+    once = ["--specbench-transport=memory", "--specbench-record-mode=once"]
+    pytester.runpytest(*once).assert_outcomes(passed=1)
+    (cassette,) = (pytester.path / "cassettes").glob("*.jsonl")
+    recorded = cassette.read_text()
+
+    config = pytester.path / "specbench.toml"
+    config.write_text(config.read_text().replace("context_window = 8192", "context_window = 4096"))
+    drifted = pytester.runpytest(*once, "--specbench-report=drift")
+    header, *rest = recorded.splitlines()
+    older = {k: v for k, v in json.loads(header).items() if k != "context_window"}
+    cassette.write_text("\n".join([json.dumps(older), *rest]) + "\n")  # recorded before the field
+    replayed = pytester.runpytest(*once)
+
+    drifted.assert_outcomes(errors=1)
+    drifted.stdout.fnmatch_lines(
+        ["*cassette drift in the header: context_window is 8192, the run's is 4096*"]
+    )
+    replayed.assert_outcomes(passed=1)

@@ -58,8 +58,22 @@ def test_a_context_table_adds_a_strategy_with_its_parameters(tmp_path: Path) -> 
         ('[contexts.x]\nstrategy = "summary"\nsummary_at = 1.5\n', "must be between 0 and 1"),
         ('[contexts.x]\nstrategy = "mask"\nkeep_last = 0\n', "keep_last"),
         ('[contexts.x]\nstrategy = "mask"\nkeep = 2\n', "unknown key"),
+        (
+            '[contexts.x]\nstrategy = "mask"\ntrigger_tokens = 500\n',
+            'trigger_tokens: does nothing under strategy = "mask" (which reads: keep_last)',
+        ),
+        ('[contexts.x]\nstrategy = "full"\nsummary_at = 0.5\n', "(which reads: none)"),
     ],
-    ids=["builtin", "unknown-strategy", "no-strategy", "fraction", "keep-zero", "unknown-key"],
+    ids=[
+        "builtin",
+        "unknown-strategy",
+        "no-strategy",
+        "fraction",
+        "keep-zero",
+        "unknown-key",
+        "unread-key",
+        "full-reads-none",
+    ],
 )
 def test_a_broken_context_table_says_what_to_fix(tmp_path: Path, text: str, says: str) -> None:
     assert says in failure(tmp_path, text)

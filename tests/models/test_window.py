@@ -91,3 +91,21 @@ def test_only_an_openai_compatible_model_without_a_window_asks_its_server(serve:
     assert with_server_window(hosted) is hosted
     other = ModelConfig(id="c", provider=Provider.ANTHROPIC, model="claude", base_url=url)
     assert with_server_window(other) is other
+
+
+def test_a_list_of_loaded_models_answers_only_for_the_model_itself(serve: Any) -> None:
+    other = serve({"/api/ps": {"models": [{"name": "llama3:8b", "context_length": 2048}]}})
+    assert read_window(other, "qwen2.5-coder:7b") is None  # loaded is another model, not this one's window
+    lone = serve({"/v1/models": {"data": [{"id": "served-as-anything", "max_model_len": 32768}]}})
+    assert read_window(lone, "qwen") == 32768  # vLLM serves one model, whatever name a request uses
+
+
+def test_a_window_not_said_yet_is_asked_again(serve: Any) -> None:
+    from pytest_specbench.config.settings import ModelConfig, Provider
+    from pytest_specbench.models.window import with_server_window
+
+    routes: dict[str, Any] = {}
+    model = ModelConfig(id="o", provider=Provider.OPENAI, model="qwen:7b", base_url=serve(routes))
+    assert with_server_window(model).context_window is None  # not loaded yet
+    routes.update(OLLAMA)
+    assert with_server_window(model).context_window == 4096
