@@ -212,7 +212,9 @@ def pytest_configure(config: pytest.Config) -> None:
 def _register_controller(config: pytest.Config, session: SpecbenchSession) -> None:
     options = session.options
     models = session.suite.baseline_models()
-    collector = ResultsCollector(options.report_dir, session.redact, models, options.html_path)
+    collector = ResultsCollector(
+        options.report_dir, session.redact, models, options.html_path, session.suite.native_contexts()
+    )
     config.pluginmanager.register(collector, "specbench-results")
     mode = ProgressMode(config.getoption("specbench_progress"))
     if mode is not ProgressMode.OFF:

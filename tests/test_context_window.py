@@ -244,7 +244,9 @@ def test_native_context_editing_asks_anthropic_to_clear_old_reads_and_replays_ex
     provider.script(name, [Reply(tool_calls=[FEATURE]), Reply(text="Done.")])
     provider.requests.clear()
     edit_once = [*once[:1], "--specbench-contexts=edit", *once[2:]]
-    pytester.runpytest(*edit_once, "--specbench-models=claude").assert_outcomes(passed=1)
+    edited = pytester.runpytest(*edit_once, "--specbench-models=claude")
+    edited.assert_outcomes(passed=1)
+    edited.stdout.fnmatch_lines(["edit: the provider's own context editing (Anthropic's API only)*"])
     (edit,) = provider.requests[0][1]["context_management"]["edits"]
     assert edit["keep"]["value"] == 2 and edit["trigger"] == {"type": "input_tokens", "value": 500}
     # The same id under other parameters: its cassette is another run's.

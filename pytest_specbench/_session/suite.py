@@ -17,6 +17,7 @@ from pytest_specbench.config.gate import GateTolerances
 from pytest_specbench.config.load import check_min_passes
 from pytest_specbench.config.settings import (
     BARE,
+    BUILTIN_CONTEXTS,
     FULL_CONTEXT,
     BriefConfig,
     Config,
@@ -83,6 +84,11 @@ class Suite:
         """Model id → its `baseline_model`, for the paired comparison on the controller."""
         models = self.config.models.values() if self.present else ()
         return {m.id: m.baseline_model for m in models if m.baseline_model}
+
+    def native_contexts(self) -> frozenset[str]:
+        """The ids of the contexts that are the provider's own editing: the effect table says so."""
+        contexts = self.config.contexts.values() if self.present else BUILTIN_CONTEXTS.values()
+        return frozenset(c.id for c in contexts if c.strategy is ContextStrategy.NATIVE)
 
     def params(self, with_scaffold: bool, with_context: bool = False) -> list[Any]:
         """One `pytest.param` per selected model × brief (× scaffold × context, where the test uses

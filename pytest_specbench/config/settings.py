@@ -428,7 +428,7 @@ class Config:
     gate: GateTolerances = field(default_factory=GateTolerances)
     """`[gate]`: tolerances against the baseline set for every brief, `alpha` and `family`."""
     contexts: dict[str, ContextConfig] = field(default_factory=lambda: dict(BUILTIN_CONTEXTS))
-    """The built-in context strategies (full, mask, summary), then the `[contexts.<id>]` tables."""
+    """The built-in context strategies (full, mask, summary, native), then the `[contexts.<id>]` tables."""
 
     system_prompt: str | None = None
     """[defaults]' system prompt; None for the built-in one that suits the brief's server."""

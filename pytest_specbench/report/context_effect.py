@@ -46,8 +46,11 @@ def with_context_effect(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     ]
 
 
-def render_context_effect(records: list[dict[str, Any]]) -> list[str]:
-    """The effect table as aligned lines; none unless some run had a strategy other than `full`."""
+def render_context_effect(
+    records: list[dict[str, Any]], native: frozenset[str] = frozenset({"native"})
+) -> list[str]:
+    """The effect table as aligned lines; none unless some run had a strategy other than `full`.
+    `native`: the ids of contexts that are the provider's own editing, noted as not portable."""
     if all(_context(r) == FULL_CONTEXT.id for r in records):
         return []
     first: dict[_Group, int] = {}
@@ -58,17 +61,16 @@ def render_context_effect(records: list[dict[str, Any]]) -> list[str]:
         key=lambda r: (first[_group(r)], _context(r) != FULL_CONTEXT.id, _context(r)),
     )
     table = align([list(_COLUMNS)] + [_row(r) for r in ordered])
-    if any(_context(r) == NATIVE_NOTE[0] for r in records):
-        table.append(NATIVE_NOTE[1])
+    if shown := sorted({_context(r) for r in records} & native):
+        table.append(f"{', '.join(shown)}: {NATIVE_NOTE}")
     return table
 
 
 NATIVE_NOTE = (
-    "native",
-    "native: the provider's own context editing (Anthropic's API only), not the harness's: "
-    "compare it with full on one provider, not across providers",
+    "the provider's own context editing (Anthropic's API only), not the harness's: "
+    "compare it with full on one provider, not across providers"
 )
-"""The built-in `native` context is reported apart: its effect is not portable."""
+"""Said under the table of a context that is the provider's own editing: its effect is not portable."""
 
 
 def _changes(record: dict[str, Any], full: dict[str, Any] | None) -> dict[str, Any]:

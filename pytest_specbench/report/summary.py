@@ -64,6 +64,7 @@ class ResultsCollector:
         redact: Callable[[str], str] = lambda text: text,
         baseline_models: Mapping[str, str] | None = None,
         html_path: Path | None = None,
+        native_contexts: frozenset[str] = frozenset({"native"}),
     ) -> None:
         self.report_dir = report_dir
         self.html_path = html_path
@@ -73,6 +74,8 @@ class ResultsCollector:
         self.baseline_models = dict(baseline_models or {})
         """Model id → the incumbent it is compared with (`baseline_model`)."""
         self.paired: list[Paired] = []
+        self.native_contexts = native_contexts
+        """Ids of the contexts that are the provider's own editing (`strategy = "native"`)."""
         self.suites: list[SuiteVerdict] = []
         """`baseline_model` over the briefs: one verdict per candidate and incumbent."""
 
@@ -158,7 +161,7 @@ class ResultsCollector:
             terminalreporter.section("specbench: scaffold effect (change against bare)")
             for line in effect:
                 terminalreporter.write_line(line)
-        if effect := render_context_effect(list(self.records.values())):
+        if effect := render_context_effect(list(self.records.values()), self.native_contexts):
             terminalreporter.section("specbench: context strategy effect (change against full)")
             for line in effect:
                 terminalreporter.write_line(line)
