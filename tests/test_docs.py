@@ -392,3 +392,21 @@ def test_every_toml_example_parses_and_names_only_keys_the_schema_knows(where: s
             assert known is not None and isinstance(table, dict), f"{where}: [{dotted}] is no table"
             unknown = sorted(set(table) - set(known))
             assert not unknown, f"{where}: [{dotted}] names keys the schema does not know: {unknown}"
+
+
+def test_the_defaults_the_guides_quote_are_the_codes() -> None:
+    import inspect
+
+    from pytest_specbench.config.settings import ContextConfig
+    from pytest_specbench.models.llamacpp import DEFAULT_N_CTX, ServerSpec
+    from pytest_specbench.models.window import read_window
+
+    context = (ROOT / "docs" / "context-window.md").read_text(encoding="utf-8")
+    defaults = ContextConfig("x")
+    assert f"`keep_last` calls ({defaults.keep_last})" in context
+    assert f"`summary_at` ({defaults.summary_at})" in context
+    timeout = inspect.signature(read_window).parameters["timeout_s"].default
+    assert {2.0: "two seconds each"}[timeout] in context
+    helps = {key: row.help for key, row in schema.MODEL_KEYS.items()}
+    assert f"default {DEFAULT_N_CTX}" in helps["n_ctx"]
+    assert f"Default {ServerSpec.__dataclass_fields__['n_parallel'].default}." in helps["n_parallel"]
