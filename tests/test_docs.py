@@ -21,7 +21,7 @@ from pytest_specbench._session import deprecated
 from pytest_specbench.cli import build_parser
 from pytest_specbench.config import schema
 from pytest_specbench.config.checks import CHECK_NAMES
-from pytest_specbench.testing import FakeProvider, Reply, call
+from pytest_specbench.testing import FakeProvider
 from pytest_specbench.verdicts.checks import CHECKS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -299,28 +299,11 @@ def _readme_suite(pytester: pytest.Pytester, provider: FakeProvider) -> None:
     (evals / "test_specs.py").write_text(_block(readme, "python", "def test_spec"))
 
 
-def _four_features() -> list[Reply]:
-    """Four features of five requirements each: the README brief's minimums, exactly."""
-    features = [call("create_feature", title=f"Area {n}", description="d") for n in range(1, 5)]
-    requirements = [
-        call(
-            "create_requirement",
-            feature_id=f"F-{n:04d}",
-            title=f"Area {n} rule {r}",
-            description="d",
-            acceptance_criteria=["c"],
-        )
-        for n in range(1, 5)
-        for r in range(1, 6)
-    ]
-    return [Reply(tool_calls=features), Reply(tool_calls=requirements), Reply.final("Wrote 4 features.")]
-
-
 def test_the_readmes_smallest_suite_runs(
-    pytester: pytest.Pytester, provider: FakeProvider, xdist_args: list[str]
+    pytester: pytest.Pytester, provider: FakeProvider, writing: Any, xdist_args: list[str]
 ) -> None:
     _readme_suite(pytester, provider)
-    provider.script("qwen/qwen3.6-35b-a3b", _four_features())
+    provider.script("qwen/qwen3.6-35b-a3b", writing(4, 20))  # the brief's minimums, exactly
 
     result = pytester.runpytest("evals/", "--snapshot-update", *xdist_args)
 
@@ -329,10 +312,10 @@ def test_the_readmes_smallest_suite_runs(
 
 
 def test_the_readmes_smallest_suite_fails_a_short_tree_with_its_verdict(
-    pytester: pytest.Pytester, provider: FakeProvider
+    pytester: pytest.Pytester, provider: FakeProvider, writing: Any
 ) -> None:
     _readme_suite(pytester, provider)
-    provider.script("qwen/qwen3.6-35b-a3b", [*_four_features()[:1], Reply.final("Wrote 4 features.")])
+    provider.script("qwen/qwen3.6-35b-a3b", writing(4, 0))
 
     result = pytester.runpytest("evals/", "--snapshot-update")
 

