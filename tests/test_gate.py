@@ -162,12 +162,7 @@ def by_brief(writing, counts: dict[str, list[int]]) -> list[object]:
 
 
 def test_baseline_model_over_three_briefs_fails_the_session_where_no_brief_alone_could_tell(
-    suite,
-    provider: FakeProvider,
-    pytester: pytest.Pytester,
-    writing,
-    xdist_args: list[str],
-    monkeypatch: pytest.MonkeyPatch,
+    suite, provider: FakeProvider, pytester: pytest.Pytester, writing, xdist_args: list[str], monkeypatch
 ) -> None:
     # Three samples a brief with a wide spread (CV 30 %): each pair alone is inconclusive, but
     # the candidate wrote about a quarter less on every brief, which the briefs together tell.
