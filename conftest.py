@@ -179,3 +179,32 @@ def _writing(features: int, requirements: int, input_tokens: int = 10, output_to
 def writing() -> Any:
     """`writing(features, requirements)`: the script of a model that writes that much in one turn."""
     return _writing
+
+
+class TomlConfigs:
+    """Writes a specbench.toml beside an empty codebase `code/` in a tmp directory, and loads it."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def load(self, text: str) -> Any:
+        from pytest_specbench.config import load_config
+
+        (self.root / "code").mkdir(exist_ok=True)
+        path = self.root / "specbench.toml"
+        path.write_text(text, encoding="utf-8")
+        return load_config(path)
+
+    def failure(self, text: str) -> str:
+        """The message of the ConfigError loading `text` raises (the test fails if none)."""
+        from pytest_specbench.errors import ConfigError
+
+        with pytest.raises(ConfigError) as info:
+            self.load(text)
+        return str(info.value)
+
+
+@pytest.fixture
+def toml(tmp_path: Path) -> TomlConfigs:
+    """`toml.load(text)`, `toml.failure(text)`: a specbench.toml of `text`, loaded or refused."""
+    return TomlConfigs(tmp_path)

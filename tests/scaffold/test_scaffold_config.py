@@ -2,29 +2,22 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from typing import Any
 
 import pytest
 
-from pytest_specbench.config import load_config
 from pytest_specbench.config.settings import BARE, FULL, Config, ScaffoldConfig, ScaffoldTool, run_id
-from pytest_specbench.errors import ConfigError
 
 MODEL = '[models.m]\nprovider = "openai"\nmodel = "gpt"\n'
 BRIEF = '[briefs.b]\ncodebase = "code"\nprompt = "Write specs."\n'
 
 
-def load(tmp_path: Path, text: str) -> Config:
-    (tmp_path / "code").mkdir(exist_ok=True)
-    path = tmp_path / "specbench.toml"
-    path.write_text(MODEL + BRIEF + text, encoding="utf-8")
-    return load_config(path)
+def load(toml: Any, text: str) -> Config:
+    return toml.load(MODEL + BRIEF + text)
 
 
-def failure(tmp_path: Path, text: str) -> str:
-    with pytest.raises(ConfigError) as info:
-        load(tmp_path, text)
-    return str(info.value)
+def failure(toml: Any, text: str) -> str:
+    return toml.failure(MODEL + BRIEF + text)
 
 
 def test_bare_and_full_are_built_in() -> None:
@@ -32,14 +25,14 @@ def test_bare_and_full_are_built_in() -> None:
     assert (FULL.tools, FULL.remind) == ((ScaffoldTool.TODO, ScaffoldTool.PLAN, ScaffoldTool.NOTES), True)
 
 
-def test_a_config_without_scaffolds_has_the_built_ins(tmp_path: Path) -> None:
-    assert load(tmp_path, "").scaffolds == {"bare": BARE, "full": FULL}
+def test_a_config_without_scaffolds_has_the_built_ins(toml: Any) -> None:
+    assert load(toml, "").scaffolds == {"bare": BARE, "full": FULL}
 
 
-def test_a_scaffold_table_adds_a_scaffold(tmp_path: Path) -> None:
+def test_a_scaffold_table_adds_a_scaffold(toml: Any) -> None:
     text = '[scaffolds.todo-only]\ntools = ["todo", "todo"]\nremind = true\n'
     text += '[scaffolds.memo]\ntools = ["notes"]\n'
-    scaffolds = load(tmp_path, text).scaffolds
+    scaffolds = load(toml, text).scaffolds
     assert list(scaffolds) == ["bare", "full", "todo-only", "memo"]
     assert scaffolds["todo-only"] == ScaffoldConfig("todo-only", (ScaffoldTool.TODO,), remind=True)
     assert scaffolds["memo"] == ScaffoldConfig("memo", (ScaffoldTool.NOTES,), remind=False)
@@ -67,8 +60,8 @@ def test_a_scaffold_table_adds_a_scaffold(tmp_path: Path) -> None:
     ],
     ids=["unknown-tool", "not-a-list", "no-tools", "remind-without-todo", "built-in", "typo", "empty"],
 )
-def test_a_broken_scaffold_table_names_the_fix(tmp_path: Path, table: str, fragments: list[str]) -> None:
-    message = failure(tmp_path, table)
+def test_a_broken_scaffold_table_names_the_fix(toml: Any, table: str, fragments: list[str]) -> None:
+    message = failure(toml, table)
     for fragment in fragments:
         assert fragment in message, f"{fragment!r} not in {message!r}"
 
@@ -78,15 +71,15 @@ def test_the_bare_run_keeps_its_two_part_id() -> None:
     assert run_id("gpt", "todo-app", "full") == "gpt-todo-app-full"
 
 
-def test_ids_are_checked_across_every_scaffold(tmp_path: Path) -> None:
+def test_ids_are_checked_across_every_scaffold(toml: Any) -> None:
     text = '[briefs.b-full]\ncodebase = "code"\nprompt = "x"\n'
-    message = failure(tmp_path, text)
+    message = failure(toml, text)
     assert 'test id "m-b-full" is ambiguous' in message
     assert 'model "m" with brief "b" and scaffold "full"' in message
     assert 'model "m" with brief "b-full"' in message
     assert 'rename model "m" or brief "b-full", e.g. to "b_full"' in message
 
 
-def test_a_custom_scaffold_may_be_the_one_to_rename(tmp_path: Path) -> None:
+def test_a_custom_scaffold_may_be_the_one_to_rename(toml: Any) -> None:
     text = '[briefs.b-x]\ncodebase = "code"\nprompt = "x"\n[scaffolds.x]\ntools = ["plan"]\n'
-    assert 'rename model "m" or brief "b-x" or scaffold "x"' in failure(tmp_path, text)
+    assert 'rename model "m" or brief "b-x" or scaffold "x"' in failure(toml, text)
