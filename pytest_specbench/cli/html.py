@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 from pytest_specbench._record import Record
 from pytest_specbench.cli import UsageProblem, check_output
@@ -47,8 +47,7 @@ def run(args: argparse.Namespace) -> int:
     if transcripts is not None and not transcripts.is_dir():
         raise UsageProblem(f"--transcripts {transcripts}: no such directory (the report's transcripts/)")
     check_output(args.output, "-o")
-    # The page's views still take plain dicts (report/html.py, report/views.py): the same objects.
-    write_html(args.output, cast(list[dict[str, Any]], records), transcripts)
+    write_html(args.output, records, transcripts)
     print(f"specbench: wrote {args.output} ({len(records)} runs)")
     return 0
 

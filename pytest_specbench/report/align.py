@@ -9,6 +9,7 @@ columns picked in the page are aligned without recomputing anything.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from difflib import SequenceMatcher
 from typing import Any
@@ -26,10 +27,10 @@ class Row:
     key: str
     """The reference feature's name, or the title of the first feature in the row."""
     reference: bool
-    cells: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    cells: dict[int, list[Mapping[str, Any]]] = field(default_factory=dict)
 
 
-def align_features(trees: list[list[dict[str, Any]] | None]) -> list[Row]:
+def align_features(trees: Sequence[Sequence[Mapping[str, Any]] | None]) -> list[Row]:
     """Rows of features for the runs' trees (top-level features as in records); None is a run without one."""
     rows: list[Row] = []
     by_reference: dict[str, Row] = {}

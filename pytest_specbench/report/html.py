@@ -13,11 +13,12 @@ import hashlib
 import json
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
 from pytest_specbench._files import write_text_atomic
+from pytest_specbench._record import Record
 from pytest_specbench.report.effect import with_effect
 from pytest_specbench.report.summary import ResultsCollector
 from pytest_specbench.report.views import build_briefs
@@ -25,9 +26,7 @@ from pytest_specbench.report.views import build_briefs
 __all__ = ["HtmlReport", "load_transcripts", "render_html", "write_html"]
 
 
-def render_html(
-    records: list[dict[str, Any]], transcripts: dict[str, list[dict[str, Any]]] | None = None
-) -> str:
+def render_html(records: list[Record], transcripts: dict[str, list[dict[str, Any]]] | None = None) -> str:
     """The report page for `records` (results.json's list), with timelines for runs in `transcripts`.
 
     Args:
@@ -48,7 +47,7 @@ def render_html(
     return page
 
 
-def write_html(path: Path, records: list[dict[str, Any]], transcript_dir: Path | None) -> None:
+def write_html(path: Path, records: list[Record], transcript_dir: Path | None) -> None:
     """Render the page and write it atomically to `path` (its directory is created)."""
     ids = [str(r.get("test_id")) for r in records]
     transcripts = load_transcripts(transcript_dir, ids) if transcript_dir else {}
@@ -115,7 +114,9 @@ class HtmlReport:
         that ran none of the plugin's tests writes no page."""
         if not self.collector.records:
             return
-        write_html(self.path, with_effect(list(self.collector.records.values())), self.transcript_dir)
+        # The collector's merged records are results.json's, validated as they are written.
+        records = cast(list[Record], with_effect(list(self.collector.records.values())))
+        write_html(self.path, records, self.transcript_dir)
 
     @pytest.hookimpl
     def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:

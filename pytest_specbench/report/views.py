@@ -8,9 +8,11 @@ files and merged shards render too.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from pytest_specbench._record import CheckRecord, Record
 from pytest_specbench._text import clip, shorten
 from pytest_specbench.config.settings import BARE
 from pytest_specbench.report.align import Row, align_features
@@ -33,11 +35,11 @@ class RunView:
     """One run as the page shows it."""
 
     index: int
-    record: dict[str, Any]
+    record: Record
     label: str
     """`model · scaffold`."""
     why: str
-    checks: list[dict[str, Any]]
+    checks: list[CheckRecord]
     bar: float
     """Requirements as a percentage of the brief's largest count."""
     spread: str
@@ -62,11 +64,9 @@ class BriefView:
     has_trees: bool
 
 
-def build_briefs(
-    records: list[dict[str, Any]], transcripts: dict[str, list[dict[str, Any]]]
-) -> list[BriefView]:
+def build_briefs(records: list[Record], transcripts: dict[str, list[dict[str, Any]]]) -> list[BriefView]:
     """Group the records by brief (in first-seen order) and compute every view's data."""
-    briefs: dict[str, list[dict[str, Any]]] = {}
+    briefs: dict[str, list[Record]] = {}
     for record in records:
         briefs.setdefault(str(record.get("brief")), []).append(record)
     views, index = [], 0
@@ -84,7 +84,7 @@ def build_briefs(
     return views
 
 
-def _run_view(index: int, record: dict[str, Any], top: int, events: list[dict[str, Any]] | None) -> RunView:
+def _run_view(index: int, record: Record, top: float, events: list[dict[str, Any]] | None) -> RunView:
     checks = list(record.get("checks") or [])
     return RunView(
         index=index,
@@ -99,7 +99,7 @@ def _run_view(index: int, record: dict[str, Any], top: int, events: list[dict[st
     )
 
 
-def spread(record: dict[str, Any], metric: str) -> dict[str, float] | None:
+def spread(record: Mapping[str, Any], metric: str) -> dict[str, float] | None:
     """`{mean, stdev, min, max}` of a metric over a repeated run's samples, wherever the record keeps it."""
     for value in (record.get(f"{metric}_stats"), (record.get("stats") or {}).get(metric), record.get(metric)):
         if isinstance(value, dict) and {"min", "max", "mean"} <= set(value):
@@ -107,7 +107,7 @@ def spread(record: dict[str, Any], metric: str) -> dict[str, float] | None:
     return None
 
 
-def _spread_text(record: dict[str, Any]) -> str:
+def _spread_text(record: Record) -> str:
     if not record.get("samples") or record.get("samples") == 1:
         return ""
     parts = [f"{record.get('passes', '?')}/{record['samples']} passed"]
@@ -137,7 +137,7 @@ def _charts(runs: list[RunView]) -> list[Chart]:
     return charts
 
 
-def gate_rows(label: str, record: dict[str, Any]) -> list[IntervalRow]:
+def gate_rows(label: str, record: Record) -> list[IntervalRow]:
     """One row per metric the gate compared with an estimate: the change, its interval and the
     tolerance on the worse side, as signed fractions (recall in points of 1)."""
     gate = record.get("regression")
@@ -171,7 +171,7 @@ def _change(value: float, scale: str) -> str:
     return text.replace("-", "−")
 
 
-def _effect(record: dict[str, Any]) -> str:
+def _effect(record: Record) -> str:
     delta, ratio = record.get("requirements_vs_bare"), record.get("requirements_ratio_vs_bare")
     if delta is None:
         return ""
@@ -250,5 +250,5 @@ def _pretty(arguments: str) -> str:
         return arguments
 
 
-def _scaffold(record: dict[str, Any]) -> str:
+def _scaffold(record: Record) -> str:
     return str(record.get("scaffold") or BARE.id)
