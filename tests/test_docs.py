@@ -304,8 +304,10 @@ def test_the_readmes_smallest_suite_runs(
 ) -> None:
     _readme_suite(pytester, provider)
     provider.script("qwen/qwen3.6-35b-a3b", writing(4, 20))  # the brief's minimums, exactly
+    # A subprocess: the README's module is evals/test_specs.py, as this checkout's own is, and one
+    # process cannot import two modules of that name when the whole tree is collected.
 
-    result = pytester.runpytest("evals/", "--snapshot-update", *xdist_args)
+    result = pytester.runpytest_subprocess("evals/", "--snapshot-update", *xdist_args)
 
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(["*test_spec?qwen36-lmstudio-todo-app?*PASSED*"])
@@ -317,7 +319,7 @@ def test_the_readmes_smallest_suite_fails_a_short_tree_with_its_verdict(
     _readme_suite(pytester, provider)
     provider.script("qwen/qwen3.6-35b-a3b", writing(4, 0))
 
-    result = pytester.runpytest("evals/", "--snapshot-update")
+    result = pytester.runpytest_subprocess("evals/", "--snapshot-update")
 
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines([f"*of {len(CHECK_NAMES) + 1} checks failed*", "*min_requirements: 0 < 20*"])
