@@ -34,37 +34,49 @@ def read_window(base_url: str, model: str, timeout_s: float = 2.0) -> int | None
         model: the model name requests carry (the `model` key).
         timeout_s: for each probe; a server that does not answer one in time is taken not to say.
     """
+    return _probe(base_url, model, timeout_s)[0]
+
+
+def _probe(base_url: str, model: str, timeout_s: float) -> tuple[int | None, bool]:
+    """The window, and whether the server answered any of the probes at all."""
     if (urlsplit(base_url).hostname or "") in _HOSTED:
-        return None
-    root = base_url.rstrip("/").removesuffix("/v1")
+        return None, False
+    root, answered = base_url.rstrip("/").removesuffix("/v1"), False
     for path, read in _PROBES:
         body = _get(f"{root}{path}", timeout_s)
+        answered = answered or body is not None
         window = read(body, model) if body is not None else None
         if window:
-            return window
-    return None
+            return window, True
+    return None, answered
 
 
 def with_server_window(model: ModelConfig) -> ModelConfig:
     """`model` with the window its server says, when its config names none.
 
-    Only an OpenAI-compatible model with a `base_url` is asked (once per process and server): a
-    `llamacpp` model's window is its own `n_ctx`, and the hosted APIs say nothing.
+    Only an OpenAI-compatible model with a `base_url` is asked, once per process and server: a
+    `llamacpp` model's window is its own `n_ctx`, and the hosted APIs say nothing. A server that
+    answered a probe without this model's window (Ollama lists a model once it is loaded) is asked
+    again for the next test; one that answered none is not.
     """
     if model.context_window is not None or model.provider is not Provider.OPENAI or not model.base_url:
         return model
     key = (model.base_url, model.model)
     window = _READ.get(key)
-    if window is None:
-        # Only a window found is kept: Ollama lists a model once it is loaded, which may be later.
-        window = read_window(model.base_url, model.model)
+    if window is None and model.base_url not in _SILENT:
+        window, answered = _probe(model.base_url, model.model, 2.0)
         if window is not None:
             _READ[key] = window
+        elif not answered:
+            _SILENT.add(model.base_url)
     return model if window is None else dataclasses.replace(model, context_window=window)
 
 
 _READ: dict[tuple[str, str], int] = {}
 """(base_url, model) → the window its server said, once per process."""
+_SILENT: set[str] = set()
+"""Servers that answered none of the probes: not asked again in this process (a test's setup
+would otherwise wait on them every time)."""
 
 
 def _get(url: str, timeout_s: float) -> Any:

@@ -104,8 +104,19 @@ def test_a_window_not_said_yet_is_asked_again(serve: Any) -> None:
     from pytest_specbench.config.settings import ModelConfig, Provider
     from pytest_specbench.models.window import with_server_window
 
-    routes: dict[str, Any] = {}
+    routes: dict[str, Any] = {"/api/ps": {"models": []}}  # Ollama with nothing loaded yet
     model = ModelConfig(id="o", provider=Provider.OPENAI, model="qwen:7b", base_url=serve(routes))
-    assert with_server_window(model).context_window is None  # not loaded yet
+    assert with_server_window(model).context_window is None
     routes.update(OLLAMA)
     assert with_server_window(model).context_window == 4096
+
+
+def test_a_server_that_answers_no_probe_is_not_asked_again(serve: Any) -> None:
+    from pytest_specbench.config.settings import ModelConfig, Provider
+    from pytest_specbench.models.window import with_server_window
+
+    routes: dict[str, Any] = {}  # a plain OpenAI-compatible proxy: every probe is a 404
+    model = ModelConfig(id="p", provider=Provider.OPENAI, model="qwen", base_url=serve(routes))
+    assert with_server_window(model).context_window is None
+    routes.update(VLLM)
+    assert with_server_window(model).context_window is None  # no second round of probes per test
