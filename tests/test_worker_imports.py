@@ -36,3 +36,46 @@ def test_an_openai_only_run_never_imports_anthropic(
     result = pytester.runpytest_subprocess(*workers, "--specbench-transport=memory", "-p", "no:randomly")
 
     result.assert_outcomes(passed=1)
+
+
+FREEZE_PROBE = """
+import gc, os
+import pytest
+
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config):
+    name = "frozen-" + os.environ.get("PYTEST_XDIST_WORKER", "controller")
+    (config.rootpath / name).write_text(str(gc.get_freeze_count()))
+"""
+
+
+@pytest.mark.parametrize("workers", [[], ["-n", "2"]], ids=["one process", "xdist"])
+def test_a_process_that_ran_a_spec_run_freezes_its_heap_at_exit_and_no_other_does(
+    suite: Any, provider: FakeProvider, pytester: pytest.Pytester, workers: list[str]
+) -> None:
+    provider.script(suite.model("m0"), [Reply.final("Done.")])
+    suite.brief("notes")
+    suite.write("def test_spec(spec_run):\n    pass\n")
+    pytester.makepyfile(test_plain="def test_plain():\n    pass\n")
+    pytester.makeconftest(FREEZE_PROBE)
+
+    result = pytester.runpytest_subprocess(*workers, "--specbench-transport=memory", "-p", "no:randomly")
+
+    result.assert_outcomes(passed=2)
+    counts = {p.name: int(p.read_text()) for p in pytester.path.glob("frozen-*")}
+    ran = {name for name, count in counts.items() if count > 0}
+    if workers:
+        # One worker ran the spec run, the other only test_plain (load scheduling of 2 items on 2).
+        assert set(counts) == {"frozen-controller", "frozen-gw0", "frozen-gw1"}
+        assert len(ran) == 1 and ran < {"frozen-gw0", "frozen-gw1"}, counts
+    else:
+        assert ran == {"frozen-controller"}, counts
+
+
+def test_a_suite_that_never_uses_the_plugin_is_not_frozen(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_plain="def test_plain():\n    pass\n")
+    pytester.makeconftest(FREEZE_PROBE)
+
+    pytester.runpytest_subprocess("-p", "no:randomly").assert_outcomes(passed=1)
+
+    assert (pytester.path / "frozen-controller").read_text() == "0"

@@ -81,6 +81,7 @@ class Runner:
         """Run every sample of `plan` and leave the test's record on the item, also when it errors."""
         __tracebackhide__ = True
         item = request.node
+        self.session.ran = True
         first_client = request.getfixturevalue("model_client")
         first_tools = request.getfixturevalue("specbench_tools")
         first_paths: RunPaths = request.getfixturevalue("specbench_paths")

@@ -36,6 +36,8 @@ class SpecbenchSession:
     baseline: Baseline = field(default_factory=lambda: Baseline(None, {}))
     progress_dir: Path | None = None
     """Where this process reports live progress; set only when the controller draws it."""
+    ran: bool = False
+    """Whether this process ran a spec run (and so holds the SDKs' heap)."""
 
     @classmethod
     def from_config(cls, config: pytest.Config) -> SpecbenchSession:
