@@ -264,14 +264,19 @@ def test_an_option_path_of_the_wrong_kind_is_a_usage_error(
     ("specs_dir", "said"), [("{workspace}/../..", "holds"), ("{workspace}/../../other", "is outside")]
 )
 def test_a_specs_dir_that_climbs_out_of_the_run_is_one_error_line(
-    suite: Any, provider: FakeProvider, pytester: pytest.Pytester, specs_dir: str, said: str
+    suite: Any,
+    provider: FakeProvider,
+    pytester: pytest.Pytester,
+    xdist_args: list[str],
+    specs_dir: str,
+    said: str,
 ) -> None:
     """`{workspace}/../..` is pytest's directory of every test's tmp_path: each run would snapshot all."""
     provider.script(suite.model("writer"), [Reply.final("Done.")])
     suite.brief("notes", server={"command": [sys.executable, "-c", "pass"], "specs_dir": specs_dir})
     suite.write()
 
-    result = pytester.runpytest()
+    result = pytester.runpytest(*xdist_args)
 
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(
