@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
 import stat
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
-__all__ = ["SYSTEM_TREES", "copy_tree", "is_system_tree", "write_json_atomic", "write_text_atomic"]
+__all__ = [
+    "SYSTEM_TREES",
+    "TreeTooLarge",
+    "copy_tree",
+    "is_system_tree",
+    "tree_over",
+    "write_json_atomic",
+    "write_text_atomic",
+]
 
 SYSTEM_TREES = tuple(Path(p) for p in ("/proc", "/sys", "/dev"))
 """Trees of the kernel's, not of files: reading them never ends, or ends in a device."""
@@ -39,16 +49,58 @@ def write_json_atomic(path: Path, data: Any) -> None:
     write_text_atomic(path, text, errors="backslashreplace")
 
 
-def copy_tree(source: Path, target: Path) -> Path:
+class TreeTooLarge(Exception):
+    """A tree holds more than a copy of it may write; the message says which limit."""
+
+
+def tree_over(root: Path, max_files: int, max_bytes: int) -> str | None:
+    """Which limit the tree under `root` passes (`20000 files`, `256 MiB`), or None; links not followed.
+
+    Stops at the first file past a limit, so a huge tree costs no more than the limit.
+    """
+    budget = _Budget(max_files, max_bytes)
+    try:
+        for directory, _, names in os.walk(root):
+            for name in names:
+                budget.take(os.path.join(directory, name))
+    except TreeTooLarge as over:
+        return str(over)
+    return None
+
+
+class _Budget:
+    """Files and bytes still allowed; `take` raises TreeTooLarge past either."""
+
+    def __init__(self, max_files: int, max_bytes: int) -> None:
+        self.max_files, self.max_bytes = max_files, max_bytes
+        self.files = self.bytes = 0
+
+    def take(self, path: str) -> None:
+        self.files += 1
+        with contextlib.suppress(OSError):  # gone between the listing and the look
+            self.bytes += os.lstat(path).st_size
+        if self.files > self.max_files:
+            raise TreeTooLarge(f"{self.max_files} files")
+        if self.bytes > self.max_bytes:
+            raise TreeTooLarge(f"{self.max_bytes // (1024 * 1024)} MiB")
+
+
+def copy_tree(source: Path, target: Path, max_files: int | None = None, max_bytes: int | None = None) -> Path:
     """Copy a directory tree: symlinks as links, and no FIFO, socket or device (reading one could block).
 
-    Returns `target`.
+    With `max_files` or `max_bytes`, the copy stops with TreeTooLarge once it would pass either
+    (the tree may have grown since it was counted). Returns `target`.
     """
+    budget = _Budget(max_files or sys.maxsize, max_bytes or sys.maxsize)
 
     def special(directory: str, names: list[str]) -> list[str]:
         return [name for name in names if _is_special(os.path.join(directory, name))]
 
-    shutil.copytree(source, target, symlinks=True, ignore=special)
+    def counted(src: str, dst: str) -> object:
+        budget.take(src)
+        return shutil.copy2(src, dst)
+
+    shutil.copytree(source, target, symlinks=True, ignore=special, copy_function=counted)
     return target
 
 

@@ -96,10 +96,11 @@ async def run_samples(plan: RunPlan, harness: Harness) -> tuple[Sample, ...]:
         return (await run_sample(plan, 1, harness),)
     done: dict[int, Sample] = {}
     failures: list[InfrastructureError] = []
-    limiter = anyio.CapacityLimiter(plan.settings.max_concurrency)
+    numbers = iter(range(1, plan.samples + 1))
 
-    async def guarded(number: int, scope: anyio.CancelScope) -> None:
-        async with limiter:
+    async def worker(scope: anyio.CancelScope) -> None:
+        # max_concurrency workers take the next sample in turn: no task waits per sample up front.
+        for number in numbers:
             try:
                 done[number] = await run_sample(plan, number, harness)
             except* InfrastructureError as group:
@@ -109,8 +110,8 @@ async def run_samples(plan: RunPlan, harness: Harness) -> tuple[Sample, ...]:
                 scope.cancel()
 
     async with anyio.create_task_group() as group:
-        for number in range(1, plan.samples + 1):
-            group.start_soon(guarded, number, group.cancel_scope)
+        for _ in range(min(plan.settings.max_concurrency, plan.samples)):
+            group.start_soon(worker, group.cancel_scope)
     if failures:
         raise failures[0]
     return tuple(done[n] for n in sorted(done))

@@ -64,7 +64,7 @@ class SpecbenchSession:
         Raises:
             ConfigError, ResultsFileError: what the user must fix, named.
         """
-        check_option_paths(self.options.cassette_dir, self.options.html_path)
+        check_option_paths(self.options.cassette_dir, self.options.html_path, self.options.report_dir)
         if self.suite.present:
             _ = self.suite.config
         self.baseline = Baseline.read(self.options.baseline_path)

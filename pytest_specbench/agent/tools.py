@@ -15,6 +15,7 @@ import json
 import logging
 import os
 import shutil
+import string
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
@@ -26,11 +27,11 @@ from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 import anyio
 import anyio.lowlevel
 
-from pytest_specbench._files import copy_tree, is_system_tree, write_text_atomic
+from pytest_specbench._files import TreeTooLarge, copy_tree, is_system_tree, write_text_atomic
 from pytest_specbench._text import clip
 from pytest_specbench.agent.loop import ToolOutcome
 from pytest_specbench.config.settings import BriefConfig, ServerConfig
-from pytest_specbench.errors import ServerError
+from pytest_specbench.errors import InfrastructureError, ServerError
 from pytest_specbench.models.types import ToolSpec
 
 if TYPE_CHECKING:
@@ -89,7 +90,15 @@ class RunPaths:
         """
         workspace = root / "workspace"
         workspace.mkdir()
-        codebase = copy_tree(brief.codebase, root / "codebase")
+        limit = brief.max_codebase_mib * 1024 * 1024
+        try:
+            codebase = copy_tree(brief.codebase, root / "codebase", brief.max_codebase_files, limit)
+        except TreeTooLarge as over:  # counted at load; it has grown since
+            raise InfrastructureError(
+                f"brief {brief.id!r}: codebase {brief.codebase} now holds more than {over}, the limit of "
+                "each run's copy — remove what does not belong to it, or raise max_codebase_files / "
+                "max_codebase_mib"
+            ) from None
         return cls.for_brief(dataclasses.replace(brief, codebase=codebase), workspace)
 
     @classmethod
@@ -104,11 +113,25 @@ class RunPaths:
                 f"brief {brief.id!r}: server.specs_dir {brief.server.specs_dir!r} is {specs_dir}, "
                 "the root or a system tree (/, /proc, /sys, /dev) — point it under {workspace}"
             )
+        _check_specs_dir(brief, specs_dir, workspace.parent.resolve())
         return cls(workspace, specs_dir, brief.codebase)
 
     def expand(self, template: str) -> str:
         """Replace {workspace}, {specs_dir} and {codebase} in a config string."""
         return template.format(workspace=self.workspace, specs_dir=self.specs_dir, codebase=self.codebase)
+
+
+def _check_specs_dir(brief: BriefConfig, specs_dir: Path, run_dir: Path) -> None:
+    """A specs_dir holding the run's own directory would snapshot every run's files, this one's
+    included; one written with a placeholder must stay in the run's directory (it is per run)."""
+    template = brief.server.specs_dir if brief.server is not None else ""
+    per_run = any(name for _, name, _, _ in string.Formatter().parse(template))
+    if run_dir.is_relative_to(specs_dir) or (per_run and not specs_dir.is_relative_to(run_dir)):
+        where = "holds" if run_dir.is_relative_to(specs_dir) else "is outside"
+        raise ServerError(
+            f"brief {brief.id!r}: server.specs_dir {template!r} is {specs_dir}, which {where} the run's "
+            f'directory {run_dir} — point it under {{workspace}}, e.g. "{{workspace}}/specs"'
+        )
 
 
 class MCPToolSession:

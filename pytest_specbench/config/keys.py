@@ -13,6 +13,7 @@ import json
 import math
 import os
 import re
+import stat
 import string
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -21,10 +22,17 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from pytest_specbench._files import is_system_tree
+from pytest_specbench._files import is_system_tree, tree_over
 from pytest_specbench._text import phrase_pattern
 from pytest_specbench.config.gate import GateFamily
-from pytest_specbench.config.settings import ContextStrategy, Protocol, Provider, RecordMode
+from pytest_specbench.config.settings import (
+    MAX_CODEBASE_FILES,
+    MAX_CODEBASE_MIB,
+    ContextStrategy,
+    Protocol,
+    Provider,
+    RecordMode,
+)
 from pytest_specbench.errors import ConfigError
 
 BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
@@ -263,17 +271,11 @@ def parse_alpha(value: object, at: At) -> float:
 
 MAX_REPEATS = 1000
 """The most samples a run may take (`repeats`, `--specbench-repeats`): a task starts per sample."""
-MAX_CODEBASE_FILES = 20_000
-MAX_CODEBASE_BYTES = 256 * 1024 * 1024
-"""A codebase is copied for every run: more than this is almost surely the wrong directory."""
 
 
 def parse_codebase(value: object, at: At) -> Path:
-    """An existing directory of ordinary size, not `/` or a tree under /proc, /sys or /dev."""
-    path = parse_directory(value, at)
-    refuse_system_tree(path, at)
-    _bounded_tree(path, at)
-    return path
+    """An existing directory, not `/` or a tree under /proc, /sys or /dev (its size: `bounded_tree`)."""
+    return parse_directory(value, at)
 
 
 def refuse_system_tree(path: Path, at: At) -> None:
@@ -285,23 +287,20 @@ def refuse_system_tree(path: Path, at: At) -> None:
         )
 
 
-def _bounded_tree(path: Path, at: At) -> None:
-    """At most MAX_CODEBASE_FILES files and MAX_CODEBASE_BYTES bytes, counted without following links."""
-    files = size = 0
-    for directory, _, names in os.walk(path):
-        for name in names:
-            files += 1
-            try:
-                size += os.lstat(os.path.join(directory, name)).st_size
-            except OSError:
-                continue
-            if files > MAX_CODEBASE_FILES or size > MAX_CODEBASE_BYTES:
-                mib = MAX_CODEBASE_BYTES // (1024 * 1024)
-                raise at.error(
-                    f"{path} holds more than {MAX_CODEBASE_FILES} files or {mib} MiB (the limit; "
-                    "every run copies it)",
-                    "point it at the code the brief is about, without build output or dependencies",
-                )
+def bounded_tree(
+    path: Path, at: At, max_files: int = MAX_CODEBASE_FILES, max_mib: int = MAX_CODEBASE_MIB
+) -> None:
+    """At most `max_files` files and `max_mib` MiB under `path`, counted without following links.
+
+    The walk stops at the first file past a limit, so a huge tree costs no more than the limit.
+    """
+    over = tree_over(path, max_files, max_mib * 1024 * 1024)
+    if over is not None:
+        raise at.error(
+            f"{path} holds more than {over} (the limit; every run copies it)",
+            "point it at the code the brief is about, without build output or dependencies, or raise "
+            "the brief's max_codebase_files / max_codebase_mib",
+        )
 
 
 def parse_file(value: object, at: At) -> Path:
@@ -314,16 +313,28 @@ def parse_directory(value: object, at: At) -> Path:
 
 def _existing(value: object, at: At, kind: str) -> Path:
     path = at.resolve(parse_str(value, at))
-    if not (path.is_dir() if kind == "directory" else path.is_file()):
-        problem = f"is not a {kind}" if path.exists() else f"{kind} not found"
+    found = _kind_of(path, at)
+    if found != kind:
+        problem = f"is not a {kind}" if found else f"{kind} not found"
         raise at.error(f"{problem}: {path}", f"create it, or give a path relative to {at.file.parent}")
+    refuse_system_tree(path, at)  # a file under /proc can block its reader (/proc/kmsg)
     return path
 
 
+def _kind_of(path: Path, at: At) -> str | None:
+    """`file`, `directory`, `other` (a FIFO, a device) or None when nothing is there."""
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:  # a name too long, a loop of links, no permission, a NUL
+        problem = f"cannot look at {str(path)[:200]!r}: {getattr(exc, 'strerror', None) or exc}"
+        raise at.error(problem, "give a shorter, readable path") from None
+    return "directory" if stat.S_ISDIR(mode) else "file" if stat.S_ISREG(mode) else "other"
+
+
 def parse_text_file(value: object, at: At) -> str:
-    path = at.resolve(parse_str(value, at))
-    if not path.is_file():
-        raise at.error(f"file not found: {path}", f"create it, or give a path relative to {at.file.parent}")
+    path = _existing(value, at, "file")
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeError) as exc:
@@ -420,7 +431,7 @@ def parse_specs_dir(value: object, at: At) -> str:
         fixed = Path(text.format())  # the same directory for every run: snapshotted before and after each
         refuse_system_tree(fixed, at)
         if fixed.is_dir():
-            _bounded_tree(fixed, at)
+            bounded_tree(fixed, at)
     return text
 
 

@@ -21,6 +21,7 @@ from pytest_specbench.config.keys import (
     PROVIDERS,
     At,
     absolute,
+    bounded_tree,
     describe,
     parse_table,
     suggest,
@@ -64,7 +65,10 @@ DEFAULT_CONFIG = Path("evals", "specbench.toml")
 _SECTIONS = ("defaults", "models", "briefs", "scaffolds", "contexts", "gate")
 _ID = re.compile(r"[A-Za-z0-9._-]+")
 MAX_ID = 64
-"""Characters of a model, brief or scaffold id: three of them name a test, a transcript, a cassette file."""
+"""Characters of a model, brief, scaffold or context id: together they name a test and its files."""
+MAX_RUN_ID = 160
+"""Characters of a run's id (`<model>-<brief>[-<scaffold>][-<context>]`): with the test's name and
+`.sample-1000.jsonl` its transcript's file name must stay within the 255 bytes file systems allow."""
 _TOML_POSITION = re.compile(r"line (\d+), column (\d+)")
 
 
@@ -106,16 +110,18 @@ def _named_file(path: Path, option: str, relative_to: str) -> Path:
     return path
 
 
-def check_option_paths(cassettes: Path | None, html: Path | None) -> None:
-    """`--specbench-cassettes` must be a directory and `--specbench-html` a file, or not exist yet:
-    found at the start, not when the first recording or the page is written after a live run."""
-    if cassettes is not None and cassettes.exists() and not cassettes.is_dir():
-        raise ConfigError(
-            str(cassettes),
-            "",
-            "--specbench-cassettes names a file, not a directory",
-            "name the cassettes' directory",
-        )
+def check_option_paths(cassettes: Path | None, html: Path | None, report: Path | None = None) -> None:
+    """`--specbench-cassettes` and `--specbench-report` must be directories and `--specbench-html` a
+    file, or not exist yet: found at the start, not when the first recording, transcript or page is
+    written after a live run."""
+    for path, option, name in (
+        (cassettes, "cassettes", "the cassettes'"),
+        (report, "report", "the report's"),
+    ):
+        if path is not None and path.exists() and not path.is_dir():
+            raise ConfigError(
+                str(path), "", f"--specbench-{option} names a file, not a directory", f"name {name} directory"
+            )
     if html is not None and html.exists() and not html.is_file():
         raise ConfigError(
             str(html),
@@ -203,7 +209,9 @@ def _brief(brief_id: str, raw: Mapping[str, object], at: At) -> BriefConfig:
             "has no reference_features to measure recall against",
             'add reference_features = [{ name = "...", aliases = ["..."] }], or remove min_feature_recall',
         )
-    return BriefConfig(id=brief_id, **fields, overrides=parsed[Dest.SETTINGS], extra=parsed[Dest.EXTRA])
+    brief = BriefConfig(id=brief_id, **fields, overrides=parsed[Dest.SETTINGS], extra=parsed[Dest.EXTRA])
+    bounded_tree(brief.codebase, at.at("codebase"), brief.max_codebase_files, brief.max_codebase_mib)
+    return brief
 
 
 def _scaffold(scaffold_id: str, raw: Mapping[str, object], at: At) -> ScaffoldConfig:
@@ -389,12 +397,36 @@ def _check_test_ids(config: Config) -> None:
     `--specbench-scaffolds`.
     """
     seen: dict[str, _Run] = {}
+    _check_run_id_length(config)
     for run in itertools.product(config.models, config.briefs, config.scaffolds):
         test_id = run_id(*run)
         first = seen.setdefault(test_id, run)
         if first != run:
             raise _ambiguous(test_id, first, run, config.path)
     _check_context_ids(config, seen)
+
+
+def _check_run_id_length(config: Config) -> None:
+    """The longest run id the config can make fits MAX_RUN_ID; else the longest id's table is named."""
+    longest = {
+        section: max(ids, key=len, default="")
+        for section, ids in (
+            ("models", list(config.models)),
+            ("briefs", list(config.briefs)),
+            ("scaffolds", [s for s in config.scaffolds if s != BARE.id]),
+            ("contexts", [c for c in config.contexts if c != "full"]),
+        )
+    }
+    test_id = run_id(longest["models"], longest["briefs"], longest["scaffolds"] or BARE.id,
+                     longest["contexts"] or "full")  # fmt: skip
+    if len(test_id) <= MAX_RUN_ID:
+        return
+    section, table_id = max(longest.items(), key=lambda item: len(item[1]))
+    raise _table_at(config.path, section, table_id).error(
+        f"makes a run id of {len(test_id)} characters, more than {MAX_RUN_ID} ({test_id[:40]}…): it names "
+        "the test, its transcript and its cassette files",
+        f"shorten the ids so that model, brief, scaffold and context together stay within {MAX_RUN_ID}",
+    )
 
 
 def _check_context_ids(config: Config, seen: dict[str, _Run]) -> None:

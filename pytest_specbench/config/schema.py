@@ -48,6 +48,8 @@ from pytest_specbench.config.keys import (
     wrong_type,
 )
 from pytest_specbench.config.settings import (
+    MAX_CODEBASE_FILES,
+    MAX_CODEBASE_MIB,
     Effort,
     Provider,
     Reasoning,
@@ -171,7 +173,7 @@ MODEL_KEYS: dict[str, Key] = {
     "model": Key(parse_str, help='The provider\'s model name, e.g. "gpt-5" or "qwen/qwen3.6-35b-a3b".'),
     "base_url": Key(
         parse_url,
-        help="The API's base URL; OpenAI's includes /v1, Anthropic's does not.",
+        help="The API's base URL; OpenAI's includes /v1, Anthropic's does not. A port must be 1 to 65535.",
     ),
     "api_key_env": Key(parse_env_name),
     "max_tokens": Key(
@@ -304,7 +306,14 @@ def parse_gate(value: object, at: At, keys: Mapping[str, Key] = GATE_KEYS) -> di
 
 BRIEF_KEYS: dict[str, Key] = {
     **RUN_KEYS,
-    "codebase": Key(parse_codebase),
+    "codebase": Key(
+        parse_codebase,
+        help="The directory the model reads, relative to specbench.toml; each run reads its own copy. "
+        "Refused: `/`, anything under /proc, /sys or /dev, and a tree past max_codebase_files or "
+        "max_codebase_mib.",
+    ),
+    "max_codebase_files": Key(parse_int(1)),
+    "max_codebase_mib": Key(parse_int(1)),
     "prompt": Key(parse_str),
     "prompt_file": Key(parse_text_file, name="prompt"),
     "system_prompt": Key(parse_str),
@@ -327,7 +336,13 @@ SERVER_KEYS: dict[str, Key] = {
     "command": Key(parse_command),
     "url": Key(parse_url_template),
     "env": Key(parse_env),
-    "specs_dir": Key(parse_specs_dir),
+    "specs_dir": Key(
+        parse_specs_dir,
+        help="Where the server writes the spec tree that the checks read back (snapshotted before and "
+        "after each run). With a placeholder it must stay in the run's directory; an absolute one is one "
+        "directory for every run, refused if it is `/`, under /proc, /sys or /dev, past "
+        f"{MAX_CODEBASE_FILES} files or {MAX_CODEBASE_MIB} MiB, or holds the run's directory.",
+    ),
 }
 
 

@@ -289,6 +289,12 @@ class ModelConfig:
         return self.base_url is None or not _is_loopback(self.base_url)
 
 
+MAX_CODEBASE_FILES = 20_000
+"""A brief's `max_codebase_files` unless it sets one: more is almost surely the wrong directory."""
+MAX_CODEBASE_MIB = 256
+"""A brief's `max_codebase_mib` unless it sets one (the copy of 5,000 files of 22 MiB takes ~1 s)."""
+
+
 @dataclass(frozen=True, slots=True)
 class BriefConfig:
     """One `[briefs.<id>]` table."""
@@ -310,6 +316,10 @@ class BriefConfig:
     """Check settings added by later checks (forbidden_topics, reference_features, ...)."""
     gate: dict[str, float] = field(default_factory=dict)
     """`gate = { ... }`: the tolerances this brief sets (parsed keys of `GateTolerances`), over `[gate]`."""
+    max_codebase_files: int = MAX_CODEBASE_FILES
+    """The most files `codebase` may hold (each run copies it): a larger tree is refused at load."""
+    max_codebase_mib: int = MAX_CODEBASE_MIB
+    """The most MiB `codebase` may hold, counted as the copy would write them (links not followed)."""
 
 
 class ScaffoldTool(StrEnum):
