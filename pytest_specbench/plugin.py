@@ -232,16 +232,18 @@ def _register_controller(config: pytest.Config, session: SpecbenchSession) -> No
 def pytest_unconfigure(config: pytest.Config) -> None:
     """On the controller, once every worker is gone: stop the session's local model servers.
 
-    A process that ran a spec run holds the SDKs' heap (`mcp`'s and a provider's types); it is
-    about to end, so the interpreter's last collections are told to skip it (`gc.freeze()`), which
-    saves each xdist worker about 0.3 CPU-s at exit (bench/RESULTS.md, issue 25).
+    An xdist worker that ran a spec run holds the SDKs' heap (`mcp`'s and a provider's types) and
+    ends right after this hook, so the interpreter's last collections are told to skip it
+    (`gc.freeze()`): about 0.3 CPU-s a worker, which the controller waits for (bench/RESULTS.md,
+    issue 25). Never the controller: it may be a process that lives on (`pytest.main()`, an
+    in-process pytester run), and a frozen heap hides referrers from `gc.get_referrers`.
     """
     session = config.stash.get(SESSION_KEY, None)
     if session is None:
         return
     if not hasattr(config, "workerinput"):
         session.clients.stop_local_servers()
-    if session.ran:
+    elif session.ran:
         gc.freeze()
 
 

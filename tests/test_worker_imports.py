@@ -50,7 +50,7 @@ def pytest_unconfigure(config):
 
 
 @pytest.mark.parametrize("workers", [[], ["-n", "2"]], ids=["one process", "xdist"])
-def test_a_process_that_ran_a_spec_run_freezes_its_heap_at_exit_and_no_other_does(
+def test_a_worker_that_ran_a_spec_run_freezes_its_heap_at_exit_and_no_other_process_does(
     suite: Any, provider: FakeProvider, pytester: pytest.Pytester, workers: list[str]
 ) -> None:
     provider.script(suite.model("m0"), [Reply.final("Done.")])
@@ -69,7 +69,8 @@ def test_a_process_that_ran_a_spec_run_freezes_its_heap_at_exit_and_no_other_doe
         assert set(counts) == {"frozen-controller", "frozen-gw0", "frozen-gw1"}
         assert len(ran) == 1 and ran < {"frozen-gw0", "frozen-gw1"}, counts
     else:
-        assert ran == {"frozen-controller"}, counts
+        # The controller may live on (pytest.main(), an in-process pytester run): never frozen.
+        assert counts == {"frozen-controller": 0}
 
 
 def test_a_suite_that_never_uses_the_plugin_is_not_frozen(pytester: pytest.Pytester) -> None:
