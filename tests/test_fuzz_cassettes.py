@@ -127,6 +127,10 @@ MUTATIONS: dict[str, tuple[Mutation, str | None]] = {
     "context-window-negative": (put(0, ("context_window",), -5), "header.context_window"),
     "specbench-version-a-number": (put(0, ("specbench_version",), 7), "header.specbench_version"),
     "recorded-at-a-list": (put(0, ("recorded_at",), []), "header.recorded_at"),
+    "header-unknown-field": (put(0, ("note",), "hand-added"), "header.note"),
+    "request-unknown-field": (request("temperature", 1.0), "request.temperature"),
+    "answer-unknown-field": (put(1, ("answer", "refusal"), "no"), "answer.refusal"),
+    "context-another": (put(0, ("context",), "mask"), "header.context"),
     "header-a-list": (raw(lambda ls: ["[1]\n", *ls[1:]]), "kind"),
     # the end line and the file's shape
     "end-seconds-a-string": (put(-1, ("seconds",), "x"), "seconds"),

@@ -113,6 +113,7 @@ def deleter(index: int, keys: tuple[str, ...]) -> Callable[[Lines], None]:
 
 
 BAD, HEADER = ":2: malformed exchange (", ":1: cassette drift: header."
+MALFORMED = ":1: malformed header (header."
 
 
 def request(key: str, value: Any) -> Callable[[Lines], None]:
@@ -132,13 +133,13 @@ MUTATIONS = {
     "system-edited": (request("system", "be brief"), "turn 1: system prompt differs"),
     "tools-deleted": (deleter(1, ("request", "tools")), "turn 1: tool names differ"),
     "tools-not-a-list": (request("tools", "x"), BAD + "request.tools must be"),
-    "model-null": (setter(0, ("model",), None), ":1: malformed header (header.model must be an object, got null)"),
+    "model-null": (setter(0, ("model",), None), MALFORMED + "model must be an object, got null)"),
     "model-missing": (deleter(0, ("model",)), HEADER + "model is missing"),
     "model-another": (setter(0, ("model",), OTHER_MODEL), 'header.model is {"id": "gpt"'),
     "scaffold-changed": (setter(0, ("scaffold",), "full"), 'scaffold is "full", this run\'s is "bare"'),
     "scaffold-missing": (deleter(0, ("scaffold",)), "header.scaffold is missing"),
     "brief-changed": (setter(0, ("brief",), "other"), 'header.brief is "other"'),
-    "sampling-a-string": (setter(0, ("sampling",), "x"), 'malformed header (header.sampling must be an object, got "x")'),
+    "sampling-a-string": (setter(0, ("sampling",), "x"), MALFORMED + 'sampling must be an object, got "x")'),
     "sampling-empty": (setter(0, ("sampling",), {}), "header.sampling is {}"),
     "sampling-temperature": (setter(0, ("sampling", "temperature"), 0.7), "header.sampling is"),
     "version-true": (setter(0, ("version",), True), ":1: unknown cassette version true"),
@@ -192,6 +193,15 @@ def test_a_line_longer_than_the_cap_is_refused_without_parsing_it(
     monkeypatch.setattr(cassette_file, "MAX_LINE_BYTES", 200)
 
     with pytest.raises(CassetteError, match=r":1: a line longer than"):
+        load_cassette(recorded, TEST_ID)
+
+
+def test_a_cassette_larger_than_the_cap_is_refused_before_it_is_read(
+    recorded: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(cassette_file, "MAX_CASSETTE_BYTES", 200)
+
+    with pytest.raises(CassetteError, match=r"jsonl: a cassette larger than"):
         load_cassette(recorded, TEST_ID)
 
 
