@@ -253,7 +253,7 @@ def test_native_context_editing_asks_anthropic_to_clear_old_reads_and_replays_ex
     config.write_text(config.read_text().replace("keep_last = 2", "keep_last = 3"))
     drifted = pytester.runpytest(*edit_once, "--specbench-models=claude")
     drifted.assert_outcomes(errors=1)
-    drifted.stdout.fnmatch_lines(["*cassette drift in the header: context_settings is *keep_last*2*"])
+    drifted.stdout.fnmatch_lines(["*cassette drift: header.context_settings is *keep_last*2*"])
 
 
 def test_a_configured_window_other_than_the_recorded_one_is_drift_and_an_older_cassette_replays(
@@ -278,6 +278,6 @@ def test_a_configured_window_other_than_the_recorded_one_is_drift_and_an_older_c
 
     drifted.assert_outcomes(errors=1)
     drifted.stdout.fnmatch_lines(
-        ["*cassette drift in the header: context_window is 8192, the run's is 4096*"]
+        ["*cassette drift: header.context_window is 8192, this run's is 4096*"]
     )
     replayed.assert_outcomes(passed=1)

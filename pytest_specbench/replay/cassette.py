@@ -27,6 +27,7 @@ from typing import Any
 from pytest_specbench._files import write_text_atomic
 from pytest_specbench.errors import CassetteError
 from pytest_specbench.models.types import AssistantTurn
+from pytest_specbench.replay import fields
 from pytest_specbench.replay.codec import canonical, turn_from_data
 
 __all__ = ["CASSETTE_VERSION", "Cassette", "Exchange", "cassette_path", "load_cassette", "write_cassette"]
@@ -38,6 +39,8 @@ _MAX_NAME = 150
 """Characters of a file name before the `.jsonl`: short enough for every file system."""
 MAX_LINE_BYTES = 32 * 1024 * 1024
 """The longest cassette line read (an exchange holds only the turn's new messages and its answer)."""
+MAX_CASSETTE_BYTES = 256 * 1024 * 1024
+"""The largest cassette read: a longer file is refused before a line of it is."""
 _ROLES = frozenset({"user", "assistant", "tool"})
 
 
@@ -122,7 +125,8 @@ def load_cassette(
     if not lines:
         raise CassetteError(f"{path}: the cassette is empty — {RERECORD}")
     header = _header(path, lines[0], test_id, sample)
-    _same_run(path, header, expected or {})
+    if expected is not None:
+        _same_run(path, header, expected)
     reader = _Reader(path)
     for number, line in enumerate(lines[1:], 2):
         reader.take(number, line)
@@ -134,10 +138,14 @@ def load_cassette(
 def _read_lines(path: Path) -> list[str]:
     """The file's lines; a FIFO or device is refused before it is opened (reading one blocks)."""
     try:
-        if not stat.S_ISREG(path.stat().st_mode):
+        mode, size = _kind(path)
+        if not stat.S_ISREG(mode):
             raise CassetteError(
                 f"{path}: not a regular file — point it at a cassette (.jsonl), or {RERECORD}"
             )
+        if size > MAX_CASSETTE_BYTES:
+            limit = f"{MAX_CASSETTE_BYTES // (1024 * 1024)} MiB"
+            raise CassetteError(f"{path}: a cassette larger than {limit} — {RERECORD}")
         lines: list[str] = []
         with path.open("rb") as handle:
             while raw := handle.readline(MAX_LINE_BYTES + 1):
@@ -148,6 +156,12 @@ def _read_lines(path: Path) -> list[str]:
     except (OSError, UnicodeDecodeError) as err:
         raise CassetteError(f"{path}: cannot read the cassette ({err}) — {RERECORD}") from None
     return lines
+
+
+def _kind(path: Path) -> tuple[int, int]:
+    """The file's mode and size, read without opening it (opening a FIFO waits for a writer)."""
+    status = path.stat()
+    return status.st_mode, status.st_size
 
 
 def _parse(path: Path, number: int, raw: str) -> dict[str, Any]:
@@ -173,6 +187,10 @@ def _header(path: Path, line: dict[str, Any], test_id: str, sample: int) -> dict
             f"{path}:1: unknown cassette version {version} (this pytest-specbench reads "
             f"{CASSETTE_VERSION}) — upgrade pytest-specbench, or {RERECORD}"
         )
+    try:
+        _check_header(line)
+    except (TypeError, ValueError) as err:
+        raise CassetteError(f"{path}:1: malformed header ({err}) — {RERECORD}") from None
     recorded = (line.get("test_id"), line.get("sample", 1))
     if not _same(recorded, (test_id, sample)):
         raise CassetteError(
@@ -184,15 +202,43 @@ def _header(path: Path, line: dict[str, Any], test_id: str, sample: int) -> dict
 
 OPTIONAL_HEADER = frozenset({"context_window", "context_settings"})
 """Header fields a recording made before they existed lacks: missing, they are no drift."""
+_RUN_HEADER = frozenset(
+    {"model", "sampling", "brief", "scaffold", "context", "context_settings", "context_window"}
+)
+"""Header fields that describe the run (beside its test id and sample): each must be this run's."""
+_HEADER = frozenset(
+    {"kind", "version", "test_id", "sample", "specbench_version", "recorded_at", *_RUN_HEADER}
+)
+_MODEL = ("id", "provider", "name")
+
+
+def _check_header(line: dict[str, Any]) -> None:
+    """The type of each header field present (whether a field is this run's is `_same_run`'s)."""
+    fields.known(line, _HEADER, "header")
+    for key in ("test_id", "brief", "scaffold", "context", "specbench_version", "recorded_at"):
+        if key in line:
+            fields.text(line, key, "header")
+    for key in ("sampling", "context_settings"):
+        if key in line:
+            fields.obj(line, key, "header")
+    if "model" in line:
+        model = fields.obj(line, "model", "header")
+        fields.known(model, _MODEL, "header.model")
+        for key in _MODEL:
+            fields.text(model, key, "header.model")
+    if "context_window" in line and fields.count(line, "context_window", "header") == 0:
+        raise ValueError("header.context_window must be an integer above 0, got 0")
 
 
 def recorded_window(path: Path) -> int | None:
     """The context window a recording ran with (its header's `context_window`), or None when it
     names none or cannot be read (loading the cassette then says why)."""
     try:
-        with path.open(encoding="utf-8") as handle:
-            header = json.loads(handle.readline())
-    except (OSError, ValueError):
+        if not stat.S_ISREG(_kind(path)[0]):
+            return None
+        with path.open("rb") as handle:
+            header = json.loads(handle.readline(MAX_LINE_BYTES + 1))
+    except (OSError, ValueError, RecursionError):
         return None
     window = header.get("context_window") if isinstance(header, dict) else None
     return window if isinstance(window, int) and not isinstance(window, bool) and window > 0 else None
@@ -206,10 +252,16 @@ def _same_run(path: Path, header: Mapping[str, Any], expected: Mapping[str, Any]
         recorded = header.get(key)
         if not _same(recorded, now):
             said = "is missing" if key not in header else f"is {_json(recorded)}"
-            raise CassetteError(
-                f"{path}:1: cassette drift in the header: {key} {said}, the run's is {_json(now)}"
-                f" — replay it with the run it was recorded for, or {RERECORD}"
-            )
+            _drift_in_header(path, f"header.{key} {said}, this run's is {_json(now)}")
+    for key in sorted(_RUN_HEADER & header.keys() - expected.keys()):
+        # Recorded under a context strategy (or window) this run does not have: not this run's.
+        _drift_in_header(path, f"header.{key} is {_json(header[key])}, this run has none")
+
+
+def _drift_in_header(path: Path, problem: str) -> None:
+    raise CassetteError(
+        f"{path}:1: cassette drift: {problem} — replay it with the run it was recorded for, or {RERECORD}"
+    )
 
 
 def _same(recorded: Any, now: Any) -> bool:
@@ -220,9 +272,11 @@ def _same(recorded: Any, now: Any) -> bool:
         return False
 
 
-def _json(value: Any) -> str:
-    text = json.dumps(value, ensure_ascii=False, sort_keys=True)
-    return text if len(text) <= 120 else text[:119] + "…"
+_json = fields.shown
+
+
+_EXCHANGE = frozenset({"kind", "turn", "hash", "request", "answer", "seconds"})
+_REQUEST = frozenset({"system", "tools", "messages_from", "messages"})
 
 
 class _Reader:
@@ -250,11 +304,13 @@ class _Reader:
             raise CassetteError(f"{where}: unknown line kind {json.dumps(line['kind'])} — {RERECORD}")
 
     def _exchange(self, number: int, line: dict[str, Any]) -> Exchange:
+        fields.known(line, _EXCHANGE, "exchange")
         turn, request = line["turn"], line["request"]
         if not _same(turn, len(self.exchanges) + 1):
             raise ValueError(f"turn {_json(turn)} where turn {len(self.exchanges) + 1} was due")
         if not isinstance(request, dict):
             raise TypeError("request must be an object")
+        fields.known(request, _REQUEST, "request")
         start = request["messages_from"]
         if type(start) is not int or not 0 <= start <= len(self.messages):
             raise ValueError(f"messages_from {_json(start)} after {len(self.messages)} messages")
@@ -276,8 +332,9 @@ class _Reader:
 
     def _end(self, where: str, line: dict[str, Any]) -> None:
         try:
+            fields.known(line, ("kind", "turns", "seconds"), "end")
             _seconds(line.get("seconds"), "the end line's seconds")
-        except TypeError as err:
+        except (TypeError, ValueError) as err:
             raise CassetteError(f"{where}: malformed end line ({err}) — {RERECORD}") from None
         if not _same(line.get("turns"), len(self.exchanges)):
             raise CassetteError(
@@ -320,4 +377,4 @@ def _seconds(value: Any, what: str) -> float:
 
 
 def _describe(err: Exception) -> str:
-    return f"missing {err}" if isinstance(err, KeyError) else str(err)
+    return f"{err.args[0]} is missing" if isinstance(err, KeyError) else str(err)

@@ -104,16 +104,15 @@ class ReplayingClient:
         """The recorded answer of this turn; raises CassetteError on the first difference."""
         exchanges, turn = self.cassette.exchanges, self.turn + 1
         if turn > len(exchanges):
-            self._drift(
-                turn, f"the run asks for turn {turn}; the recording ended after turn {len(exchanges)}"
-            )
+            ended = f"the run asks for turn {turn}; the recording ended after turn {len(exchanges)}"
+            self._drift(turn, ended)
         exchange = exchanges[turn - 1]
         self.codec.encode(messages)
         clean_system, clean_tools, digest = self.codec.request(self.sampling, system, tools)
         # The hash alone is not trusted: a request edited by hand keeps the hash it was recorded with.
         same = exchange.system == clean_system and exchange.tools == clean_tools
         if digest != exchange.hash or not same or list(exchange.messages) != self.codec.messages:
-            self._drift(turn, self._difference(exchange, clean_system, clean_tools, digest))
+            self._drift(turn, self._difference(exchange, clean_system, clean_tools, digest), exchange.line)
         self.turn = turn
         return turn_from_data(map_text(turn_data(exchange.answer), self.codec.normaliser.paths_in))
 
@@ -132,8 +131,10 @@ class ReplayingClient:
             return "the request's hash differs, every field matches (edited by hand?)"
         return "the recorded request differs from the run's, its hash does not (edited by hand?)"
 
-    def _drift(self, turn: int, problem: str) -> None:
-        raise CassetteError(f"cassette drift at turn {turn}: {problem} — {RERECORD}")
+    def _drift(self, turn: int, problem: str, line: int | None = None) -> None:
+        """Raise the drift at `turn`, naming the cassette (and the line of the exchange it differs from)."""
+        where = f"{self.cassette.path}" if line is None else f"{self.cassette.path}:{line}"
+        raise CassetteError(f"{where}: cassette drift at turn {turn}: {problem} — {RERECORD}")
 
     @property
     def recorded_seconds(self) -> float:
@@ -145,7 +146,7 @@ class ReplayingClient:
         recorded = len(self.cassette.exchanges)
         if self.turn < recorded:
             problem = f"the run ended after turn {self.turn}; the recording goes on to turn {recorded}"
-            raise CassetteError(f"cassette drift at turn {self.turn + 1}: {problem} — {RERECORD}")
+            self._drift(self.turn + 1, problem, self.cassette.exchanges[self.turn].line)
 
 
 def open_recording(

@@ -30,6 +30,7 @@ from pytest_specbench.models.types import (
     Usage,
     UserMessage,
 )
+from pytest_specbench.replay import fields
 
 __all__ = [
     "Normaliser",
@@ -249,47 +250,61 @@ def _call_data(call: ToolCall) -> dict[str, Any]:
     return data
 
 
-def turn_from_data(data: Mapping[str, Any]) -> AssistantTurn:
-    """The answer `turn_data` wrote; raises KeyError, TypeError or ValueError when it is malformed."""
-    stop = str(data["stop_reason"])
+_ANSWER_KEYS = frozenset(
+    {"text", "tool_calls", "usage", "stop_reason", "raw_stop_reason", "retries", "reasoning", "context_edits"}
+)
+_USAGE_KEYS = frozenset({"input_tokens", "output_tokens", *_OPTIONAL_USAGE})
+_CALL_KEYS = frozenset({"id", "name", "arguments", "raw_arguments", "parse_error"})
+_REASONING_KEYS = frozenset({"text", "signature", "redacted"})
+
+
+def turn_from_data(data: Any, where: str = "answer") -> AssistantTurn:
+    """The answer `turn_data` wrote; raises TypeError or ValueError naming the field
+    (`answer.usage.input_tokens`) when it is malformed."""
+    if not isinstance(data, Mapping):
+        raise TypeError(f"{where} must be an object, got {fields.shown(data)}")
+    fields.known(data, _ANSWER_KEYS, where)
+    stop = fields.text(data, "stop_reason", where)
     if stop not in STOP_REASONS:
-        raise ValueError(f"unknown stop_reason {stop!r}")
-    usage = data["usage"]
-    counts = {name: _int(usage.get(name, 0)) for name in _OPTIONAL_USAGE}
+        known = ", ".join(sorted(STOP_REASONS))
+        raise ValueError(f"{where}.stop_reason is {fields.shown(stop)}, not one of {known}")
+    usage = fields.obj(data, "usage", where)
+    fields.known(usage, _USAGE_KEYS, f"{where}.usage")
+    counts = {name: fields.count(usage, name, f"{where}.usage", 0) for name in _OPTIONAL_USAGE}
+    calls = fields.items(data, "tool_calls", where)
+    reasoning = fields.items(data, "reasoning", where, [])
     return AssistantTurn(
-        text=_str(data["text"]),
-        tool_calls=tuple(_call_from_data(c) for c in data["tool_calls"]),
-        usage=Usage(_int(usage["input_tokens"]), _int(usage["output_tokens"]), **counts),
+        text=fields.text(data, "text", where),
+        tool_calls=tuple(_call_from_data(c, f"{where}.tool_calls[{i}]") for i, c in enumerate(calls)),
+        usage=Usage(
+            fields.count(usage, "input_tokens", f"{where}.usage"),
+            fields.count(usage, "output_tokens", f"{where}.usage"),
+            **counts,
+        ),
         stop_reason=cast(StopReason, stop),
-        raw_stop_reason=_str(data.get("raw_stop_reason", "")),
-        retries=_int(data.get("retries", 0)),
-        reasoning=tuple(_reasoning_from_data(part) for part in data.get("reasoning", ())),
-        context_edits=_str(data.get("context_edits", "")),
+        raw_stop_reason=fields.text(data, "raw_stop_reason", where, ""),
+        retries=fields.count(data, "retries", where, 0),
+        reasoning=tuple(_reasoning_from_data(p, f"{where}.reasoning[{i}]") for i, p in enumerate(reasoning)),
+        context_edits=fields.text(data, "context_edits", where, ""),
     )
 
 
-def _reasoning_from_data(data: Mapping[str, Any]) -> Reasoning:
-    return Reasoning(_str(data["text"]), _str(data.get("signature", "")), _str(data.get("redacted", "")))
+def _reasoning_from_data(data: Mapping[str, Any], where: str) -> Reasoning:
+    fields.known(data, _REASONING_KEYS, where)
+    text, signature = fields.text(data, "text", where), fields.text(data, "signature", where, "")
+    return Reasoning(text, signature, fields.text(data, "redacted", where, ""))
 
 
-def _call_from_data(data: Mapping[str, Any]) -> ToolCall:
-    arguments = data["arguments"]
-    if arguments is not None and not isinstance(arguments, dict):
-        raise TypeError("tool call arguments must be an object or null")
+def _call_from_data(data: Mapping[str, Any], where: str) -> ToolCall:
+    fields.known(data, _CALL_KEYS, where)
+    if "arguments" not in data:
+        raise ValueError(f"{where}.arguments is missing")
+    arguments = None if data["arguments"] is None else fields.obj(data, "arguments", where)
     error = data.get("parse_error")
-    raw = _str(data["raw_arguments"])
     return ToolCall(
-        _str(data["id"]), _str(data["name"]), arguments, raw, None if error is None else _str(error)
+        fields.text(data, "id", where),
+        fields.text(data, "name", where),
+        arguments,
+        fields.text(data, "raw_arguments", where),
+        None if error is None else fields.text(data, "parse_error", where),
     )
-
-
-def _str(value: Any) -> str:
-    if not isinstance(value, str):
-        raise TypeError(f"expected a string, got {type(value).__name__}")
-    return value
-
-
-def _int(value: Any) -> int:
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise TypeError(f"expected an integer, got {type(value).__name__}")
-    return value

@@ -112,7 +112,8 @@ def deleter(index: int, keys: tuple[str, ...]) -> Callable[[Lines], None]:
     return change
 
 
-BAD, HEADER = ":2: malformed exchange (", ":1: cassette drift in the header: "
+BAD, HEADER = ":2: malformed exchange (", ":1: cassette drift: header."
+MALFORMED = ":1: malformed header (header."
 
 
 def request(key: str, value: Any) -> Callable[[Lines], None]:
@@ -132,15 +133,15 @@ MUTATIONS = {
     "system-edited": (request("system", "be brief"), "turn 1: system prompt differs"),
     "tools-deleted": (deleter(1, ("request", "tools")), "turn 1: tool names differ"),
     "tools-not-a-list": (request("tools", "x"), BAD + "request.tools must be"),
-    "model-null": (setter(0, ("model",), None), HEADER + "model is null"),
+    "model-null": (setter(0, ("model",), None), MALFORMED + "model must be an object, got null)"),
     "model-missing": (deleter(0, ("model",)), HEADER + "model is missing"),
-    "model-another": (setter(0, ("model",), OTHER_MODEL), 'header: model is {"id": "gpt"'),
-    "scaffold-changed": (setter(0, ("scaffold",), "full"), 'scaffold is "full", the run\'s is "bare"'),
-    "scaffold-missing": (deleter(0, ("scaffold",)), "header: scaffold is missing"),
-    "brief-changed": (setter(0, ("brief",), "other"), 'header: brief is "other"'),
-    "sampling-a-string": (setter(0, ("sampling",), "x"), 'header: sampling is "x"'),
-    "sampling-empty": (setter(0, ("sampling",), {}), "header: sampling is {}"),
-    "sampling-temperature": (setter(0, ("sampling", "temperature"), 0.7), "header: sampling is"),
+    "model-another": (setter(0, ("model",), OTHER_MODEL), 'header.model is {"id": "gpt"'),
+    "scaffold-changed": (setter(0, ("scaffold",), "full"), 'scaffold is "full", this run\'s is "bare"'),
+    "scaffold-missing": (deleter(0, ("scaffold",)), "header.scaffold is missing"),
+    "brief-changed": (setter(0, ("brief",), "other"), 'header.brief is "other"'),
+    "sampling-a-string": (setter(0, ("sampling",), "x"), MALFORMED + 'sampling must be an object, got "x")'),
+    "sampling-empty": (setter(0, ("sampling",), {}), "header.sampling is {}"),
+    "sampling-temperature": (setter(0, ("sampling", "temperature"), 0.7), "header.sampling is"),
     "version-true": (setter(0, ("version",), True), ":1: unknown cassette version true"),
     "sample-true": (setter(0, ("sample",), True), ":1: recorded for test_spec[m-b] sample True"),
     "test-id-another": (setter(0, ("test_id",), "test_spec[x-b]"), ":1: recorded for test_spec[x-b]"),
@@ -174,7 +175,7 @@ def test_an_edited_or_foreign_cassette_is_an_error_naming_the_field(
 def test_a_replay_for_another_model_is_drift_in_the_header(recorded: Path, tmp_path: Path) -> None:
     other = dataclasses.replace(MODEL, id="m2")
 
-    with pytest.raises(CassetteError, match=r'header: model is .*"id": "m".*the run\'s is .*"id": "m2"'):
+    with pytest.raises(CassetteError, match=r'header.model is .*"id": "m".*this run\'s is .*"id": "m2"'):
         drive(tmp_path / "rep", RecordMode.NONE, recorded, model=other)
 
 
@@ -195,6 +196,15 @@ def test_a_line_longer_than_the_cap_is_refused_without_parsing_it(
         load_cassette(recorded, TEST_ID)
 
 
+def test_a_cassette_larger_than_the_cap_is_refused_before_it_is_read(
+    recorded: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(cassette_file, "MAX_CASSETTE_BYTES", 200)
+
+    with pytest.raises(CassetteError, match=r"jsonl: a cassette larger than"):
+        load_cassette(recorded, TEST_ID)
+
+
 # --- through the plugin: the verdict a CI replay gives ---------------------------------------------------
 
 
@@ -211,7 +221,7 @@ def test_an_edited_cassette_is_an_error_in_the_plugin_never_a_pass(
     provider.stop()
 
     for change, expected in [
-        (setter(0, ("model", "id"), "gpt"), "*ERROR*CassetteError: *header: model is*"),
+        (setter(0, ("model", "id"), "gpt"), "*ERROR*CassetteError: *header.model is*"),
         (
             setter(1, ("request", "messages"), [{"role": "user", "text": "x"}]),
             "*ERROR*messages[[]0[]]*differs*",
