@@ -33,8 +33,8 @@ def why(record: Mapping[str, Any]) -> str:
     checks = [c for c in record.get("checks") or [] if not c.get("passed")]
     failed = [c for c in checks if not c.get("known")]
     if failed:
-        return f"{failed[0]['name']}: {failed[0]['detail']}"
-    known = f"known failure {checks[0]['name']}: {checks[0]['detail']}" if checks else ""
+        return f"{failed[0]['name']}: {failed[0].get('detail', '')}"
+    known = f"known failure {checks[0]['name']}: {checks[0].get('detail', '')}" if checks else ""
     if record.get("snapshot_diff"):
         return "tree differs from its snapshot (diff below)" + (f" · {known}" if known else "")
     return known

@@ -94,7 +94,7 @@ def _run_view(index: int, record: Record, top: float, events: list[dict[str, Any
         checks=checks,
         bar=100 * (record.get("requirements") or 0) / top,
         spread=_spread_text(record),
-        baseline=next((c["detail"] for c in checks if c.get("name") == "no_regression"), ""),
+        baseline=next((c.get("detail", "") for c in checks if c.get("name") == "no_regression"), ""),
         events=None if events is None else timeline(events),
     )
 
@@ -175,7 +175,9 @@ def _effect(record: Record) -> str:
     delta, ratio = record.get("requirements_vs_bare"), record.get("requirements_ratio_vs_bare")
     if delta is None:
         return ""
-    return f"({delta:+d})" if ratio is None else f"({delta:+d}, ×{ratio:.2f})"
+    # A run with repeats compares means: the difference can be fractional.
+    shown = f"{delta:+.4g}"
+    return f"({shown})" if ratio is None else f"({shown}, ×{ratio:.2f})"
 
 
 def timeline(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
