@@ -277,7 +277,5 @@ def test_a_configured_window_other_than_the_recorded_one_is_drift_and_an_older_c
     replayed = pytester.runpytest(*once)
 
     drifted.assert_outcomes(errors=1)
-    drifted.stdout.fnmatch_lines(
-        ["*cassette drift: header.context_window is 8192, this run's is 4096*"]
-    )
+    drifted.stdout.fnmatch_lines(["*cassette drift: header.context_window is 8192, this run's is 4096*"])
     replayed.assert_outcomes(passed=1)
