@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import shutil
@@ -13,9 +14,11 @@ from pathlib import Path
 from typing import Any
 
 __all__ = [
+    "MAX_FILE_NAME",
     "SYSTEM_TREES",
     "TreeTooLarge",
     "copy_tree",
+    "file_name",
     "is_system_tree",
     "tree_over",
     "write_json_atomic",
@@ -24,6 +27,24 @@ __all__ = [
 
 SYSTEM_TREES = tuple(Path(p) for p in ("/proc", "/sys", "/dev"))
 """Trees of the kernel's, not of files: reading them never ends, or ends in a device."""
+
+MAX_FILE_NAME = 255
+"""Bytes of a file name on the common file systems (ext4, APFS; NTFS counts 255 characters)."""
+
+
+def file_name(stem: str, suffix: str) -> str:
+    """`stem + suffix`, or, past MAX_FILE_NAME bytes, the stem clipped and a short hash of it appended.
+
+    A test id names its transcript; a long test name with its own parameters and the run id can
+    pass what a file system takes, and two clipped ids never share a name.
+    """
+    name = stem + suffix
+    if len(name.encode()) <= MAX_FILE_NAME:
+        return name
+    digest = hashlib.sha256(stem.encode()).hexdigest()[:12]
+    room = MAX_FILE_NAME - len(suffix.encode()) - len(digest) - 1
+    clipped = stem.encode()[:room].decode(errors="ignore")
+    return f"{clipped}-{digest}{suffix}"
 
 
 def write_text_atomic(path: Path, text: str, *, errors: str = "strict") -> None:

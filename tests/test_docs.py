@@ -398,9 +398,8 @@ def test_the_defaults_the_guides_quote_are_the_codes() -> None:
 
 
 def test_the_limits_the_configuration_page_quotes_are_the_codes() -> None:
-    from pytest_specbench._session.suite import MAX_FILE_NAME
     from pytest_specbench.config.keys import MAX_REPEATS
-    from pytest_specbench.config.load import MAX_ID, MAX_RUN_ID
+    from pytest_specbench.config.load import MAX_ID
     from pytest_specbench.config.settings import MAX_CODEBASE_FILES, MAX_CODEBASE_MIB
     from pytest_specbench.replay.cassette import MAX_LINE_BYTES
 
@@ -410,6 +409,5 @@ def test_the_limits_the_configuration_page_quotes_are_the_codes() -> None:
     assert f"`max_codebase_mib` MiB (default {MAX_CODEBASE_MIB})" in limits
     assert f"({MAX_CODEBASE_FILES:,} files, {MAX_CODEBASE_MIB} MiB)" in limits
     assert f"at most {MAX_REPEATS};" in limits
-    assert f"at most {MAX_ID} characters each, and at most {MAX_RUN_ID} together" in limits
-    assert f"within {MAX_FILE_NAME} bytes" in limits
+    assert f"at most {MAX_ID} characters each" in limits
     assert f"at most {MAX_LINE_BYTES // 2**20} MiB" in limits

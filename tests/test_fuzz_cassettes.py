@@ -184,7 +184,9 @@ SCRIPT = [
 
 
 def _pytest(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "SPECBENCH_TEST_KEY": "sk-test-key", "PY_COLORS": "0"}
+    # As pytester does: the outer run's own options (PYTEST_ADDOPTS="-n 2" in CI) are not this run's.
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTEST_ADDOPTS", "PYTEST_XDIST_WORKER")}
+    env |= {"SPECBENCH_TEST_KEY": "sk-test-key", "PY_COLORS": "0"}
     argv = [sys.executable, "-m", "pytest", "-p", "no:randomly", "-p", "no:cacheprovider", *args]
     return subprocess.run(
         argv, cwd=root, env=env, capture_output=True, text=True, timeout=RUN_SECONDS, check=False

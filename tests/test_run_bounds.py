@@ -73,6 +73,7 @@ def _plan(tmp_path: Path, repeats: int) -> RunPlan:
 def test_a_thousand_samples_start_no_more_tasks_than_max_concurrency(tmp_path: Path) -> None:
     """A task per sample up front was 10**9 tasks before repeats was capped; now max_concurrency."""
     seen: list[int] = []
+    started: list[int] = []
 
     @asynccontextmanager
     async def client(number: int, paths: RunPaths) -> AsyncIterator[Opened]:
@@ -83,10 +84,14 @@ def test_a_thousand_samples_start_no_more_tasks_than_max_concurrency(tmp_path: P
     def tools(number: int, paths: RunPaths) -> ScaffoldedTools:
         raise AssertionError("never reached")
 
+    def paths(number: int) -> RunPaths:
+        started.append(number)  # where a real sample copies the codebase
+        return RunPaths(tmp_path, tmp_path / "specs", tmp_path)
+
     harness = Harness(
         open_client=client,
         open_tools=tools,  # type: ignore[arg-type]
-        paths=lambda number: RunPaths(tmp_path, tmp_path / "specs", tmp_path),
+        paths=paths,
         save_transcript=lambda number, transcript: None,
     )
 
@@ -94,3 +99,6 @@ def test_a_thousand_samples_start_no_more_tasks_than_max_concurrency(tmp_path: P
         anyio.run(run_samples, _plan(tmp_path, 1000), harness)
 
     assert seen and max(seen) <= 2 + 2  # the two workers, the main task and anyio's own
+    # The first failure stops the rest: each worker starts at most the sample it already held
+    # (a sample copies the codebase before its first await, so a cancelled worker must notice).
+    assert 1 <= len(started) <= 2, started

@@ -14,6 +14,7 @@ from contextlib import AbstractAsyncContextManager, AsyncExitStack
 from dataclasses import dataclass
 
 import anyio
+import anyio.lowlevel
 
 from pytest_specbench import replay
 from pytest_specbench._run.execute import execute
@@ -101,6 +102,9 @@ async def run_samples(plan: RunPlan, harness: Harness) -> tuple[Sample, ...]:
     async def worker(scope: anyio.CancelScope) -> None:
         # max_concurrency workers take the next sample in turn: no task waits per sample up front.
         for number in numbers:
+            # A sample can fail before its first await (its codebase copy, a missing cassette):
+            # without this checkpoint a cancelled worker would go on and start every later one.
+            await anyio.lowlevel.checkpoint()
             try:
                 done[number] = await run_sample(plan, number, harness)
             except* InfrastructureError as group:

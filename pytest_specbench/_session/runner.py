@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from pytest_specbench import replay
+from pytest_specbench._files import file_name
 from pytest_specbench._record import Record
 from pytest_specbench._run.plan import RunPlan
 from pytest_specbench._run.record import base_record
@@ -129,12 +130,12 @@ class Runner:
         return judged, {**judged.record(), "gate": gate.fields(), **result.fields()}
 
     def save_transcript(self, test_id: str, sample: int, transcript: Transcript) -> None:
-        """Write a sample's transcript; sample k ≥ 2 goes to `<test_id>.sample-k.jsonl`."""
+        """A sample's transcript; sample k ≥ 2 goes to `<test_id>.sample-k.jsonl` (clipped if long)."""
         directory = self.session.transcript_dir
         if directory is None:
             return
         name = test_id if sample == 1 else f"{test_id}.sample-{sample}"
-        target = directory / f"{name}.jsonl"
+        target = directory / file_name(name, ".jsonl")
         target.parent.mkdir(parents=True, exist_ok=True)
         text = transcript.to_jsonl(redact=self.session.suite.redactor, header={"test_id": name})
         target.write_text(text, encoding="utf-8", errors="backslashreplace")

@@ -129,7 +129,6 @@ class Suite:
                 "or summary"
             )
         settings = self.settings(model, brief)
-        _check_file_name(item.name, settings.repeats)
         mode = self.record_mode_for(model)
         cassettes = self.options.cassette_dir or (self.config.path.parent / "cassettes")
         return RunPlan(
@@ -185,22 +184,6 @@ def _param(model: ModelConfig, brief: BriefConfig, *axes: ScaffoldConfig | Conte
     context = next((a for a in axes if isinstance(a, ContextConfig)), FULL_CONTEXT)
     test_id = run_id(model.id, brief.id, scaffold.id, context.id)
     return pytest.param(*values, id=test_id, marks=[pytest.mark.specbench, *marks])
-
-
-MAX_FILE_NAME = 255
-"""Bytes of a file name on the common file systems (ext4, APFS, NTFS counts 255 characters)."""
-
-
-def _check_file_name(test_id: str, samples: int) -> None:
-    """The test's transcripts are named after it (`runner.save_transcript`): fail before the run."""
-    name = f"{test_id}.sample-{samples}.jsonl" if samples > 1 else f"{test_id}.jsonl"
-    if len(name.encode()) > MAX_FILE_NAME:
-        pytest.fail(
-            f"{test_id[:60]}…: the test id is too long to name its transcript ({len(name.encode())} bytes "
-            f"with {name[len(test_id) :]!r}, more than {MAX_FILE_NAME}) — shorten the test's name, its own "
-            "parameters' ids or the ids in specbench.toml",
-            pytrace=False,
-        )
 
 
 def _check_shared_servers(runs: list[Run], path: Path) -> None:

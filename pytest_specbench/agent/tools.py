@@ -90,16 +90,18 @@ class RunPaths:
         """
         workspace = root / "workspace"
         workspace.mkdir()
+        # The paths first: a specs_dir they refuse costs no copy of the codebase.
+        paths = cls.for_brief(dataclasses.replace(brief, codebase=root / "codebase"), workspace)
         limit = brief.max_codebase_mib * 1024 * 1024
         try:
-            codebase = copy_tree(brief.codebase, root / "codebase", brief.max_codebase_files, limit)
+            copy_tree(brief.codebase, paths.codebase, brief.max_codebase_files, limit)
         except TreeTooLarge as over:  # counted at load; it has grown since
             raise InfrastructureError(
                 f"brief {brief.id!r}: codebase {brief.codebase} now holds more than {over}, the limit of "
                 "each run's copy — remove what does not belong to it, or raise max_codebase_files / "
                 "max_codebase_mib"
             ) from None
-        return cls.for_brief(dataclasses.replace(brief, codebase=codebase), workspace)
+        return paths
 
     @classmethod
     def for_brief(cls, brief: BriefConfig, workspace: Path) -> RunPaths:

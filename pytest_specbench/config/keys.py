@@ -270,7 +270,7 @@ def parse_alpha(value: object, at: At) -> float:
 
 
 MAX_REPEATS = 1000
-"""The most samples a run may take (`repeats`, `--specbench-repeats`): a task starts per sample."""
+"""The most samples a run may take (`repeats`, `--specbench-repeats`): each copies the codebase."""
 
 
 def parse_codebase(value: object, at: At) -> Path:

@@ -66,9 +66,6 @@ _SECTIONS = ("defaults", "models", "briefs", "scaffolds", "contexts", "gate")
 _ID = re.compile(r"[A-Za-z0-9._-]+")
 MAX_ID = 64
 """Characters of a model, brief, scaffold or context id: together they name a test and its files."""
-MAX_RUN_ID = 160
-"""Characters of a run's id (`<model>-<brief>[-<scaffold>][-<context>]`): with the test's name and
-`.sample-1000.jsonl` its transcript's file name must stay within the 255 bytes file systems allow."""
 _TOML_POSITION = re.compile(r"line (\d+), column (\d+)")
 
 
@@ -397,36 +394,12 @@ def _check_test_ids(config: Config) -> None:
     `--specbench-scaffolds`.
     """
     seen: dict[str, _Run] = {}
-    _check_run_id_length(config)
     for run in itertools.product(config.models, config.briefs, config.scaffolds):
         test_id = run_id(*run)
         first = seen.setdefault(test_id, run)
         if first != run:
             raise _ambiguous(test_id, first, run, config.path)
     _check_context_ids(config, seen)
-
-
-def _check_run_id_length(config: Config) -> None:
-    """The longest run id the config can make fits MAX_RUN_ID; else the longest id's table is named."""
-    longest = {
-        section: max(ids, key=len, default="")
-        for section, ids in (
-            ("models", list(config.models)),
-            ("briefs", list(config.briefs)),
-            ("scaffolds", [s for s in config.scaffolds if s != BARE.id]),
-            ("contexts", [c for c in config.contexts if c != "full"]),
-        )
-    }
-    test_id = run_id(longest["models"], longest["briefs"], longest["scaffolds"] or BARE.id,
-                     longest["contexts"] or "full")  # fmt: skip
-    if len(test_id) <= MAX_RUN_ID:
-        return
-    section, table_id = max(longest.items(), key=lambda item: len(item[1]))
-    raise _table_at(config.path, section, table_id).error(
-        f"makes a run id of {len(test_id)} characters, more than {MAX_RUN_ID} ({test_id[:40]}…): it names "
-        "the test, its transcript and its cassette files",
-        f"shorten the ids so that model, brief, scaffold and context together stay within {MAX_RUN_ID}",
-    )
 
 
 def _check_context_ids(config: Config, seen: dict[str, _Run]) -> None:

@@ -17,7 +17,7 @@ from typing import Any, cast
 
 import pytest
 
-from pytest_specbench._files import write_text_atomic
+from pytest_specbench._files import file_name, write_text_atomic
 from pytest_specbench._record import Record
 from pytest_specbench.report.effect import with_effect
 from pytest_specbench.report.summary import ResultsCollector
@@ -59,11 +59,11 @@ def load_transcripts(directory: Path, test_ids: list[str]) -> dict[str, list[dic
     """The events of `<directory>/<test_id>.jsonl` for each id that has one; unreadable lines are skipped."""
     found: dict[str, list[dict[str, Any]]] = {}
     for test_id in test_ids:
-        path = directory / f"{test_id}.jsonl"
+        path = directory / file_name(test_id, ".jsonl")
         try:
             if path.is_file():
                 found[test_id] = list(_events(path.read_text(encoding="utf-8", errors="replace")))
-        except OSError:  # an id no file can be named after (too long): a run without a timeline
+        except OSError:  # unreadable: a run without a timeline
             continue
     return found
 
