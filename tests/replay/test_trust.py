@@ -187,21 +187,17 @@ def test_a_fifo_cassette_is_refused_not_opened(tmp_path: Path) -> None:
         load_cassette(path, TEST_ID)
 
 
-def test_a_line_longer_than_the_cap_is_refused_without_parsing_it(
-    recorded: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(
+    ("cap", "refusal"),
+    [("MAX_LINE_BYTES", r":1: a line longer than"), ("MAX_CASSETTE_BYTES", r"jsonl: a cassette larger than")],
+    ids=["a line, without parsing it", "the file, before it is read"],
+)
+def test_a_cassette_past_a_size_cap_is_refused(
+    recorded: Path, monkeypatch: pytest.MonkeyPatch, cap: str, refusal: str
 ) -> None:
-    monkeypatch.setattr(cassette_file, "MAX_LINE_BYTES", 200)
+    monkeypatch.setattr(cassette_file, cap, 200)
 
-    with pytest.raises(CassetteError, match=r":1: a line longer than"):
-        load_cassette(recorded, TEST_ID)
-
-
-def test_a_cassette_larger_than_the_cap_is_refused_before_it_is_read(
-    recorded: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(cassette_file, "MAX_CASSETTE_BYTES", 200)
-
-    with pytest.raises(CassetteError, match=r"jsonl: a cassette larger than"):
+    with pytest.raises(CassetteError, match=refusal):
         load_cassette(recorded, TEST_ID)
 
 
